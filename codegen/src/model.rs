@@ -1,0 +1,355 @@
+//! The validated protocol: what the generators read.
+//!
+//! Every value here has passed [`crate::validate`]: names are unique and
+//! well-formed, numbers fit their wire width, the layout is contiguous and each
+//! field role the codec relies on appears exactly once.
+
+/// The whole protocol.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Protocol {
+    /// A short identifier of the format.
+    pub name: String,
+    /// What the format is.
+    pub doc: String,
+    /// The versions, oldest first.
+    pub versions: Vec<Version>,
+    /// The named flag bits, by ascending bit.
+    pub flags: Vec<Flag>,
+    /// The bits no version assigns.
+    pub unused_bits: UnusedBits,
+    /// The operations, in the spec's order.
+    pub ops: Vec<Op>,
+    /// The compression algorithms, in the spec's order.
+    pub algorithms: Vec<Algorithm>,
+    /// The header sections, in wire order; the first is always present.
+    pub sections: Vec<Section>,
+    /// Named defaults.
+    pub defaults: Vec<Default>,
+    /// The capability handshake.
+    pub handshake: Handshake,
+}
+
+impl Protocol {
+    /// The newest version.
+    pub fn latest_version(&self) -> u64 {
+        self.versions.iter().map(|v| v.version).max().unwrap_or(0)
+    }
+
+    /// The flag with this name.
+    pub fn flag(&self, name: &str) -> Option<&Flag> {
+        self.flags.iter().find(|f| f.name == name)
+    }
+
+    /// The section holding the field with this role, and the field.
+    pub fn field_with_role(&self, role: Role) -> Option<(&Section, &Field)> {
+        self.sections
+            .iter()
+            .find_map(|s| s.fields.iter().find(|f| f.role == role).map(|f| (s, f)))
+    }
+}
+
+/// One protocol version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Version {
+    /// The version number.
+    pub version: u64,
+    /// What it adds.
+    pub doc: String,
+}
+
+/// One flag bit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Flag {
+    /// snake_case name.
+    pub name: String,
+    /// Bit number, 0 to 7.
+    pub bit: u8,
+    /// The version that introduced it.
+    pub since: u64,
+    /// What it means.
+    pub doc: String,
+}
+
+impl Flag {
+    /// The flag's mask in the flags byte.
+    pub fn mask(&self) -> u8 {
+        1 << self.bit
+    }
+}
+
+/// What a decoder does with bits no version assigns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnusedBitsPolicy {
+    /// Keep them, give them no meaning.
+    Ignore,
+    /// Refuse the frame.
+    Reject,
+}
+
+/// The bits of the flags byte that carry no meaning.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnusedBits {
+    /// The bit numbers, ascending.
+    pub bits: Vec<u8>,
+    /// What a decoder does with them.
+    pub policy: UnusedBitsPolicy,
+    /// Why.
+    pub doc: String,
+}
+
+impl UnusedBits {
+    /// The mask of all unused bits.
+    pub fn mask(&self) -> u8 {
+        self.bits.iter().fold(0, |m, b| m | (1 << b))
+    }
+}
+
+/// One operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Op {
+    /// The Haystack name (camelCase).
+    pub name: String,
+    /// The op code.
+    pub code: u8,
+    /// What it does.
+    pub doc: String,
+}
+
+/// One compression algorithm.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Algorithm {
+    /// The negotiation name.
+    pub name: String,
+    /// The id in the algorithm byte.
+    pub id: u8,
+    /// What it is.
+    pub doc: String,
+    /// The settings both peers use.
+    pub parameters: Vec<Parameter>,
+}
+
+/// One algorithm setting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parameter {
+    /// snake_case name.
+    pub name: String,
+    /// Its value.
+    pub value: Scalar,
+    /// What it sets.
+    pub doc: String,
+}
+
+/// A parameter value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scalar {
+    /// An integer.
+    Int(u64),
+    /// A string.
+    Str(String),
+}
+
+/// A header section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Section {
+    /// snake_case name.
+    pub name: String,
+    /// What it is for.
+    pub doc: String,
+    /// The flag announcing it; `None` for the base header.
+    pub present_when: Option<String>,
+    /// The fields, by ascending offset, without gaps.
+    pub fields: Vec<Field>,
+}
+
+impl Section {
+    /// The section's length in bytes.
+    pub fn len(&self) -> usize {
+        self.fields.last().map_or(0, |f| f.offset + f.ty.size())
+    }
+
+    /// Whether the section has no fields (never true once validated).
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty()
+    }
+}
+
+/// A header field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Field {
+    /// snake_case name.
+    pub name: String,
+    /// Byte offset from the start of its section.
+    pub offset: usize,
+    /// Wire type.
+    pub ty: WireType,
+    /// What the codec uses it for.
+    pub role: Role,
+    /// What it means.
+    pub doc: String,
+}
+
+/// A fixed-width big-endian unsigned integer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WireType {
+    /// One byte.
+    U8,
+    /// Two bytes, big-endian.
+    U16,
+    /// Four bytes, big-endian.
+    U32,
+}
+
+impl WireType {
+    /// Every wire type, with its spelling in the spec.
+    pub const ALL: [(&'static str, WireType); 3] = [
+        ("u8", WireType::U8),
+        ("u16", WireType::U16),
+        ("u32", WireType::U32),
+    ];
+
+    /// Size in bytes.
+    pub fn size(self) -> usize {
+        match self {
+            WireType::U8 => 1,
+            WireType::U16 => 2,
+            WireType::U32 => 4,
+        }
+    }
+
+    /// The spelling in the spec.
+    pub fn name(self) -> &'static str {
+        Self::ALL.iter().find(|(_, t)| *t == self).map_or("?", |(n, _)| n)
+    }
+}
+
+/// What the codec uses a header field for. Each role appears exactly once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// The flags byte.
+    Flags,
+    /// The request id.
+    RequestId,
+    /// The op code.
+    Op,
+    /// The compression algorithm id.
+    Compression,
+    /// A chunk's index.
+    ChunkIndex,
+    /// The number of chunks.
+    ChunkTotal,
+}
+
+impl Role {
+    /// Every role, with its spelling in the spec.
+    pub const ALL: [(&'static str, Role); 6] = [
+        ("flags", Role::Flags),
+        ("request_id", Role::RequestId),
+        ("op", Role::Op),
+        ("compression", Role::Compression),
+        ("chunk_index", Role::ChunkIndex),
+        ("chunk_total", Role::ChunkTotal),
+    ];
+
+    /// The spelling in the spec.
+    pub fn name(self) -> &'static str {
+        Self::ALL.iter().find(|(_, r)| *r == self).map_or("?", |(n, _)| n)
+    }
+
+    /// The only wire type the role allows, when it is restricted: the flags,
+    /// op codes and algorithm ids are one byte each.
+    pub fn required_type(self) -> Option<WireType> {
+        match self {
+            Role::Flags | Role::Op | Role::Compression => Some(WireType::U8),
+            Role::RequestId | Role::ChunkIndex | Role::ChunkTotal => None,
+        }
+    }
+}
+
+/// A named default.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Default {
+    /// snake_case name.
+    pub name: String,
+    /// The value.
+    pub value: u64,
+    /// Its unit.
+    pub unit: Unit,
+    /// What it is for.
+    pub doc: String,
+}
+
+/// The unit of a default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// A size in bytes.
+    Bytes,
+    /// A duration in seconds.
+    Seconds,
+    /// A plain number.
+    Count,
+    /// A value of the request id field.
+    RequestId,
+}
+
+impl Unit {
+    /// Every unit, with its spelling in the spec.
+    pub const ALL: [(&'static str, Unit); 4] = [
+        ("bytes", Unit::Bytes),
+        ("seconds", Unit::Seconds),
+        ("count", Unit::Count),
+        ("request_id", Unit::RequestId),
+    ];
+}
+
+/// The capability handshake.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Handshake {
+    /// How it goes.
+    pub doc: String,
+    /// The `type` value.
+    pub ty: String,
+    /// The version both messages carry.
+    pub version: u64,
+    /// Seconds a client waits before falling back to v1.
+    pub fallback_timeout_seconds: u64,
+    /// The token field of the auth message.
+    pub auth_field: String,
+    /// What the auth message is.
+    pub auth_doc: String,
+    /// The JSON fields.
+    pub fields: Vec<HandshakeField>,
+}
+
+/// One JSON field of the handshake.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HandshakeField {
+    /// The JSON key.
+    pub name: String,
+    /// The JSON shape.
+    pub json: JsonShape,
+    /// What it says.
+    pub doc: String,
+}
+
+/// The JSON shape of a handshake field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JsonShape {
+    /// A string.
+    String,
+    /// A list of algorithm names in the offer, one name or null in the answer.
+    Algorithms,
+    /// A boolean.
+    Bool,
+    /// A protocol version number.
+    Version,
+}
+
+impl JsonShape {
+    /// Every shape, with its spelling in the spec.
+    pub const ALL: [(&'static str, JsonShape); 4] = [
+        ("string", JsonShape::String),
+        ("algorithms", JsonShape::Algorithms),
+        ("bool", JsonShape::Bool),
+        ("version", JsonShape::Version),
+    ];
+}

@@ -1,0 +1,463 @@
+//! The header layout: one struct per section with its offsets and its
+//! `read`/`to_bytes` pair, the `FrameHeader` that strings the sections
+//! together, the `HeaderError` of decoding, and a table of every field.
+//!
+//! Everything about positions comes from the layout section of the spec: the
+//! offsets become constants and array indices here, and no other code in the
+//! crate knows them.
+
+use proc_macro2::{Ident, Literal, TokenStream};
+use quote::{format_ident, quote};
+
+use super::{doc, ident, pascal, shouty};
+use crate::model::{Field, Protocol, Role, Section, UnusedBitsPolicy, WireType};
+
+pub fn tokens(protocol: &Protocol) -> TokenStream {
+    let sections_enum = section_enum(protocol);
+    let roles = field_role_enum();
+    let table = field_table(protocol);
+    let error = header_error();
+    let structs = protocol.sections.iter().map(|s| section_struct(protocol, s));
+    let frame = frame_header(protocol);
+    quote! {
+        #sections_enum
+        #roles
+        #table
+        #error
+        #( #structs )*
+        #frame
+    }
+}
+
+/// `base` → `BaseHeader`.
+fn struct_name(section: &Section) -> Ident {
+    format_ident!("{}Header", pascal(&section.name))
+}
+
+/// The Rust type a field is read into.
+fn field_type(field: &Field) -> TokenStream {
+    match field.role {
+        Role::Flags => quote!(Flags),
+        Role::Op => quote!(Op),
+        Role::Compression => quote!(Compression),
+        Role::RequestId | Role::ChunkIndex | Role::ChunkTotal => int_type(field.ty),
+    }
+}
+
+pub(super) fn int_type(ty: WireType) -> TokenStream {
+    match ty {
+        WireType::U8 => quote!(u8),
+        WireType::U16 => quote!(u16),
+        WireType::U32 => quote!(u32),
+    }
+}
+
+fn role_variant(role: Role) -> Ident {
+    pascal(role.name())
+}
+
+fn section_enum(protocol: &Protocol) -> TokenStream {
+    let variants: Vec<Ident> = protocol.sections.iter().map(|s| pascal(&s.name)).collect();
+    let docs = protocol.sections.iter().map(|s| doc(&s.doc));
+    let names = protocol.sections.iter().map(|s| s.name.as_str());
+    let lens = protocol
+        .sections
+        .iter()
+        .map(|s| Literal::usize_unsuffixed(s.len()));
+    let present_when = protocol.sections.iter().map(|s| match &s.present_when {
+        Some(flag) => {
+            let flag = shouty(flag);
+            quote!(Some(Flags::#flag))
+        }
+        None => quote!(None),
+    });
+    let count = Literal::usize_unsuffixed(variants.len());
+    quote! {
+        /// A section of the frame header, in wire order.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum HeaderSection {
+            #( #docs #variants, )*
+        }
+
+        impl HeaderSection {
+            /// Every section, in wire order.
+            pub const ALL: [HeaderSection; #count] = [ #( HeaderSection::#variants ),* ];
+
+            /// The section's name in protocol.yaml.
+            pub const fn name(self) -> &'static str {
+                match self {
+                    #( HeaderSection::#variants => #names, )*
+                }
+            }
+
+            /// The section's length on the wire, in bytes.
+            pub const fn encoded_len(self) -> usize {
+                match self {
+                    #( HeaderSection::#variants => #lens, )*
+                }
+            }
+
+            /// The flag that announces the section; `None` for the base header,
+            /// which every frame has.
+            pub const fn present_when(self) -> Option<Flags> {
+                match self {
+                    #( HeaderSection::#variants => #present_when, )*
+                }
+            }
+        }
+
+        impl core::fmt::Display for HeaderSection {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+    }
+}
+
+fn field_role_enum() -> TokenStream {
+    let variants = Role::ALL.iter().map(|(_, r)| role_variant(*r));
+    let docs = Role::ALL.iter().map(|(_, r)| {
+        doc(match r {
+            Role::Flags => "The flags byte.",
+            Role::RequestId => "The request id.",
+            Role::Op => "The op code.",
+            Role::Compression => "The compression algorithm id.",
+            Role::ChunkIndex => "The chunk's position in its sequence.",
+            Role::ChunkTotal => "The number of chunks in the sequence.",
+        })
+    });
+    quote! {
+        /// What a header field holds, as far as the codec is concerned.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum FieldRole {
+            #( #docs #variants, )*
+        }
+    }
+}
+
+fn field_table(protocol: &Protocol) -> TokenStream {
+    let entries = protocol.sections.iter().flat_map(|s| {
+        let section = pascal(&s.name);
+        s.fields.iter().map(move |f| {
+            let name = &f.name;
+            let offset = Literal::usize_unsuffixed(f.offset);
+            let size = Literal::usize_unsuffixed(f.ty.size());
+            let role = role_variant(f.role);
+            let field_doc = &f.doc;
+            quote! {
+                FieldLayout {
+                    name: #name,
+                    section: HeaderSection::#section,
+                    offset: #offset,
+                    size: #size,
+                    role: FieldRole::#role,
+                    doc: #field_doc,
+                }
+            }
+        })
+    });
+    let count = Literal::usize_unsuffixed(protocol.sections.iter().map(|s| s.fields.len()).sum());
+    quote! {
+        /// Where one header field sits, for tools that show a frame field by field.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub struct FieldLayout {
+            /// The field's name in protocol.yaml.
+            pub name: &'static str,
+            /// The section the field belongs to.
+            pub section: HeaderSection,
+            /// The field's offset from the start of its section.
+            pub offset: usize,
+            /// The field's size in bytes (big-endian when wider than one).
+            pub size: usize,
+            /// What the field holds.
+            pub role: FieldRole,
+            /// The field's doc in protocol.yaml.
+            pub doc: &'static str,
+        }
+
+        /// Every header field, in wire order.
+        pub const FIELDS: [FieldLayout; #count] = [ #( #entries ),* ];
+    }
+}
+
+fn header_error() -> TokenStream {
+    quote! {
+        /// Why the header at the start of a frame could not be read.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+        pub enum HeaderError {
+            /// The frame ends before a section its flags announce (or before the base header).
+            #[error("frame of {actual} bytes is too short: its {section} header needs {needed} bytes from the start of the frame")]
+            Truncated {
+                /// The section that does not fit.
+                section: HeaderSection,
+                /// The frame length that section needs.
+                needed: usize,
+                /// The frame's length.
+                actual: usize,
+            },
+            /// The op byte holds no known op code.
+            #[error("unknown op code {code}")]
+            UnknownOp {
+                /// The op byte.
+                code: u8,
+            },
+            /// The algorithm byte holds no known algorithm id.
+            #[error("unknown compression algorithm id {id}")]
+            UnknownCompression {
+                /// The algorithm byte.
+                id: u8,
+            },
+            /// The flags set bits no version assigns, and the spec rejects them.
+            #[error("flags {flags:#04x} set bits no version assigns ({unused:#04x})", unused = flags & Flags::UNUSED.bits())]
+            UnusedFlagBits {
+                /// The flags byte.
+                flags: u8,
+            },
+        }
+    }
+}
+
+/// The index expressions of a field's bytes within its section, e.g.
+/// `bytes[1], bytes[2]`.
+fn byte_indices(field: &Field) -> Vec<TokenStream> {
+    (field.offset..field.offset + field.ty.size())
+        .map(|i| {
+            let i = Literal::usize_unsuffixed(i);
+            quote!(bytes[#i])
+        })
+        .collect()
+}
+
+/// The expression that reads one field from `bytes`.
+fn read_field(field: &Field) -> TokenStream {
+    let indices = byte_indices(field);
+    match field.role {
+        Role::Flags => quote!(Flags::from_bits(#(#indices)*)),
+        Role::Op => quote!(Op::from_code(#(#indices)*).ok_or(HeaderError::UnknownOp { code: #(#indices)* })?),
+        Role::Compression => {
+            quote!(Compression::from_id(#(#indices)*).ok_or(HeaderError::UnknownCompression { id: #(#indices)* })?)
+        }
+        Role::RequestId | Role::ChunkIndex | Role::ChunkTotal => {
+            let ty = int_type(field.ty);
+            quote!(#ty::from_be_bytes([ #(#indices),* ]))
+        }
+    }
+}
+
+/// The byte expressions of one field of `self`, in wire order, with any
+/// `let` the field needs first.
+fn write_field(field: &Field) -> (Option<TokenStream>, Vec<TokenStream>) {
+    let name = ident(&field.name);
+    match field.role {
+        Role::Flags => (None, vec![quote!(self.#name.bits())]),
+        Role::Op => (None, vec![quote!(self.#name.code())]),
+        Role::Compression => (None, vec![quote!(self.#name.id())]),
+        Role::RequestId | Role::ChunkIndex | Role::ChunkTotal if field.ty == WireType::U8 => {
+            (None, vec![quote!(self.#name)])
+        }
+        Role::RequestId | Role::ChunkIndex | Role::ChunkTotal => {
+            let bytes = (0..field.ty.size()).map(|i| {
+                let i = Literal::usize_unsuffixed(i);
+                quote!(#name[#i])
+            });
+            (
+                Some(quote!(let #name = self.#name.to_be_bytes();)),
+                bytes.collect(),
+            )
+        }
+    }
+}
+
+fn section_struct(protocol: &Protocol, section: &Section) -> TokenStream {
+    let ty = struct_name(section);
+    let presence = match &section.present_when {
+        Some(flag) => format!("present when the `{flag}` flag is set"),
+        None => "every frame starts with it".to_owned(),
+    };
+    let struct_doc = doc(&format!(
+        "{}\n\nThe `{}` section of protocol.yaml, {} bytes; {presence}.",
+        section.doc,
+        section.name,
+        section.len()
+    ));
+    let len = Literal::usize_unsuffixed(section.len());
+    let names: Vec<Ident> = section.fields.iter().map(|f| ident(&f.name)).collect();
+    let types = section.fields.iter().map(field_type);
+    let field_docs = section.fields.iter().map(|f| doc(&f.doc));
+    let offset_consts = section.fields.iter().map(|f| {
+        let konst = format_ident!("{}_OFFSET", shouty(&f.name));
+        let offset = Literal::usize_unsuffixed(f.offset);
+        let offset_doc = doc(&format!(
+            "Where `{}` ({}) starts, from the start of the section.",
+            f.name,
+            f.ty.name()
+        ));
+        quote!(#offset_doc pub const #konst: usize = #offset;)
+    });
+    let reject_unused = protocol.unused_bits.policy == UnusedBitsPolicy::Reject;
+    let reads = section.fields.iter().map(|f| {
+        let name = ident(&f.name);
+        let read = read_field(f);
+        // The policy is checked as soon as the flags are read, before any other field.
+        let check = (f.role == Role::Flags && reject_unused).then(|| {
+            quote! {
+                if #name.intersects(Flags::UNUSED) {
+                    return Err(HeaderError::UnusedFlagBits { flags: #name.bits() });
+                }
+            }
+        });
+        quote! {
+            let #name = #read;
+            #check
+        }
+    });
+    let writes: Vec<_> = section.fields.iter().map(write_field).collect();
+    let lets = writes.iter().filter_map(|(l, _)| l.as_ref());
+    let bytes = writes.iter().flat_map(|(_, b)| b.iter());
+
+    quote! {
+        #struct_doc
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub struct #ty {
+            #( #field_docs pub #names: #types, )*
+        }
+
+        impl #ty {
+            /// The section's length on the wire, in bytes.
+            pub const LEN: usize = #len;
+
+            #( #offset_consts )*
+
+            /// Reads the section from its bytes.
+            pub fn read(bytes: &[u8; Self::LEN]) -> Result<#ty, HeaderError> {
+                #( #reads )*
+                Ok(#ty { #( #names ),* })
+            }
+
+            /// The section's bytes, as they go on the wire.
+            pub fn to_bytes(&self) -> [u8; Self::LEN] {
+                #( #lets )*
+                [ #( #bytes ),* ]
+            }
+        }
+    }
+}
+
+fn frame_header(protocol: &Protocol) -> TokenStream {
+    let base = &protocol.sections[0];
+    let base_ty = struct_name(base);
+    let base_field = ident(&base.name);
+    let flags_field = base
+        .fields
+        .iter()
+        .find(|f| f.role == Role::Flags)
+        .map(|f| ident(&f.name))
+        .unwrap_or_else(|| ident("flags"));
+    let base_variant = pascal(&base.name);
+    let base_doc = doc(&base.doc);
+
+    let extensions = &protocol.sections[1..];
+    let ext_fields: Vec<Ident> = extensions.iter().map(|s| ident(&s.name)).collect();
+    let ext_types: Vec<Ident> = extensions.iter().map(struct_name).collect();
+    let ext_variants: Vec<Ident> = extensions.iter().map(|s| pascal(&s.name)).collect();
+    let ext_flags: Vec<Ident> = extensions
+        .iter()
+        .map(|s| shouty(s.present_when.as_deref().unwrap_or_default()))
+        .collect();
+    let ext_docs = extensions.iter().map(|s| {
+        let flag = s.present_when.as_deref().unwrap_or_default();
+        doc(&format!(
+            "{} Present exactly when the `{flag}` flag is set.",
+            s.doc
+        ))
+    });
+    let max_len = Literal::usize_unsuffixed(protocol.sections.iter().map(Section::len).sum());
+
+    quote! {
+        /// The header of one frame: the base header and the sections its flags announce.
+        ///
+        /// When encoding, the announcing flags follow the sections: a section that is
+        /// `Some` sets its flag on the wire and a `None` clears it, whatever
+        /// `base` says, so a header cannot announce a section it lacks.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub struct FrameHeader {
+            #base_doc
+            pub #base_field: #base_ty,
+            #( #ext_docs pub #ext_fields: Option<#ext_types>, )*
+        }
+
+        impl FrameHeader {
+            /// The longest header, with every section present.
+            pub const MAX_LEN: usize = #max_len;
+
+            /// A header with the base section only.
+            pub const fn new(#base_field: #base_ty) -> FrameHeader {
+                FrameHeader { #base_field, #( #ext_fields: None, )* }
+            }
+
+            /// The header's length on the wire, in bytes.
+            pub const fn encoded_len(&self) -> usize {
+                let mut len = #base_ty::LEN;
+                #(
+                    if self.#ext_fields.is_some() {
+                        len += #ext_types::LEN;
+                    }
+                )*
+                len
+            }
+
+            /// The flags as they go on the wire: the base flags with each announcing
+            /// flag set exactly when its section is present.
+            pub const fn wire_flags(&self) -> Flags {
+                let flags = self.#base_field.#flags_field;
+                #( let flags = flags.with(Flags::#ext_flags, self.#ext_fields.is_some()); )*
+                flags
+            }
+
+            /// Reads the header at the start of `frame` and returns it with the
+            /// rest of the frame, the payload, borrowed.
+            pub fn decode(frame: &[u8]) -> Result<(FrameHeader, &[u8]), HeaderError> {
+                let mut rest = frame;
+                let #base_field = #base_ty::read(split_section(&mut rest, frame.len(), HeaderSection::#base_variant)?)?;
+                #(
+                    let #ext_fields = if #base_field.#flags_field.contains(Flags::#ext_flags) {
+                        Some(#ext_types::read(split_section(&mut rest, frame.len(), HeaderSection::#ext_variants)?)?)
+                    } else {
+                        None
+                    };
+                )*
+                Ok((FrameHeader { #base_field, #( #ext_fields ),* }, rest))
+            }
+
+            /// Appends the header's bytes to `out`.
+            pub fn write_to(&self, out: &mut Vec<u8>) {
+                let #base_field = #base_ty { #flags_field: self.wire_flags(), ..self.#base_field };
+                out.extend_from_slice(&#base_field.to_bytes());
+                #(
+                    if let Some(section) = &self.#ext_fields {
+                        out.extend_from_slice(&section.to_bytes());
+                    }
+                )*
+            }
+        }
+
+        /// Splits the next `N` bytes, one header section, off the front of `rest`.
+        fn split_section<'a, const N: usize>(
+            rest: &mut &'a [u8],
+            frame_len: usize,
+            section: HeaderSection,
+        ) -> Result<&'a [u8; N], HeaderError> {
+            match rest.split_first_chunk::<N>() {
+                Some((bytes, tail)) => {
+                    *rest = tail;
+                    Ok(bytes)
+                }
+                None => Err(HeaderError::Truncated {
+                    section,
+                    needed: frame_len - rest.len() + N,
+                    actual: frame_len,
+                }),
+            }
+        }
+    }
+}

@@ -1,0 +1,205 @@
+//! The spec as written: serde types that mirror `protocol.yaml` one to one.
+//!
+//! Nothing here is checked beyond what serde checks (shapes and unknown keys);
+//! [`crate::validate`] turns a [`Spec`] into the [`crate::model::Protocol`] the
+//! generators read.
+
+use serde::Deserialize;
+
+/// The whole of `protocol.yaml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    /// A short identifier of the format.
+    pub name: String,
+    /// What the format is, for the top of the generated module.
+    pub doc: String,
+    /// The protocol versions, oldest first.
+    pub versions: Vec<VersionSpec>,
+    /// The named bits of the flags byte.
+    pub flags: Vec<FlagSpec>,
+    /// The bits no version assigns, and what a decoder does with them.
+    pub unused_flag_bits: UnusedBitsSpec,
+    /// The operations and their codes.
+    pub ops: Vec<OpSpec>,
+    /// The compression algorithms and their ids.
+    pub compression: Vec<AlgorithmSpec>,
+    /// The header sections, in wire order.
+    pub layout: Vec<SectionSpec>,
+    /// Named default values.
+    pub defaults: Vec<DefaultSpec>,
+    /// The capability handshake.
+    pub handshake: HandshakeSpec,
+}
+
+/// One protocol version.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VersionSpec {
+    /// The version number.
+    pub version: u64,
+    /// What this version adds.
+    pub doc: String,
+}
+
+/// One flag bit.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlagSpec {
+    /// The flag's name (snake_case).
+    pub name: String,
+    /// The bit number, 0 being the least significant.
+    pub bit: u64,
+    /// The version that introduced the flag.
+    pub since: u64,
+    /// What the flag means.
+    pub doc: String,
+}
+
+/// The flag bits that carry no meaning yet.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnusedBitsSpec {
+    /// The bit numbers.
+    pub bits: Vec<u64>,
+    /// `ignore` or `reject`.
+    pub policy: String,
+    /// Why, and what peers do.
+    pub doc: String,
+}
+
+/// One operation.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpSpec {
+    /// The Haystack op name, exactly as peers spell it (camelCase).
+    pub name: String,
+    /// The op code on the wire.
+    pub code: u64,
+    /// What the operation does.
+    pub doc: String,
+}
+
+/// One compression algorithm.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlgorithmSpec {
+    /// The name used in the capability handshake.
+    pub name: String,
+    /// The id in the algorithm byte.
+    pub id: u64,
+    /// What the algorithm is.
+    pub doc: String,
+    /// The settings both peers must use.
+    #[serde(default)]
+    pub parameters: Vec<ParameterSpec>,
+}
+
+/// One setting of a compression algorithm.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParameterSpec {
+    /// The parameter's name (snake_case).
+    pub name: String,
+    /// An integer or a string.
+    pub value: ScalarSpec,
+    /// What it sets.
+    pub doc: String,
+}
+
+/// A parameter value as written.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum ScalarSpec {
+    /// A non-negative integer.
+    Int(u64),
+    /// A string.
+    Str(String),
+}
+
+/// One header section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SectionSpec {
+    /// The section's name (snake_case).
+    pub name: String,
+    /// What the section is for.
+    pub doc: String,
+    /// The flag whose bit announces the section; absent for the base header.
+    #[serde(default)]
+    pub present_when: Option<String>,
+    /// The fields, in wire order.
+    pub fields: Vec<FieldSpec>,
+}
+
+/// One field of a header section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FieldSpec {
+    /// The field's name (snake_case).
+    pub name: String,
+    /// The byte offset from the start of its section.
+    pub offset: u64,
+    /// The wire type: `u8`, `u16` or `u32`, big-endian.
+    #[serde(rename = "type")]
+    pub ty: String,
+    /// What the field holds, as far as the codec is concerned.
+    pub role: String,
+    /// What the field means.
+    pub doc: String,
+}
+
+/// One named default.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DefaultSpec {
+    /// The default's name (snake_case).
+    pub name: String,
+    /// Its value.
+    pub value: u64,
+    /// `bytes`, `seconds` or `count`.
+    pub unit: String,
+    /// What it is for.
+    pub doc: String,
+}
+
+/// The capability handshake.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HandshakeSpec {
+    /// How the handshake goes.
+    pub doc: String,
+    /// The value of the `type` field.
+    #[serde(rename = "type")]
+    pub ty: String,
+    /// The version both messages carry.
+    pub version: u64,
+    /// How long a client waits for the answer before falling back to v1.
+    pub fallback_timeout_seconds: u64,
+    /// The optional token message sent before the handshake.
+    pub auth: AuthSpec,
+    /// The JSON fields of both messages.
+    pub fields: Vec<HandshakeFieldSpec>,
+}
+
+/// The token message.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSpec {
+    /// The JSON field that carries the token.
+    pub field: String,
+    /// When it is sent.
+    pub doc: String,
+}
+
+/// One JSON field of the handshake messages.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HandshakeFieldSpec {
+    /// The JSON key.
+    pub name: String,
+    /// The JSON shape: `string`, `algorithms`, `bool` or `version`.
+    pub json: String,
+    /// What the field says in the offer and in the answer.
+    pub doc: String,
+}

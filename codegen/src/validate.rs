@@ -1,0 +1,490 @@
+//! Spec → model: every rule the generators rely on, checked once, each failure
+//! naming the YAML path and the offending value.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use crate::model::{
+    Algorithm, Default, Field, Flag, Handshake, HandshakeField, JsonShape, Op, Parameter, Protocol, Role,
+    Scalar, Section, Unit, UnusedBits, UnusedBitsPolicy, Version, WireType,
+};
+use crate::spec::{self, Spec};
+use crate::Error;
+
+/// The bits of the flags byte.
+const FLAG_BITS: u64 = 8;
+
+/// Checks `spec` (read from `file`) and builds the model, or names the first rule it breaks.
+pub fn validate(spec: &Spec, file: &Path) -> Result<Protocol, Error> {
+    Checker { file }.protocol(spec)
+}
+
+struct Checker<'a> {
+    file: &'a Path,
+}
+
+impl Checker<'_> {
+    fn fail<T>(&self, path: impl Into<String>, problem: impl Into<String>) -> Result<T, Error> {
+        Err(Error::Invalid {
+            file: PathBuf::from(self.file),
+            path: path.into(),
+            problem: problem.into(),
+        })
+    }
+
+    fn protocol(&self, spec: &Spec) -> Result<Protocol, Error> {
+        self.doc("doc", &spec.doc)?;
+        let versions = self.versions(&spec.versions)?;
+        let flags = self.flags(&spec.flags, &versions)?;
+        let unused_bits = self.unused_bits(&spec.unused_flag_bits, &flags)?;
+        let ops = self.ops(&spec.ops)?;
+        let algorithms = self.algorithms(&spec.compression)?;
+        let sections = self.layout(&spec.layout, &flags)?;
+        let defaults = self.defaults(&spec.defaults)?;
+        let handshake = self.handshake(&spec.handshake, &versions)?;
+        let mut flags = flags;
+        flags.sort_by_key(|f| f.bit);
+        Ok(Protocol {
+            name: spec.name.clone(),
+            doc: spec.doc.trim().to_owned(),
+            versions,
+            flags,
+            unused_bits,
+            ops,
+            algorithms,
+            sections,
+            defaults,
+            handshake,
+        })
+    }
+
+    fn doc(&self, path: &str, doc: &str) -> Result<String, Error> {
+        if doc.trim().is_empty() {
+            return self.fail(path, "every entry needs a doc string, and this one is empty");
+        }
+        Ok(doc.trim().to_owned())
+    }
+
+    /// Names become Rust identifiers and keys in other languages: ASCII letters,
+    /// digits and underscores, starting with a lowercase letter.
+    fn name(&self, path: &str, name: &str) -> Result<String, Error> {
+        let mut chars = name.chars();
+        let starts_well = chars.next().is_some_and(|c| c.is_ascii_lowercase());
+        if !starts_well || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return self.fail(
+                path,
+                format!(
+                    "name `{name}` must start with a lowercase ASCII letter and hold only ASCII letters, digits and `_`"
+                ),
+            );
+        }
+        Ok(name.to_owned())
+    }
+
+    /// Fails when `key` was already seen in this list, naming both entries.
+    fn unique<K: std::hash::Hash + Eq + std::fmt::Display>(
+        &self,
+        seen: &mut HashMap<K, String>,
+        key: K,
+        path: String,
+        what: &str,
+    ) -> Result<(), Error> {
+        if let Some(first) = seen.get(&key) {
+            return self.fail(path, format!("duplicate {what} `{key}`, already used by {first}"));
+        }
+        seen.insert(key, path);
+        Ok(())
+    }
+
+    fn byte(&self, path: &str, what: &str, value: u64) -> Result<u8, Error> {
+        u8::try_from(value)
+            .or_else(|_| self.fail(path, format!("{what} {value} does not fit in one byte (0-255)")))
+    }
+
+    fn versions(&self, versions: &[spec::VersionSpec]) -> Result<Vec<Version>, Error> {
+        if versions.is_empty() {
+            return self.fail("versions", "at least one version is needed");
+        }
+        let mut seen = HashMap::new();
+        let mut out = Vec::new();
+        for (i, v) in versions.iter().enumerate() {
+            let path = format!("versions[{i}]");
+            self.unique(&mut seen, v.version, format!("{path}.version"), "version")?;
+            if let Some(prev) = out.last().map(|p: &Version| p.version) {
+                if v.version < prev {
+                    return self.fail(
+                        format!("{path}.version"),
+                        format!(
+                            "version {} is listed after version {prev}; list versions oldest first",
+                            v.version
+                        ),
+                    );
+                }
+            }
+            out.push(Version {
+                version: v.version,
+                doc: self.doc(&format!("{path}.doc"), &v.doc)?,
+            });
+        }
+        Ok(out)
+    }
+
+    fn known_version(&self, path: String, version: u64, versions: &[Version]) -> Result<(), Error> {
+        if versions.iter().any(|v| v.version == version) {
+            Ok(())
+        } else {
+            self.fail(
+                path,
+                format!("version {version} is not declared under `versions`"),
+            )
+        }
+    }
+
+    fn flags(&self, flags: &[spec::FlagSpec], versions: &[Version]) -> Result<Vec<Flag>, Error> {
+        let mut names = HashMap::new();
+        let mut bits = HashMap::new();
+        let mut out = Vec::new();
+        for (i, f) in flags.iter().enumerate() {
+            let path = format!("flags[{i}]");
+            let name = self.name(&format!("{path}.name"), &f.name)?;
+            self.unique(&mut names, name.clone(), format!("{path}.name"), "flag name")?;
+            if f.bit >= FLAG_BITS {
+                return self.fail(
+                    format!("{path}.bit"),
+                    format!("bit {} is outside the flags byte (0-7)", f.bit),
+                );
+            }
+            self.unique(&mut bits, f.bit, format!("{path}.bit"), "flag bit")?;
+            self.known_version(format!("{path}.since"), f.since, versions)?;
+            out.push(Flag {
+                name,
+                bit: f.bit as u8,
+                since: f.since,
+                doc: self.doc(&format!("{path}.doc"), &f.doc)?,
+            });
+        }
+        Ok(out)
+    }
+
+    fn unused_bits(&self, unused: &spec::UnusedBitsSpec, flags: &[Flag]) -> Result<UnusedBits, Error> {
+        let mut seen = HashMap::new();
+        for (i, &bit) in unused.bits.iter().enumerate() {
+            let path = format!("unused_flag_bits.bits[{i}]");
+            if bit >= FLAG_BITS {
+                return self.fail(path, format!("bit {bit} is outside the flags byte (0-7)"));
+            }
+            if let Some(flag) = flags.iter().find(|f| u64::from(f.bit) == bit) {
+                return self.fail(path, format!("bit {bit} is the bit of flag `{}`", flag.name));
+            }
+            self.unique(&mut seen, bit, path, "unused bit")?;
+        }
+        for bit in 0..FLAG_BITS {
+            let named = flags.iter().any(|f| u64::from(f.bit) == bit);
+            if !named && !unused.bits.contains(&bit) {
+                return self.fail(
+                    "unused_flag_bits.bits",
+                    format!("bit {bit} is neither a flag nor listed as unused; every bit of the flags byte must be one or the other"),
+                );
+            }
+        }
+        let policy = match unused.policy.as_str() {
+            "ignore" => UnusedBitsPolicy::Ignore,
+            "reject" => UnusedBitsPolicy::Reject,
+            other => {
+                return self.fail(
+                    "unused_flag_bits.policy",
+                    format!("unknown policy `{other}`; expected `ignore` or `reject`"),
+                )
+            }
+        };
+        let mut bits: Vec<u8> = unused.bits.iter().map(|&b| b as u8).collect();
+        bits.sort_unstable();
+        Ok(UnusedBits {
+            bits,
+            policy,
+            doc: self.doc("unused_flag_bits.doc", &unused.doc)?,
+        })
+    }
+
+    fn ops(&self, ops: &[spec::OpSpec]) -> Result<Vec<Op>, Error> {
+        if ops.is_empty() {
+            return self.fail("ops", "at least one op is needed");
+        }
+        let mut names = HashMap::new();
+        let mut codes = HashMap::new();
+        let mut out = Vec::new();
+        for (i, op) in ops.iter().enumerate() {
+            let path = format!("ops[{i}]");
+            let name = self.name(&format!("{path}.name"), &op.name)?;
+            self.unique(&mut names, name.clone(), format!("{path}.name"), "op name")?;
+            let code = self.byte(&format!("{path}.code"), "op code", op.code)?;
+            self.unique(&mut codes, code, format!("{path}.code"), "op code")?;
+            out.push(Op {
+                name,
+                code,
+                doc: self.doc(&format!("{path}.doc"), &op.doc)?,
+            });
+        }
+        Ok(out)
+    }
+
+    fn algorithms(&self, algorithms: &[spec::AlgorithmSpec]) -> Result<Vec<Algorithm>, Error> {
+        let mut names = HashMap::new();
+        let mut ids = HashMap::new();
+        let mut out = Vec::new();
+        for (i, a) in algorithms.iter().enumerate() {
+            let path = format!("compression[{i}]");
+            let name = self.name(&format!("{path}.name"), &a.name)?;
+            self.unique(&mut names, name.clone(), format!("{path}.name"), "algorithm name")?;
+            let id = self.byte(&format!("{path}.id"), "algorithm id", a.id)?;
+            self.unique(&mut ids, id, format!("{path}.id"), "algorithm id")?;
+            let mut param_names = HashMap::new();
+            let mut parameters = Vec::new();
+            for (j, p) in a.parameters.iter().enumerate() {
+                let ppath = format!("{path}.parameters[{j}]");
+                let pname = self.name(&format!("{ppath}.name"), &p.name)?;
+                self.unique(
+                    &mut param_names,
+                    pname.clone(),
+                    format!("{ppath}.name"),
+                    "parameter name",
+                )?;
+                parameters.push(Parameter {
+                    name: pname,
+                    value: match &p.value {
+                        spec::ScalarSpec::Int(v) => Scalar::Int(*v),
+                        spec::ScalarSpec::Str(s) => Scalar::Str(s.clone()),
+                    },
+                    doc: self.doc(&format!("{ppath}.doc"), &p.doc)?,
+                });
+            }
+            out.push(Algorithm {
+                name,
+                id,
+                doc: self.doc(&format!("{path}.doc"), &a.doc)?,
+                parameters,
+            });
+        }
+        Ok(out)
+    }
+
+    fn layout(&self, sections: &[spec::SectionSpec], flags: &[Flag]) -> Result<Vec<Section>, Error> {
+        let mut names = HashMap::new();
+        let mut announcing = HashMap::new();
+        let mut roles: HashMap<&str, String> = HashMap::new();
+        let mut out = Vec::new();
+        for (i, s) in sections.iter().enumerate() {
+            let path = format!("layout[{i}]");
+            let name = self.name(&format!("{path}.name"), &s.name)?;
+            self.unique(&mut names, name.clone(), format!("{path}.name"), "section name")?;
+            match (&s.present_when, i) {
+                (Some(_), 0) => return self.fail(
+                    format!("{path}.present_when"),
+                    "the first section is the base header and is always present; it cannot depend on a flag",
+                ),
+                (Some(flag), _) => {
+                    if !flags.iter().any(|f| &f.name == flag) {
+                        return self.fail(
+                            format!("{path}.present_when"),
+                            format!("`{flag}` is not a flag declared under `flags`"),
+                        );
+                    }
+                    self.unique(
+                        &mut announcing,
+                        flag.clone(),
+                        format!("{path}.present_when"),
+                        "announcing flag",
+                    )?;
+                }
+                (None, 0) => {}
+                (None, _) => return self.fail(
+                    format!("{path}.present_when"),
+                    format!(
+                        "section `{name}` follows the base header and must name the flag that announces it"
+                    ),
+                ),
+            }
+            if s.fields.is_empty() {
+                return self.fail(
+                    format!("{path}.fields"),
+                    format!("section `{name}` has no fields"),
+                );
+            }
+            let mut field_names = HashMap::new();
+            let mut fields: Vec<Field> = Vec::new();
+            for (j, f) in s.fields.iter().enumerate() {
+                let fpath = format!("{path}.fields[{j}]");
+                let fname = self.name(&format!("{fpath}.name"), &f.name)?;
+                self.unique(
+                    &mut field_names,
+                    fname.clone(),
+                    format!("{fpath}.name"),
+                    "field name",
+                )?;
+                let Some(ty) = WireType::ALL.iter().find(|(n, _)| *n == f.ty).map(|(_, t)| *t) else {
+                    return self.fail(
+                        format!("{fpath}.type"),
+                        format!("unknown field type `{}`; expected one of u8, u16, u32", f.ty),
+                    );
+                };
+                let Some(role) = Role::ALL.iter().find(|(n, _)| *n == f.role).map(|(_, r)| *r) else {
+                    let known: Vec<&str> = Role::ALL.iter().map(|(n, _)| *n).collect();
+                    return self.fail(
+                        format!("{fpath}.role"),
+                        format!("unknown role `{}`; expected one of {}", f.role, known.join(", ")),
+                    );
+                };
+                if let Some(required) = role.required_type() {
+                    if required != ty {
+                        return self.fail(
+                            format!("{fpath}.type"),
+                            format!(
+                                "a `{}` field must be {}, not {}",
+                                role.name(),
+                                required.name(),
+                                ty.name()
+                            ),
+                        );
+                    }
+                }
+                if role == Role::Flags && i != 0 {
+                    return self.fail(
+                        format!("{fpath}.role"),
+                        "the flags field must be in the base header: the flags say which other sections are present",
+                    );
+                }
+                self.unique(&mut roles, role.name(), format!("{fpath}.role"), "role")?;
+                let offset = f.offset as usize;
+                if let Some(prev) = fields.last() {
+                    let prev_end = prev.offset + prev.ty.size();
+                    if offset < prev.offset {
+                        return self.fail(
+                            format!("{fpath}.offset"),
+                            format!(
+                                "offset {offset} comes before field `{}` at offset {}; list fields in wire order",
+                                prev.name, prev.offset
+                            ),
+                        );
+                    }
+                    if offset < prev_end {
+                        return self.fail(
+                            format!("{fpath}.offset"),
+                            format!(
+                                "offset {offset} overlaps field `{}` (bytes {}..{})",
+                                prev.name, prev.offset, prev_end
+                            ),
+                        );
+                    }
+                    if offset > prev_end {
+                        return self.fail(
+                            format!("{fpath}.offset"),
+                            format!(
+                                "offset {offset} leaves a gap after field `{}`, which ends at {prev_end}; the wire has no padding",
+                                prev.name
+                            ),
+                        );
+                    }
+                } else if offset != 0 {
+                    return self.fail(
+                        format!("{fpath}.offset"),
+                        format!("the first field of a section starts at offset 0, not {offset}"),
+                    );
+                }
+                fields.push(Field {
+                    name: fname,
+                    offset,
+                    ty,
+                    role,
+                    doc: self.doc(&format!("{fpath}.doc"), &f.doc)?,
+                });
+            }
+            out.push(Section {
+                name,
+                doc: self.doc(&format!("{path}.doc"), &s.doc)?,
+                present_when: s.present_when.clone(),
+                fields,
+            });
+        }
+        for (role_name, role) in Role::ALL {
+            if !roles.contains_key(role_name) {
+                return self.fail(
+                    "layout",
+                    format!("no field has the role `{}`; the codec needs one", role.name()),
+                );
+            }
+        }
+        Ok(out)
+    }
+
+    fn defaults(&self, defaults: &[spec::DefaultSpec]) -> Result<Vec<Default>, Error> {
+        let mut names = HashMap::new();
+        let mut out = Vec::new();
+        for (i, d) in defaults.iter().enumerate() {
+            let path = format!("defaults[{i}]");
+            let name = self.name(&format!("{path}.name"), &d.name)?;
+            self.unique(&mut names, name.clone(), format!("{path}.name"), "default name")?;
+            let Some(unit) = Unit::ALL.iter().find(|(n, _)| *n == d.unit).map(|(_, u)| *u) else {
+                let known: Vec<&str> = Unit::ALL.iter().map(|(n, _)| *n).collect();
+                return self.fail(
+                    format!("{path}.unit"),
+                    format!("unknown unit `{}`; expected one of {}", d.unit, known.join(", ")),
+                );
+            };
+            if unit == Unit::RequestId && u16::try_from(d.value).is_err() {
+                return self.fail(
+                    format!("{path}.value"),
+                    format!(
+                        "request id {} does not fit in the request id field (0-65535)",
+                        d.value
+                    ),
+                );
+            }
+            out.push(Default {
+                name,
+                value: d.value,
+                unit,
+                doc: self.doc(&format!("{path}.doc"), &d.doc)?,
+            });
+        }
+        Ok(out)
+    }
+
+    fn handshake(&self, h: &spec::HandshakeSpec, versions: &[Version]) -> Result<Handshake, Error> {
+        self.known_version("handshake.version".into(), h.version, versions)?;
+        let mut names = HashMap::new();
+        let mut fields = Vec::new();
+        for (i, f) in h.fields.iter().enumerate() {
+            let path = format!("handshake.fields[{i}]");
+            let name = self.name(&format!("{path}.name"), &f.name)?;
+            self.unique(
+                &mut names,
+                name.clone(),
+                format!("{path}.name"),
+                "handshake field",
+            )?;
+            let Some(json) = JsonShape::ALL.iter().find(|(n, _)| *n == f.json).map(|(_, s)| *s) else {
+                return self.fail(
+                    format!("{path}.json"),
+                    format!(
+                        "unknown JSON shape `{}`; expected string, algorithms, bool or version",
+                        f.json
+                    ),
+                );
+            };
+            fields.push(HandshakeField {
+                name,
+                json,
+                doc: self.doc(&format!("{path}.doc"), &f.doc)?,
+            });
+        }
+        Ok(Handshake {
+            doc: self.doc("handshake.doc", &h.doc)?,
+            ty: h.ty.clone(),
+            version: h.version,
+            fallback_timeout_seconds: h.fallback_timeout_seconds,
+            auth_field: h.auth.field.clone(),
+            auth_doc: self.doc("handshake.auth.doc", &h.auth.doc)?,
+            fields,
+        })
+    }
+}

@@ -1,0 +1,320 @@
+//! zlib and raw LZMA2, with the parameters protocol.yaml gives them.
+//!
+//! Compression must be byte-identical to the reference: zlib comes from the
+//! stock C library (flate2's `zlib` backend), LZMA2 from liblzma. Decompression
+//! never writes past its cap, whatever the ratio, and insists on a complete
+//! stream with nothing after it: both libraries accept a truncated stream or
+//! trailing bytes silently unless the caller checks.
+
+use flate2::{Compress, Decompress, FlushCompress, FlushDecompress};
+use liblzma::stream::{Action, Filters, LzmaOptions, Status as LzmaStatus, Stream};
+
+use crate::protocol::{compression_params, Compression};
+use crate::Error;
+
+/// Compresses payloads; keeps the zlib state between frames.
+///
+/// Resetting a zlib stream instead of making a new one halves the cost of a
+/// small frame. The liblzma bindings cannot re-initialise a raw encoder in
+/// place, so LZMA sets up a fresh encoder per frame (about 0.2 ms).
+pub struct Compressor {
+    zlib: Compress,
+}
+
+impl Compressor {
+    /// A compressor for both algorithms.
+    pub fn new() -> Self {
+        Compressor {
+            zlib: Compress::new(
+                flate2::Compression::new(compression_params::zlib::LEVEL),
+                zlib_container(),
+            ),
+        }
+    }
+
+    /// Appends `input`, compressed with `algorithm`, to `out`.
+    pub fn compress(&mut self, algorithm: Compression, input: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
+        match algorithm {
+            Compression::Zlib => self.zlib(input, out),
+            Compression::Lzma => lzma_compress(input, out),
+        }
+    }
+
+    fn zlib(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
+        let failed = |reason: String| Error::CompressionFailed {
+            algorithm: Compression::Zlib,
+            reason,
+        };
+        self.zlib.reset();
+        // zlib's deflateBound: with this much room one call finishes the stream.
+        out.reserve(input.len() + (input.len() >> 12) + (input.len() >> 14) + (input.len() >> 25) + 19);
+        loop {
+            let rest = input.get(counter(self.zlib.total_in())..).unwrap_or_default();
+            let status = self
+                .zlib
+                .compress_vec(rest, out, FlushCompress::Finish)
+                .map_err(|e| failed(e.to_string()))?;
+            match status {
+                flate2::Status::StreamEnd => return Ok(()),
+                flate2::Status::Ok | flate2::Status::BufError => out.reserve(out.capacity().max(64)),
+            }
+        }
+    }
+}
+
+impl Default for Compressor {
+    fn default() -> Self {
+        Compressor::new()
+    }
+}
+
+impl std::fmt::Debug for Compressor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Compressor").finish_non_exhaustive()
+    }
+}
+
+/// Decompresses payloads under a cap; keeps the zlib state between frames.
+pub struct Decompressor {
+    zlib: Decompress,
+}
+
+impl Decompressor {
+    /// A decompressor for both algorithms.
+    pub fn new() -> Self {
+        Decompressor {
+            zlib: Decompress::new(zlib_container()),
+        }
+    }
+
+    /// Appends `input`, decompressed with `algorithm`, to `out`, writing at most
+    /// `limit` bytes. The stream must end exactly where `input` does.
+    pub fn decompress(
+        &mut self,
+        algorithm: Compression,
+        input: &[u8],
+        limit: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Error> {
+        match algorithm {
+            Compression::Zlib => {
+                self.zlib.reset(zlib_container());
+                let zlib = &mut self.zlib;
+                bounded(algorithm, input, limit, out, |input, output| {
+                    let (in_before, out_before) = (zlib.total_in(), zlib.total_out());
+                    let status = zlib
+                        .decompress(input, output, FlushDecompress::Finish)
+                        .map_err(|e| e.to_string())?;
+                    Ok(Step {
+                        consumed: counter(zlib.total_in() - in_before),
+                        produced: counter(zlib.total_out() - out_before),
+                        ended: status == flate2::Status::StreamEnd,
+                    })
+                })
+            }
+            Compression::Lzma => {
+                let mut stream = Stream::new_raw_decoder(
+                    &lzma_filters().map_err(|reason| Error::CompressionFailed { algorithm, reason })?,
+                )
+                .map_err(|e| Error::CompressionFailed {
+                    algorithm,
+                    reason: e.to_string(),
+                })?;
+                bounded(algorithm, input, limit, out, |input, output| {
+                    let (in_before, out_before) = (stream.total_in(), stream.total_out());
+                    let status = stream
+                        .process(input, output, Action::Finish)
+                        .map_err(|e| e.to_string())?;
+                    Ok(Step {
+                        consumed: counter(stream.total_in() - in_before),
+                        produced: counter(stream.total_out() - out_before),
+                        ended: status == LzmaStatus::StreamEnd,
+                    })
+                })
+            }
+        }
+    }
+}
+
+impl Default for Decompressor {
+    fn default() -> Self {
+        Decompressor::new()
+    }
+}
+
+impl std::fmt::Debug for Decompressor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Decompressor").finish_non_exhaustive()
+    }
+}
+
+/// Whether zlib streams carry the zlib container (header and Adler-32), per the spec.
+fn zlib_container() -> bool {
+    compression_params::zlib::CONTAINER == "zlib"
+}
+
+/// The raw LZMA2 filter chain both peers use.
+fn lzma_filters() -> Result<Filters, String> {
+    let options = LzmaOptions::new_preset(compression_params::lzma::PRESET).map_err(|e| e.to_string())?;
+    let mut filters = Filters::new();
+    filters.lzma2(&options);
+    Ok(filters)
+}
+
+fn lzma_compress(input: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
+    let failed = |reason: String| Error::CompressionFailed {
+        algorithm: Compression::Lzma,
+        reason,
+    };
+    let mut stream =
+        Stream::new_raw_encoder(&lzma_filters().map_err(failed)?).map_err(|e| failed(e.to_string()))?;
+    // LZMA2 stores incompressible data in uncompressed chunks of at most 64 KiB,
+    // each with a 3-byte header: this bound is rarely reached and never passed
+    // by more than a few bytes.
+    out.reserve(input.len() + input.len() / 4096 * 3 + 64);
+    loop {
+        let rest = input.get(counter(stream.total_in())..).unwrap_or_default();
+        match stream.process_vec(rest, out, Action::Finish) {
+            Ok(LzmaStatus::StreamEnd) => return Ok(()),
+            Ok(_) => out.reserve(out.capacity().max(64)),
+            Err(e) => return Err(failed(e.to_string())),
+        }
+    }
+}
+
+/// What one call of a decompressor did.
+struct Step {
+    consumed: usize,
+    produced: usize,
+    ended: bool,
+}
+
+/// Runs `step` until the stream ends, giving it output room that grows with
+/// what it produces and never past `limit`. Once the room is used up, a
+/// one-byte probe outside `out` tells "exactly at the limit" from "over it".
+/// On error `out` is left as it was.
+fn bounded(
+    algorithm: Compression,
+    input: &[u8],
+    limit: usize,
+    out: &mut Vec<u8>,
+    mut step: impl FnMut(&[u8], &mut [u8]) -> Result<Step, String>,
+) -> Result<(), Error> {
+    let start = out.len();
+    let ceiling = start.saturating_add(limit);
+    let mut written = start;
+    let mut consumed = 0;
+    let mut probe = [0u8; 1];
+    let result = loop {
+        if written == out.len() && written < ceiling {
+            // Double what is there, starting from four times the input, up to the ceiling.
+            let guess = (written - start).max(input.len().saturating_mul(4)).max(4096);
+            out.resize(written.saturating_add(guess).min(ceiling), 0);
+        }
+        let at_limit = written == ceiling;
+        let room: &mut [u8] = if at_limit {
+            &mut probe
+        } else {
+            out.get_mut(written..).unwrap_or_default()
+        };
+        let room_len = room.len();
+        let rest = input.get(consumed..).unwrap_or_default();
+        let did = match step(rest, room) {
+            Ok(did) => did,
+            Err(reason) => break Err(Error::CorruptCompressed { algorithm, reason }),
+        };
+        if at_limit && did.produced > 0 {
+            break Err(Error::DecompressedTooLarge { algorithm, limit });
+        }
+        consumed += did.consumed;
+        written += did.produced;
+        if did.ended {
+            break match input.len().saturating_sub(consumed) {
+                0 => Ok(()),
+                trailing => Err(Error::TrailingCompressed { algorithm, trailing }),
+            };
+        }
+        // All input read, room left over, no end of stream: the stream is cut short.
+        if consumed >= input.len() && did.produced < room_len {
+            break Err(Error::TruncatedCompressed {
+                algorithm,
+                len: input.len(),
+            });
+        }
+    };
+    out.truncate(if result.is_ok() { written } else { start });
+    result
+}
+
+/// A library's byte counter as an index; the counters never exceed the slice
+/// lengths they count, which are `usize`.
+fn counter(count: u64) -> usize {
+    usize::try_from(count).unwrap_or(usize::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn roundtrip(algorithm: Compression, data: &[u8]) -> Vec<u8> {
+        let mut packed = Vec::new();
+        Compressor::new().compress(algorithm, data, &mut packed).unwrap();
+        let mut unpacked = Vec::new();
+        Decompressor::new()
+            .decompress(algorithm, &packed, data.len(), &mut unpacked)
+            .unwrap();
+        unpacked
+    }
+
+    #[test]
+    fn both_algorithms_round_trip_empty_small_and_large_inputs() {
+        let large: Vec<u8> = (0..300_000u32)
+            .map(|i| (i % 251) as u8 ^ (i >> 9) as u8)
+            .collect();
+        for algorithm in Compression::ALL {
+            for data in [&b""[..], b"x", &large] {
+                assert_eq!(
+                    roundtrip(algorithm, data),
+                    data,
+                    "{algorithm}, {} bytes",
+                    data.len()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_payload_exactly_at_the_limit_is_accepted_and_one_byte_more_is_not() {
+        let data = vec![b'a'; 10_000];
+        for algorithm in Compression::ALL {
+            let mut packed = Vec::new();
+            Compressor::new().compress(algorithm, &data, &mut packed).unwrap();
+            let mut d = Decompressor::new();
+            let mut out = Vec::new();
+            d.decompress(algorithm, &packed, 10_000, &mut out).unwrap();
+            assert_eq!(out.len(), 10_000);
+            let mut out = Vec::new();
+            assert_eq!(
+                d.decompress(algorithm, &packed, 9_999, &mut out),
+                Err(Error::DecompressedTooLarge {
+                    algorithm,
+                    limit: 9_999
+                })
+            );
+            assert!(out.is_empty(), "{algorithm} left {} bytes behind", out.len());
+        }
+    }
+
+    #[test]
+    fn decompression_appends_after_what_the_buffer_holds() {
+        let mut packed = Vec::new();
+        Compressor::new()
+            .compress(Compression::Zlib, b"payload", &mut packed)
+            .unwrap();
+        let mut out = b"head:".to_vec();
+        Decompressor::new()
+            .decompress(Compression::Zlib, &packed, 100, &mut out)
+            .unwrap();
+        assert_eq!(out, b"head:payload");
+    }
+}

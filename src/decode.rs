@@ -1,0 +1,129 @@
+//! Receiving frames: header, decompression and reassembly, under limits.
+
+use std::borrow::Cow;
+
+use crate::assembler::{message_flags, ChunkAssembler, Clock, Message, SystemClock};
+use crate::compression::Decompressor;
+use crate::frame::Frame;
+use crate::{Error, Limits};
+
+/// Turns the frames of one connection into messages.
+///
+/// A frame that is not chunked is a message on its own; a chunked frame joins
+/// its sequence, and the message comes out with the sequence's last chunk. A
+/// frame that needs no decompression and no reassembly is handed back borrowed.
+///
+/// ```
+/// use haystack_wire::{Decoder, Encoder, Op};
+///
+/// let frame = Encoder::new().request(7, Op::About, b"{}")?;
+/// let message = Decoder::new().decode(&frame)?.expect("a single frame is a whole message");
+/// assert_eq!((message.request_id, message.op, &message.payload[..]), (7, Op::About, &b"{}"[..]));
+/// # Ok::<(), haystack_wire::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Decoder<C: Clock = SystemClock> {
+    decompressor: Decompressor,
+    assembler: ChunkAssembler<C>,
+    limits: Limits,
+}
+
+impl Decoder<SystemClock> {
+    /// A decoder with the default limits, on the system clock.
+    pub fn new() -> Self {
+        Decoder::with_clock(SystemClock)
+    }
+}
+
+impl Default for Decoder<SystemClock> {
+    fn default() -> Self {
+        Decoder::new()
+    }
+}
+
+impl<C: Clock> Decoder<C> {
+    /// A decoder with the default limits whose reassembly expiry follows `clock`.
+    pub fn with_clock(clock: C) -> Self {
+        Decoder {
+            decompressor: Decompressor::new(),
+            assembler: ChunkAssembler::with_clock(clock),
+            limits: Limits::DEFAULT,
+        }
+    }
+
+    /// Enforces `limits` instead of the defaults.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.assembler = self.assembler.with_max_message(limits.max_message);
+        self.limits = limits;
+        self
+    }
+
+    /// Drops incomplete sequences older than `ttl` (default: the spec's reassembly TTL).
+    pub fn with_ttl(mut self, ttl: std::time::Duration) -> Self {
+        self.assembler = self.assembler.with_ttl(ttl);
+        self
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// The reassembly state.
+    pub fn assembler(&self) -> &ChunkAssembler<C> {
+        &self.assembler
+    }
+
+    /// How many chunked sequences are incomplete.
+    pub fn pending_count(&self) -> usize {
+        self.assembler.pending_count()
+    }
+
+    /// Feeds one frame. Returns the message it completes, if any. On error the
+    /// frame, and the sequence it belongs to, are dropped; other sequences are kept.
+    pub fn decode<'a>(&mut self, bytes: &'a [u8]) -> Result<Option<Message<'a>>, Error> {
+        let frame = Frame::decode(bytes)?;
+        if frame.chunk().is_none() {
+            let limit = self.limits.max_frame_payload.min(self.limits.max_message);
+            let payload = self.payload(&frame, limit)?;
+            return Ok(Some(Message {
+                flags: message_flags(frame.flags()),
+                request_id: frame.request_id(),
+                op: frame.op(),
+                payload,
+            }));
+        }
+        let room = self.assembler.admit(&frame.header)?;
+        let limit = self.limits.max_frame_payload.min(room);
+        let payload = match self.payload(&frame, limit) {
+            Ok(payload) => payload,
+            Err(error) => {
+                self.assembler.discard(frame.request_id(), frame.op());
+                return Err(match error {
+                    Error::DecompressedTooLarge { .. } if room < self.limits.max_frame_payload => {
+                        Error::MessageTooLarge {
+                            request_id: frame.request_id(),
+                            op: frame.op(),
+                            limit: self.limits.max_message,
+                        }
+                    }
+                    other => other,
+                });
+            }
+        };
+        self.assembler.store(&frame.header, room, payload)
+    }
+
+    /// The frame's payload, decompressed if it is compressed, at most `limit` bytes.
+    fn payload<'a>(&mut self, frame: &Frame<'a>, limit: usize) -> Result<Cow<'a, [u8]>, Error> {
+        match frame.compression() {
+            None => Ok(Cow::Borrowed(frame.payload)),
+            Some(algorithm) => {
+                let mut out = Vec::new();
+                self.decompressor
+                    .decompress(algorithm, frame.payload, limit, &mut out)?;
+                Ok(Cow::Owned(out))
+            }
+        }
+    }
+}

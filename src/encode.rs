@@ -1,0 +1,184 @@
+//! Building frames: one frame per message, or a chunked sequence.
+
+use crate::compression::Compressor;
+use crate::protocol::{defaults, AlgorithmHeader, BaseHeader, ChunkHeader, Compression, FrameHeader, Op};
+use crate::Error;
+
+/// Encodes messages into frames, the way the reference does.
+///
+/// One `Encoder` per connection: it keeps its compressor between frames. Every
+/// method has a variant that appends to a caller's buffer, so a sender can
+/// reuse one allocation for all its frames.
+///
+/// ```
+/// use haystack_wire::{Encoder, Frame, Op, Compression};
+///
+/// let mut encoder = Encoder::new().with_compression(Some(Compression::Zlib));
+/// let frame = encoder.request(7, Op::Read, br#"{"_kind":"grid"}"#)?;
+/// // Below the compression threshold, the frame is a plain v1 frame.
+/// assert_eq!(Frame::decode(&frame)?.compression(), None);
+/// # Ok::<(), haystack_wire::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Encoder {
+    compression: Option<Compression>,
+    threshold: usize,
+    chunk_size: usize,
+    compressor: Compressor,
+}
+
+impl Encoder {
+    /// An encoder without compression and with the spec's defaults.
+    pub fn new() -> Self {
+        Encoder {
+            compression: None,
+            threshold: defaults::COMPRESSION_THRESHOLD,
+            chunk_size: defaults::CHUNK_SIZE,
+            compressor: Compressor::new(),
+        }
+    }
+
+    /// Compresses payloads with `algorithm` (`None`: never).
+    pub fn with_compression(mut self, algorithm: Option<Compression>) -> Self {
+        self.compression = algorithm;
+        self
+    }
+
+    /// Compresses single-frame payloads of at least `bytes` (default
+    /// [`defaults::COMPRESSION_THRESHOLD`]). Chunks are always compressed when
+    /// compression is on, as in the reference.
+    pub fn with_threshold(mut self, bytes: usize) -> Self {
+        self.threshold = bytes;
+        self
+    }
+
+    /// Splits chunked payloads into chunks of `bytes` (default [`defaults::CHUNK_SIZE`]).
+    pub fn with_chunk_size(mut self, bytes: usize) -> Self {
+        self.chunk_size = bytes;
+        self
+    }
+
+    /// The algorithm payloads are compressed with, if any.
+    pub fn compression(&self) -> Option<Compression> {
+        self.compression
+    }
+
+    /// Appends one frame carrying `payload` to `out`: compressed when
+    /// compression is on and the payload reaches the threshold, else a v1 frame.
+    pub fn encode_into(&mut self, base: BaseHeader, payload: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
+        let algorithm = self.compression.filter(|_| payload.len() >= self.threshold);
+        self.write_frame(FrameHeader::new(base), algorithm, payload, out)
+    }
+
+    /// One frame carrying `payload`; see [`Encoder::encode_into`].
+    pub fn encode(&mut self, base: BaseHeader, payload: &[u8]) -> Result<Vec<u8>, Error> {
+        let mut out = Vec::new();
+        self.encode_into(base, payload, &mut out)?;
+        Ok(out)
+    }
+
+    /// A request frame.
+    pub fn request(&mut self, request_id: u16, op: Op, payload: &[u8]) -> Result<Vec<u8>, Error> {
+        self.encode(BaseHeader::request(request_id, op), payload)
+    }
+
+    /// A response frame; an error response when `is_error`.
+    pub fn response(
+        &mut self,
+        request_id: u16,
+        op: Op,
+        payload: &[u8],
+        is_error: bool,
+    ) -> Result<Vec<u8>, Error> {
+        let base = if is_error {
+            BaseHeader::error_response(request_id, op)
+        } else {
+            BaseHeader::response(request_id, op)
+        };
+        self.encode(base, payload)
+    }
+
+    /// A push frame.
+    pub fn push(&mut self, op: Op, payload: &[u8]) -> Result<Vec<u8>, Error> {
+        self.encode(BaseHeader::push(op), payload)
+    }
+
+    /// Splits `payload` into chunked frames and hands each to `emit`, in order,
+    /// all built in the one buffer `scratch`: ceil(len / chunk size) frames (one
+    /// for an empty payload), each chunk compressed on its own when compression
+    /// is on, `base`'s flags on every frame.
+    pub fn encode_chunked_with<E>(
+        &mut self,
+        base: BaseHeader,
+        payload: &[u8],
+        scratch: &mut Vec<u8>,
+        mut emit: impl FnMut(&[u8]) -> Result<(), E>,
+    ) -> Result<(), E>
+    where
+        E: From<Error>,
+    {
+        let total = self.chunk_count(payload.len())?;
+        let mut chunks = payload.chunks(self.chunk_size);
+        for index in 0..total {
+            // `chunks` yields nothing for an empty payload, which still makes one empty chunk.
+            let chunk = chunks.next().unwrap_or_default();
+            let header = FrameHeader {
+                chunk: Some(ChunkHeader { index, total }),
+                ..FrameHeader::new(base)
+            };
+            scratch.clear();
+            self.write_frame(header, self.compression, chunk, scratch)?;
+            emit(scratch)?;
+        }
+        Ok(())
+    }
+
+    /// The chunked frames of `payload`; see [`Encoder::encode_chunked_with`].
+    pub fn encode_chunked(&mut self, base: BaseHeader, payload: &[u8]) -> Result<Vec<Vec<u8>>, Error> {
+        let mut frames = Vec::with_capacity(usize::from(self.chunk_count(payload.len())?));
+        let mut scratch = Vec::new();
+        self.encode_chunked_with(base, payload, &mut scratch, |frame| {
+            frames.push(frame.to_vec());
+            Ok::<(), Error>(())
+        })?;
+        Ok(frames)
+    }
+
+    /// How many chunks a payload of `len` bytes takes.
+    fn chunk_count(&self, len: usize) -> Result<u16, Error> {
+        if self.chunk_size == 0 {
+            return Err(Error::ZeroChunkSize);
+        }
+        let needed = len.div_ceil(self.chunk_size).max(1);
+        u16::try_from(needed).map_err(|_| Error::TooManyChunks {
+            len,
+            chunk_size: self.chunk_size,
+            needed,
+            max: usize::from(u16::MAX),
+        })
+    }
+
+    fn write_frame(
+        &mut self,
+        mut header: FrameHeader,
+        algorithm: Option<Compression>,
+        payload: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(), Error> {
+        header.algorithm = algorithm.map(|algorithm| AlgorithmHeader { algorithm });
+        header.write_to(out);
+        match algorithm {
+            Some(algorithm) => self.compressor.compress(algorithm, payload, out),
+            None => {
+                out.extend_from_slice(payload);
+                Ok(())
+            }
+        }
+    }
+}
+
+impl Default for Encoder {
+    fn default() -> Self {
+        Encoder::new()
+    }
+}

@@ -1,0 +1,57 @@
+//! The Project Haystack binary WebSocket frame format, as spoken by `hs_py`
+//! (haystack-py) in binary mode, generated from `protocol.yaml`.
+//!
+//! A frame is a 4-byte base header (flags, request id, op code), an algorithm
+//! byte when the payload is compressed (zlib or raw LZMA2), a chunk header when
+//! the payload is one chunk of a larger one, then the payload. The layout, the
+//! flags, the op codes, the algorithms and the defaults are written once, in
+//! `protocol.yaml`; the [`protocol`] module is generated from it at build time
+//! and every other module uses its names.
+//!
+//! - [`Encoder`] builds frames byte-identical to the reference's: single frames
+//!   (compressed from a threshold on) and chunked sequences.
+//! - [`Decoder`] reads frames, decompresses under a cap and reassembles chunked
+//!   sequences, borrowing the payload when no work is needed.
+//! - [`Frame`] is the zero-copy view of one frame; [`protocol::FrameHeader`]
+//!   its header.
+//!
+//! ```
+//! use haystack_wire::{BaseHeader, Compression, Decoder, Encoder, Op};
+//!
+//! let payload = br#"{"_kind":"grid","meta":{"ver":"3.0"},"cols":[],"rows":[]}"#.repeat(40);
+//! let mut encoder = Encoder::new()
+//!     .with_compression(Some(Compression::Zlib))
+//!     .with_chunk_size(512);
+//! let frames = encoder.encode_chunked(BaseHeader::response(9, Op::Read), &payload)?;
+//!
+//! let mut decoder = Decoder::new();
+//! let mut messages = Vec::new();
+//! for frame in &frames {
+//!     messages.extend(decoder.decode(frame)?.map(|m| m.into_owned()));
+//! }
+//! assert_eq!(messages.len(), 1);
+//! assert_eq!(messages[0].payload, payload);
+//! # Ok::<(), haystack_wire::Error>(())
+//! ```
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod assembler;
+pub mod compression;
+pub mod protocol;
+
+mod decode;
+mod encode;
+mod error;
+mod frame;
+mod limits;
+
+pub use assembler::{ChunkAssembler, Clock, ManualClock, Message, SystemClock};
+pub use compression::{Compressor, Decompressor};
+pub use decode::Decoder;
+pub use encode::Encoder;
+pub use error::Error;
+pub use frame::{Frame, Kind};
+pub use limits::Limits;
+pub use protocol::{BaseHeader, Compression, Flags, FrameHeader, Op};
