@@ -297,12 +297,14 @@ impl Checker<'_> {
                     )?;
                 }
                 (None, 0) => {}
-                (None, _) => return self.fail(
-                    format!("{path}.present_when"),
-                    format!(
+                (None, _) => {
+                    return self.fail(
+                        format!("{path}.present_when"),
+                        format!(
                         "section `{name}` follows the base header and must name the flag that announces it"
                     ),
-                ),
+                    )
+                }
             }
             if s.fields.is_empty() {
                 return self.fail(

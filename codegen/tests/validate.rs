@@ -1,0 +1,227 @@
+//! One test per rule of the spec: each breaks protocol.yaml in one place and
+//! checks that the error names the file, the YAML path and the offending value.
+
+use std::path::Path;
+
+use haystack_wire_codegen::{parse, Error};
+use serde_yaml::Value;
+
+const SPEC: &str = include_str!("../../protocol.yaml");
+
+/// The real spec with one edit applied.
+fn edited(edit: impl FnOnce(&mut Value)) -> String {
+    let mut spec: Value = serde_yaml::from_str(SPEC).expect("protocol.yaml parses");
+    edit(&mut spec);
+    serde_yaml::to_string(&spec).expect("a YAML value serializes")
+}
+
+/// The message of the error the edited spec gives; fails if it validates.
+fn rejection(edit: impl FnOnce(&mut Value)) -> String {
+    match parse(&edited(edit), Path::new("protocol.yaml")) {
+        Ok(_) => panic!("the edited spec was accepted"),
+        Err(error) => error.to_string(),
+    }
+}
+
+/// `spec[key][index]`, mutably.
+fn entry<'a>(spec: &'a mut Value, key: &str, index: usize) -> &'a mut Value {
+    &mut spec[key][index]
+}
+
+fn set(value: &mut Value, key: &str, to: impl Into<Value>) {
+    value[key] = to.into();
+}
+
+fn assert_names(message: &str, path: &str, value: &str) {
+    assert!(message.starts_with("protocol.yaml: "), "no file in: {message}");
+    assert!(message.contains(path), "no path `{path}` in: {message}");
+    assert!(message.contains(value), "no value `{value}` in: {message}");
+}
+
+#[test]
+fn the_spec_as_committed_is_valid() {
+    let protocol = parse(SPEC, Path::new("protocol.yaml")).expect("protocol.yaml is valid");
+    assert_eq!(protocol.ops.len(), 13);
+    assert_eq!(protocol.flags.len(), 5);
+    assert_eq!(protocol.sections.len(), 3);
+}
+
+#[test]
+fn duplicate_op_names_are_rejected() {
+    let message = rejection(|s| set(entry(s, "ops", 5), "name", "read"));
+    assert_names(&message, "ops[5].name", "duplicate op name `read`");
+    assert!(message.contains("ops[4].name"), "{message}");
+}
+
+#[test]
+fn duplicate_op_codes_are_rejected() {
+    let message = rejection(|s| set(entry(s, "ops", 5), "code", 10));
+    assert_names(&message, "ops[5].code", "duplicate op code `10`");
+}
+
+#[test]
+fn op_codes_must_fit_one_byte() {
+    let message = rejection(|s| set(entry(s, "ops", 0), "code", 256));
+    assert_names(&message, "ops[0].code", "256");
+}
+
+#[test]
+fn duplicate_algorithm_ids_and_names_are_rejected() {
+    let message = rejection(|s| set(entry(s, "compression", 1), "id", 0));
+    assert_names(&message, "compression[1].id", "duplicate algorithm id `0`");
+    let message = rejection(|s| set(entry(s, "compression", 1), "name", "zlib"));
+    assert_names(&message, "compression[1].name", "duplicate algorithm name `zlib`");
+}
+
+#[test]
+fn duplicate_flag_names_are_rejected() {
+    let message = rejection(|s| set(entry(s, "flags", 2), "name", "error"));
+    assert_names(&message, "flags[2].name", "duplicate flag name `error`");
+}
+
+#[test]
+fn a_reused_flag_bit_is_rejected() {
+    let message = rejection(|s| set(entry(s, "flags", 4), "bit", 3));
+    assert_names(&message, "flags[4].bit", "duplicate flag bit `3`");
+}
+
+#[test]
+fn a_flag_bit_outside_the_byte_is_rejected() {
+    let message = rejection(|s| set(entry(s, "flags", 4), "bit", 8));
+    assert_names(&message, "flags[4].bit", "bit 8");
+}
+
+#[test]
+fn unused_bits_must_not_be_flags_and_must_cover_the_rest() {
+    let message = rejection(|s| s["unused_flag_bits"]["bits"] = Value::from(vec![4, 5, 6, 7]));
+    assert_names(&message, "unused_flag_bits.bits[0]", "`chunked`");
+    let message = rejection(|s| s["unused_flag_bits"]["bits"] = Value::from(vec![5, 6]));
+    assert_names(&message, "unused_flag_bits.bits", "bit 7");
+}
+
+#[test]
+fn an_unknown_unused_bits_policy_is_rejected() {
+    let message = rejection(|s| s["unused_flag_bits"]["policy"] = Value::from("drop"));
+    assert_names(&message, "unused_flag_bits.policy", "`drop`");
+}
+
+#[test]
+fn an_unknown_field_type_is_rejected() {
+    let message = rejection(|s| set(&mut s["layout"][0]["fields"][1], "type", "u24"));
+    assert_names(&message, "layout[0].fields[1].type", "`u24`");
+}
+
+#[test]
+fn a_field_role_must_be_known_and_of_its_width() {
+    let message = rejection(|s| set(&mut s["layout"][0]["fields"][2], "role", "opcode"));
+    assert_names(&message, "layout[0].fields[2].role", "`opcode`");
+    let message = rejection(|s| set(&mut s["layout"][1]["fields"][0], "type", "u16"));
+    assert_names(&message, "layout[1].fields[0].type", "must be u8, not u16");
+}
+
+#[test]
+fn every_role_appears_exactly_once() {
+    let message = rejection(|s| set(&mut s["layout"][2]["fields"][1], "role", "chunk_index"));
+    assert_names(
+        &message,
+        "layout[2].fields[1].role",
+        "duplicate role `chunk_index`",
+    );
+    let message = rejection(|s| {
+        if let Some(fields) = s["layout"][2]["fields"].as_sequence_mut() {
+            fields.pop();
+        }
+    });
+    assert_names(&message, "layout", "`chunk_total`");
+}
+
+#[test]
+fn overlapping_fields_are_rejected() {
+    let message = rejection(|s| set(&mut s["layout"][0]["fields"][2], "offset", 2));
+    assert_names(
+        &message,
+        "layout[0].fields[2].offset",
+        "offset 2 overlaps field `request_id` (bytes 1..3)",
+    );
+}
+
+#[test]
+fn misordered_fields_are_rejected() {
+    let message = rejection(|s| set(&mut s["layout"][0]["fields"][2], "offset", 0));
+    assert_names(
+        &message,
+        "layout[0].fields[2].offset",
+        "offset 0 comes before field `request_id`",
+    );
+}
+
+#[test]
+fn gaps_between_fields_are_rejected() {
+    let message = rejection(|s| set(&mut s["layout"][0]["fields"][2], "offset", 4));
+    assert_names(&message, "layout[0].fields[2].offset", "offset 4 leaves a gap");
+}
+
+#[test]
+fn sections_are_announced_by_declared_flags_and_the_base_by_none() {
+    let message = rejection(|s| set(entry(s, "layout", 2), "present_when", "split"));
+    assert_names(&message, "layout[2].present_when", "`split`");
+    let message = rejection(|s| set(entry(s, "layout", 0), "present_when", "push"));
+    assert_names(&message, "layout[0].present_when", "base header");
+    let message = rejection(|s| set(entry(s, "layout", 2), "present_when", "compressed"));
+    assert_names(
+        &message,
+        "layout[2].present_when",
+        "duplicate announcing flag `compressed`",
+    );
+}
+
+#[test]
+fn the_flags_field_must_be_in_the_base_header() {
+    let message = rejection(|s| {
+        set(&mut s["layout"][0]["fields"][0], "role", "chunk_index");
+        set(&mut s["layout"][2]["fields"][0], "role", "flags");
+        set(&mut s["layout"][2]["fields"][0], "type", "u8");
+    });
+    assert_names(
+        &message,
+        "layout[2].fields[0].role",
+        "the flags field must be in the base header",
+    );
+}
+
+#[test]
+fn versions_named_by_flags_and_the_handshake_must_exist() {
+    let message = rejection(|s| set(entry(s, "flags", 3), "since", 3));
+    assert_names(&message, "flags[3].since", "version 3");
+    let message = rejection(|s| s["handshake"]["version"] = Value::from(9));
+    assert_names(&message, "handshake.version", "version 9");
+}
+
+#[test]
+fn every_entry_needs_a_doc() {
+    let message = rejection(|s| set(entry(s, "ops", 7), "doc", " "));
+    assert_names(&message, "ops[7].doc", "doc string");
+}
+
+#[test]
+fn names_must_be_identifiers() {
+    let message = rejection(|s| set(entry(s, "ops", 7), "name", "his-write"));
+    assert_names(&message, "ops[7].name", "`his-write`");
+}
+
+#[test]
+fn defaults_need_a_known_unit_and_a_push_id_that_fits() {
+    let message = rejection(|s| set(entry(s, "defaults", 0), "unit", "kib"));
+    assert_names(&message, "defaults[0].unit", "`kib`");
+    let message = rejection(|s| set(entry(s, "defaults", 4), "value", 70_000));
+    assert_names(&message, "defaults[4].value", "70000");
+}
+
+#[test]
+fn unknown_keys_and_wrong_shapes_fail_with_a_location() {
+    let message = rejection(|s| set(entry(s, "ops", 0), "colour", "red"));
+    assert!(message.starts_with("protocol.yaml: line "), "{message}");
+    assert!(message.contains("colour"), "{message}");
+    let error = parse("flags: 3\n", Path::new("protocol.yaml")).expect_err("not a spec");
+    assert!(matches!(error, Error::Parse { .. }), "{error:?}");
+}

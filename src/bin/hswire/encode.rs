@@ -1,0 +1,77 @@
+//! `hswire encode`: a payload on stdin, frames on stdout.
+
+use std::io::{Read, Write};
+use std::process::ExitCode;
+
+use haystack_wire::protocol::defaults;
+use haystack_wire::{BaseHeader, Compression, Encoder, Kind, Op};
+
+/// What `encode` takes.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The op, by its Haystack name (e.g. read, hisRead).
+    #[arg(long)]
+    op: Op,
+    /// The request id, used as given whatever the kind.
+    #[arg(long, default_value_t = 0)]
+    request_id: u16,
+    /// What the frame is.
+    #[arg(long, value_enum, default_value_t = KindArg::Request)]
+    kind: KindArg,
+    /// Compress with this algorithm (zlib or lzma).
+    #[arg(long)]
+    compression: Option<Compression>,
+    /// Without --chunk-size: compress only payloads of at least this many bytes.
+    #[arg(long, default_value_t = defaults::COMPRESSION_THRESHOLD)]
+    threshold: usize,
+    /// Split the payload into chunked frames of at most this many payload bytes.
+    #[arg(long)]
+    chunk_size: Option<usize>,
+}
+
+/// The kinds as the command line spells them.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum KindArg {
+    Request,
+    Response,
+    Error,
+    Push,
+}
+
+impl From<KindArg> for Kind {
+    fn from(kind: KindArg) -> Kind {
+        match kind {
+            KindArg::Request => Kind::Request,
+            KindArg::Response => Kind::Response,
+            KindArg::Error => Kind::ErrorResponse,
+            KindArg::Push => Kind::Push,
+        }
+    }
+}
+
+pub fn run(args: &Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let mut payload = Vec::new();
+    std::io::stdin().lock().read_to_end(&mut payload)?;
+    let base = BaseHeader {
+        flags: Kind::from(args.kind).flags(),
+        request_id: args.request_id,
+        op: args.op,
+    };
+    let mut encoder = Encoder::new()
+        .with_compression(args.compression)
+        .with_threshold(args.threshold);
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    match args.chunk_size {
+        None => writeln!(out, "{}", crate::hex::encode(&encoder.encode(base, &payload)?))?,
+        Some(size) => {
+            let mut scratch = Vec::new();
+            encoder = encoder.with_chunk_size(size);
+            encoder.encode_chunked_with(base, &payload, &mut scratch, |frame| {
+                writeln!(out, "{}", crate::hex::encode(frame)).map_err(Box::<dyn std::error::Error>::from)
+            })?;
+        }
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,193 @@
+//! `hswire inspect`: one frame, field by field, as a person wants to read it.
+//!
+//! The fields, their offsets and sizes come from the generated layout table
+//! (`protocol::FIELDS`), so this command shows whatever protocol.yaml says.
+
+use std::fmt::Write as _;
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use haystack_wire::protocol::{FieldLayout, FieldRole, HeaderSection, Version, FIELDS};
+use haystack_wire::{Compression, Decompressor, Flags, Frame, Limits, Op};
+
+/// What `inspect` takes.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Read the frame as raw bytes instead of hex text.
+    #[arg(long)]
+    raw: bool,
+    /// The file holding the frame; stdin when absent.
+    file: Option<PathBuf>,
+}
+
+pub fn run(args: &Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let input = match &args.file {
+        Some(path) => std::fs::read(path)?,
+        None => {
+            let mut input = Vec::new();
+            std::io::stdin().lock().read_to_end(&mut input)?;
+            input
+        }
+    };
+    let frame = if args.raw {
+        input
+    } else {
+        let text = String::from_utf8(input).map_err(|_| "the input is not hex text (use --raw for bytes)")?;
+        let digits: String = text.split_whitespace().collect();
+        crate::hex::decode(&digits)?
+    };
+    let (report, ok) = describe(&frame);
+    print!("{report}");
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// The report for `frame`, and whether the frame was valid.
+fn describe(frame: &[u8]) -> (String, bool) {
+    let mut out = String::new();
+    let _ = writeln!(out, "frame: {} bytes", frame.len());
+    let _ = writeln!(out, "{:<8}{:<14}{:<21}meaning", "offset", "bytes", "field");
+    let flags = frame.first().map(|&b| Flags::from_bits(b)).unwrap_or_default();
+    let mut offset = 0;
+    for section in HeaderSection::ALL {
+        if section.present_when().is_some_and(|flag| !flags.contains(flag)) {
+            continue;
+        }
+        for field in FIELDS.iter().filter(|f| f.section == section) {
+            let at = offset + field.offset;
+            let Some(bytes) = frame.get(at..at + field.size) else {
+                let _ = writeln!(out, "{at:<8}{:<14}{:<21}missing", "-", name(field));
+                break;
+            };
+            let _ = writeln!(
+                out,
+                "{:<8}{:<14}{:<21}{}",
+                span(at, field.size),
+                spaced_hex(bytes),
+                name(field),
+                meaning(field, bytes)
+            );
+        }
+        offset += section.encoded_len();
+    }
+
+    let frame = match Frame::decode(frame) {
+        Ok(frame) => frame,
+        Err(error) => {
+            let _ = writeln!(out, "error: {error}");
+            return (out, false);
+        }
+    };
+
+    // The newest version among the flags that are set: a frame is v2 as soon as it uses a v2 flag.
+    let version = Flags::NAMED
+        .iter()
+        .filter(|(_, flag)| frame.flags().contains(*flag))
+        .filter_map(|(_, flag)| flag.since())
+        .chain(Version::ALL.first().copied())
+        .max()
+        .map_or(0, Version::number);
+    let _ = writeln!(
+        out,
+        "summary: v{version} frame; flags {}; request id {}; op {}",
+        frame.flags(),
+        frame.request_id(),
+        frame.op()
+    );
+    if let Some(chunk) = frame.chunk() {
+        let _ = writeln!(
+            out,
+            "chunk:   {} of {} (index {})",
+            u32::from(chunk.index) + 1,
+            chunk.total,
+            chunk.index
+        );
+    }
+    let offset = frame.header.encoded_len();
+    let _ = write!(out, "payload: {} bytes at offset {offset}", frame.payload.len());
+    let payload = match frame.compression() {
+        None => {
+            let _ = writeln!(out, ", not compressed");
+            frame.payload.to_vec()
+        }
+        Some(algorithm) => match decompress(algorithm, frame.payload) {
+            Ok(payload) => {
+                let _ = writeln!(
+                    out,
+                    ", {algorithm}-compressed, {} bytes decompressed",
+                    payload.len()
+                );
+                payload
+            }
+            Err(error) => {
+                let _ = writeln!(out, ", {algorithm}-compressed\nerror: {error}");
+                return (out, false);
+            }
+        },
+    };
+    out.push_str(&show_payload(&payload));
+    (out, true)
+}
+
+fn decompress(algorithm: Compression, data: &[u8]) -> Result<Vec<u8>, haystack_wire::Error> {
+    let mut out = Vec::new();
+    Decompressor::new().decompress(algorithm, data, Limits::DEFAULT.max_frame_payload, &mut out)?;
+    Ok(out)
+}
+
+fn name(field: &FieldLayout) -> String {
+    format!("{}.{}", field.section, field.name)
+}
+
+fn span(at: usize, size: usize) -> String {
+    if size == 1 {
+        at.to_string()
+    } else {
+        format!("{at}-{}", at + size - 1)
+    }
+}
+
+fn spaced_hex(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// What a field's bytes mean, by the field's role.
+fn meaning(field: &FieldLayout, bytes: &[u8]) -> String {
+    let value = bytes.iter().fold(0u64, |v, &b| v << 8 | u64::from(b));
+    let byte = bytes.first().copied().unwrap_or_default();
+    match field.role {
+        FieldRole::Flags => format!("{value:#04x} = {}", Flags::from_bits(byte)),
+        FieldRole::Op => match Op::from_code(byte) {
+            Some(op) => format!("{value} = {op}"),
+            None => format!("{value} = unknown op code"),
+        },
+        FieldRole::Compression => match Compression::from_id(byte) {
+            Some(algorithm) => format!("{value} = {algorithm}"),
+            None => format!("{value} = unknown algorithm"),
+        },
+        FieldRole::RequestId | FieldRole::ChunkIndex | FieldRole::ChunkTotal => value.to_string(),
+    }
+}
+
+/// The payload pretty-printed when it is JSON, else a short preview.
+fn show_payload(payload: &[u8]) -> String {
+    if payload.is_empty() {
+        return String::new();
+    }
+    if let Ok(json) = serde_json::from_slice::<serde_json::Value>(payload) {
+        if let Ok(pretty) = serde_json::to_string_pretty(&json) {
+            return format!("payload (JSON):\n{pretty}\n");
+        }
+    }
+    const PREVIEW: usize = 256;
+    let shown = &payload[..payload.len().min(PREVIEW)];
+    let more = if payload.len() > PREVIEW { " ..." } else { "" };
+    match std::str::from_utf8(shown) {
+        Ok(text) => format!("payload (text, not JSON):\n{text}{more}\n"),
+        Err(_) => format!("payload (bytes):\n{}{more}\n", spaced_hex(shown)),
+    }
+}

@@ -1,0 +1,44 @@
+//! `hswire`: encode, decode and inspect haystack-wire frames from the shell.
+
+mod decode;
+mod encode;
+mod hex;
+mod inspect;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Encode, decode and inspect Haystack binary WebSocket frames.
+#[derive(Debug, Parser)]
+#[command(name = "hswire", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Encode the payload on stdin into frames, one lowercase hex line each.
+    Encode(encode::Args),
+    /// Decode hex frames from stdin (one per line) into JSON messages.
+    Decode,
+    /// Show one frame field by field.
+    Inspect(inspect::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Encode(args) => encode::run(&args),
+        Command::Decode => decode::run(),
+        Command::Inspect(args) => inspect::run(&args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("hswire: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
