@@ -1,1 +1,250 @@
-//! placeholder
+//! The `hswire` command-line contract, checked from outside the process.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use haystack_wire::{BaseHeader, Compression, Encoder, Flags, Frame, Op};
+
+fn hswire(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hswire"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("hswire starts");
+    child
+        .stdin
+        .take()
+        .expect("stdin is piped")
+        .write_all(stdin)
+        .expect("stdin takes the input");
+    child.wait_with_output().expect("hswire finishes")
+}
+
+fn stdout_lines(output: &Output) -> Vec<String> {
+    String::from_utf8(output.stdout.clone())
+        .expect("stdout is UTF-8")
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(text: &str) -> Vec<u8> {
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex"))
+        .collect()
+}
+
+const GRID: &[u8] =
+    br#"{"_kind":"grid","meta":{"ver":"3.0"},"cols":[{"name":"dis"}],"rows":[{"dis":"Site 1"}]}"#;
+
+#[test]
+fn encode_writes_one_lowercase_hex_frame_per_line() {
+    let output = hswire(&["encode", "--op", "read", "--request-id", "7"], GRID);
+    assert!(output.status.success(), "{output:?}");
+    let expected = Encoder::new().request(7, Op::Read, GRID).unwrap();
+    assert_eq!(stdout_lines(&output), [hex(&expected)]);
+}
+
+#[test]
+fn encode_maps_kinds_to_flags_and_keeps_the_request_id_as_given() {
+    for (kind, flags) in [
+        ("request", Flags::EMPTY),
+        ("response", Flags::RESPONSE),
+        ("error", Flags::RESPONSE | Flags::ERROR),
+        ("push", Flags::PUSH),
+    ] {
+        let output = hswire(
+            &[
+                "encode",
+                "--op",
+                "watchPoll",
+                "--kind",
+                kind,
+                "--request-id",
+                "513",
+            ],
+            GRID,
+        );
+        let frame = unhex(&stdout_lines(&output)[0]);
+        let frame = Frame::decode(&frame).unwrap();
+        assert_eq!(
+            (frame.flags(), frame.request_id(), frame.op()),
+            (flags, 513, Op::WatchPoll),
+            "{kind}"
+        );
+    }
+}
+
+#[test]
+fn encode_compresses_from_the_threshold_on() {
+    let below = hswire(&["encode", "--op", "read", "--compression", "zlib"], GRID);
+    assert_eq!(
+        stdout_lines(&below),
+        [hex(&Encoder::new().request(0, Op::Read, GRID).unwrap())]
+    );
+    for algorithm in Compression::ALL {
+        let output = hswire(
+            &[
+                "encode",
+                "--op",
+                "read",
+                "--compression",
+                algorithm.name(),
+                "--threshold",
+                "10",
+            ],
+            GRID,
+        );
+        let expected = Encoder::new()
+            .with_compression(Some(algorithm))
+            .with_threshold(10)
+            .request(0, Op::Read, GRID)
+            .unwrap();
+        assert_eq!(stdout_lines(&output), [hex(&expected)], "{algorithm}");
+    }
+}
+
+#[test]
+fn encode_with_a_chunk_size_writes_the_chunked_frames() {
+    let output = hswire(
+        &[
+            "encode",
+            "--op",
+            "hisRead",
+            "--kind",
+            "response",
+            "--request-id",
+            "3",
+            "--compression",
+            "lzma",
+            "--chunk-size",
+            "20",
+        ],
+        GRID,
+    );
+    let expected = Encoder::new()
+        .with_compression(Some(Compression::Lzma))
+        .with_chunk_size(20)
+        .encode_chunked(BaseHeader::response(3, Op::HisRead), GRID)
+        .unwrap();
+    assert_eq!(
+        stdout_lines(&output),
+        expected.iter().map(|f| hex(f)).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn encode_rejects_an_unknown_op() {
+    let output = hswire(&["encode", "--op", "hisReed"], GRID);
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("hisReed"),
+        "{output:?}"
+    );
+}
+
+#[test]
+fn decode_prints_each_complete_message_as_json() {
+    let frames = Encoder::new()
+        .with_compression(Some(Compression::Zlib))
+        .with_chunk_size(30)
+        .encode_chunked(BaseHeader::error_response(12, Op::Read), GRID)
+        .unwrap();
+    let push = Encoder::new().push(Op::WatchPoll, b"{}").unwrap();
+    let mut input: Vec<String> = frames.iter().map(|f| hex(f)).collect();
+    input.push(String::new());
+    input.push(hex(&push).to_uppercase());
+    let output = hswire(&["decode"], input.join("\n").as_bytes());
+    assert!(output.status.success(), "{output:?}");
+    let error_flags = (Flags::RESPONSE | Flags::ERROR).bits();
+    assert_eq!(
+        stdout_lines(&output),
+        [
+            format!(
+                r#"{{"request_id":12,"op":"read","flags":{error_flags},"payload_hex":"{}"}}"#,
+                hex(GRID)
+            ),
+            format!(
+                r#"{{"request_id":0,"op":"watchPoll","flags":{},"payload_hex":"{}"}}"#,
+                Flags::PUSH.bits(),
+                hex(b"{}")
+            ),
+        ]
+    );
+}
+
+#[test]
+fn decode_reports_bad_lines_and_goes_on() {
+    let good = hex(&Encoder::new().request(5, Op::Nav, b"{}").unwrap());
+    let input = format!("zz\n\n{}\n00\n{good}\n", hex(&[0, 0, 0, 0xff]));
+    let output = hswire(&["decode"], input.as_bytes());
+    assert_eq!(output.status.code(), Some(1));
+    let lines = stdout_lines(&output);
+    assert_eq!(lines.len(), 4, "{lines:?}");
+    let parsed: Vec<serde_json::Value> = lines.iter().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(parsed[0]["line"], 1);
+    assert_eq!(parsed[1]["line"], 3, "blank lines are skipped but counted");
+    assert!(parsed[1]["error"]
+        .as_str()
+        .unwrap()
+        .contains("unknown op code 255"));
+    assert_eq!(parsed[2]["line"], 4);
+    assert!(parsed[2]["error"].as_str().unwrap().contains("too short"));
+    assert_eq!(parsed[3]["request_id"], 5);
+}
+
+#[test]
+fn inspect_shows_every_field_and_the_payload() {
+    let payload = GRID.repeat(20);
+    let frames = Encoder::new()
+        .with_compression(Some(Compression::Zlib))
+        .with_chunk_size(payload.len())
+        .encode_chunked(BaseHeader::response(9, Op::Read), &payload)
+        .unwrap();
+    let single = Encoder::new()
+        .with_compression(Some(Compression::Zlib))
+        .response(9, Op::Read, GRID, false)
+        .unwrap();
+    let output = hswire(&["inspect"], hex(&frames[0]).as_bytes());
+    assert!(output.status.success(), "{output:?}");
+    let text = String::from_utf8(output.stdout).unwrap();
+    for expected in [
+        "base.flags",
+        "response | compressed | chunked",
+        "base.request_id",
+        "algorithm.algorithm",
+        "zlib",
+        "chunk.index",
+        "chunk.total",
+        "1 of 1",
+        &format!("{} bytes decompressed", payload.len()),
+    ] {
+        assert!(text.contains(expected), "no `{expected}` in:\n{text}");
+    }
+
+    let file = std::env::temp_dir().join(format!("hswire-inspect-{}.bin", std::process::id()));
+    std::fs::write(&file, &single).unwrap();
+    let output = hswire(&["inspect", "--raw", file.to_str().unwrap()], b"");
+    std::fs::remove_file(&file).ok();
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        text.contains("payload (JSON):\n{\n  \"_kind\": \"grid\""),
+        "{text}"
+    );
+    assert!(text.contains("read"), "{text}");
+}
+
+#[test]
+fn inspect_reports_a_bad_frame() {
+    let output = hswire(&["inspect"], b"080001");
+    assert_eq!(output.status.code(), Some(1));
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(text.contains("missing") && text.contains("too short"), "{text}");
+}
