@@ -305,6 +305,84 @@ mod tests {
         }
     }
 
+    fn packed(algorithm: Compression, data: &[u8]) -> Vec<u8> {
+        let mut packed = Vec::new();
+        Compressor::new().compress(algorithm, data, &mut packed).unwrap();
+        packed
+    }
+
+    #[test]
+    fn a_truncated_stream_is_rejected() {
+        let data = b"some grid text, long enough to span a few blocks ".repeat(50);
+        for algorithm in Compression::ALL {
+            let packed = packed(algorithm, &data);
+            for cut in [1, packed.len() / 2, packed.len() - 1] {
+                let mut out = Vec::new();
+                let result = Decompressor::new().decompress(algorithm, &packed[..cut], 1 << 20, &mut out);
+                assert!(
+                    matches!(
+                        result,
+                        Err(Error::TruncatedCompressed { .. } | Error::CorruptCompressed { .. })
+                    ),
+                    "{algorithm} cut at {cut}: {result:?}"
+                );
+                assert!(out.is_empty());
+            }
+            let mut out = Vec::new();
+            assert_eq!(
+                Decompressor::new().decompress(algorithm, &packed[..packed.len() - 1], 1 << 20, &mut out),
+                Err(Error::TruncatedCompressed {
+                    algorithm,
+                    len: packed.len() - 1
+                }),
+                "{algorithm}: cut one byte before the end"
+            );
+        }
+    }
+
+    #[test]
+    fn bytes_after_the_end_of_the_stream_are_rejected() {
+        for algorithm in Compression::ALL {
+            let mut packed = packed(algorithm, b"payload");
+            packed.extend_from_slice(b"xyz");
+            let mut out = Vec::new();
+            assert_eq!(
+                Decompressor::new().decompress(algorithm, &packed, 1 << 20, &mut out),
+                Err(Error::TrailingCompressed {
+                    algorithm,
+                    trailing: 3
+                })
+            );
+        }
+    }
+
+    #[test]
+    fn garbage_is_reported_as_corrupt() {
+        for algorithm in Compression::ALL {
+            let mut out = Vec::new();
+            let result = Decompressor::new().decompress(algorithm, &[0xff; 64], 1 << 20, &mut out);
+            assert!(
+                matches!(result, Err(Error::CorruptCompressed { .. })),
+                "{algorithm}: {result:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn one_decompressor_serves_many_frames_of_both_algorithms() {
+        let mut decompressor = Decompressor::new();
+        for round in 0..3u8 {
+            for algorithm in Compression::ALL {
+                let data = vec![round; 5000];
+                let mut out = Vec::new();
+                decompressor
+                    .decompress(algorithm, &packed(algorithm, &data), 5000, &mut out)
+                    .unwrap();
+                assert_eq!(out, data);
+            }
+        }
+    }
+
     #[test]
     fn decompression_appends_after_what_the_buffer_holds() {
         let mut packed = Vec::new();

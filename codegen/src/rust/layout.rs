@@ -409,9 +409,8 @@ fn frame_header(protocol: &Protocol) -> TokenStream {
             /// The flags as they go on the wire: the base flags with each announcing
             /// flag set exactly when its section is present.
             pub const fn wire_flags(&self) -> Flags {
-                let flags = self.#base_field.#flags_field;
-                #( let flags = flags.with(Flags::#ext_flags, self.#ext_fields.is_some()); )*
-                flags
+                self.#base_field.#flags_field
+                    #( .with(Flags::#ext_flags, self.#ext_fields.is_some()) )*
             }
 
             /// Reads the header at the start of `frame` and returns it with the
