@@ -1,0 +1,85 @@
+//! Properties over random inputs: whatever is encoded decodes back to itself,
+//! and no input makes the decoder panic.
+
+use haystack_wire::{BaseHeader, Compression, Decoder, Encoder, Flags, Frame, Message, Op};
+use proptest::prelude::*;
+
+fn op() -> impl Strategy<Value = Op> {
+    proptest::sample::select(Op::ALL.to_vec())
+}
+
+fn algorithm() -> impl Strategy<Value = Option<Compression>> {
+    proptest::option::of(proptest::sample::select(Compression::ALL.to_vec()))
+}
+
+/// Any combination of the flags that say what a message is.
+fn message_flags() -> impl Strategy<Value = Flags> {
+    let kinds = Flags::RESPONSE | Flags::ERROR | Flags::PUSH;
+    (0..=kinds.bits()).prop_map(move |bits| Flags::from_bits(bits & kinds.bits()))
+}
+
+proptest! {
+    #[test]
+    fn single_frames_round_trip(
+        payload in proptest::collection::vec(any::<u8>(), 0..3000),
+        op in op(),
+        request_id in any::<u16>(),
+        flags in message_flags(),
+        algorithm in algorithm(),
+        threshold in 0usize..2048,
+    ) {
+        let base = BaseHeader { flags, request_id, op };
+        let frame = Encoder::new().with_compression(algorithm).with_threshold(threshold).encode(base, &payload).unwrap();
+        let expect_compressed = algorithm.is_some() && payload.len() >= threshold;
+        prop_assert_eq!(Frame::decode(&frame).unwrap().compression().is_some(), expect_compressed);
+        let message = Decoder::new().decode(&frame).unwrap().unwrap();
+        prop_assert_eq!((message.flags, message.request_id, message.op), (flags, request_id, op));
+        prop_assert_eq!(&message.payload[..], &payload[..]);
+    }
+
+    #[test]
+    fn chunked_sequences_round_trip_in_any_order(
+        payload in proptest::collection::vec(any::<u8>(), 0..3000),
+        op in op(),
+        request_id in any::<u16>(),
+        flags in message_flags(),
+        algorithm in algorithm(),
+        chunk_size in 1usize..700,
+        order_seed in any::<u64>(),
+    ) {
+        let base = BaseHeader { flags, request_id, op };
+        let mut frames = Encoder::new()
+            .with_compression(algorithm)
+            .with_chunk_size(chunk_size)
+            .encode_chunked(base, &payload)
+            .unwrap();
+        prop_assert_eq!(frames.len(), payload.len().div_ceil(chunk_size).max(1));
+        // A deterministic shuffle from the seed.
+        let mut state = order_seed | 1;
+        for i in (1..frames.len()).rev() {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            frames.swap(i, (state % (i as u64 + 1)) as usize);
+        }
+        let mut decoder = Decoder::new();
+        let messages: Vec<Message<'static>> = frames
+            .iter()
+            .filter_map(|f| decoder.decode(f).unwrap().map(Message::into_owned))
+            .collect();
+        prop_assert_eq!(messages.len(), 1);
+        prop_assert_eq!((messages[0].flags, messages[0].request_id, messages[0].op), (flags, request_id, op));
+        prop_assert_eq!(&messages[0].payload[..], &payload[..]);
+        prop_assert_eq!(decoder.pending_count(), 0);
+    }
+
+    #[test]
+    fn the_decoder_never_panics_on_random_frames(
+        frames in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..64), 0..32),
+    ) {
+        let mut decoder = Decoder::new();
+        for frame in &frames {
+            let _ = decoder.decode(frame);
+        }
+    }
+}
