@@ -39,6 +39,7 @@
 
 pub mod assembler;
 pub mod compression;
+pub mod fields;
 pub mod protocol;
 
 mod decode;

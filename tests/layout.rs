@@ -2,37 +2,25 @@
 //! layout, the flags, the op codes or the compressors shows here in review.
 //! The annotation walks the generated field table, so it follows the spec.
 
-use haystack_wire::protocol::{FieldRole, HeaderSection, FIELDS};
-use haystack_wire::{BaseHeader, Compression, Encoder, Flags, Op};
+use haystack_wire::fields::header_fields;
+use haystack_wire::{BaseHeader, Compression, Encoder, Op};
 
-/// One line per header field (offset, bytes, section.field), then the payload.
+/// One line per header field (offset, bytes, section.field, meaning), then the payload.
 fn annotate(frame: &[u8]) -> String {
-    let flags = Flags::from_bits(frame[0]);
     let mut out = String::new();
-    let mut offset = 0;
-    for section in HeaderSection::ALL {
-        if section.present_when().is_some_and(|flag| !flags.contains(flag)) {
-            continue;
-        }
-        for field in FIELDS.iter().filter(|f| f.section == section) {
-            let at = offset + field.offset;
-            let bytes = &frame[at..at + field.size];
-            let value = bytes.iter().fold(0u32, |v, &b| v << 8 | u32::from(b));
-            let meaning = match field.role {
-                FieldRole::Flags => Flags::from_bits(bytes[0]).to_string(),
-                FieldRole::Op => Op::from_code(bytes[0]).map_or("?".into(), |op| op.to_string()),
-                FieldRole::Compression => {
-                    Compression::from_id(bytes[0]).map_or("?".into(), |c| c.to_string())
-                }
-                _ => value.to_string(),
-            };
-            let name = format!("{section}.{}", field.name);
-            out.push_str(&format!("{at:>2}  {:<6} {name:<20} {meaning}\n", hex(bytes)));
-        }
-        offset += section.encoded_len();
+    let fields = header_fields(frame);
+    for field in &fields {
+        let bytes = hex(field.bytes.expect("the frame holds its header"));
+        out.push_str(&format!(
+            "{:>2}  {bytes:<6} {:<20} {}\n",
+            field.offset,
+            field.name(),
+            field.meaning()
+        ));
     }
-    let payload = &frame[offset..];
-    out.push_str(&format!("{offset:>2}  payload, {} bytes:\n", payload.len()));
+    let end = fields.last().map_or(0, |f| f.offset + f.layout.size);
+    let payload = &frame[end..];
+    out.push_str(&format!("{end:>2}  payload, {} bytes:\n", payload.len()));
     for line in payload.chunks(24) {
         out.push_str(&format!("    {}\n", hex(line)));
     }

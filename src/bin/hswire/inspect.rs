@@ -8,8 +8,9 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use haystack_wire::protocol::{FieldLayout, FieldRole, HeaderSection, Version, FIELDS};
-use haystack_wire::{Compression, Decompressor, Flags, Frame, Limits, Op};
+use haystack_wire::fields::header_fields;
+use haystack_wire::protocol::Version;
+use haystack_wire::{Compression, Decompressor, Flags, Frame, Limits};
 
 /// What `inspect` takes.
 #[derive(Debug, clap::Args)]
@@ -47,28 +48,15 @@ fn describe(frame: &[u8]) -> (String, bool) {
     let mut out = String::new();
     let _ = writeln!(out, "frame: {} bytes", frame.len());
     let _ = writeln!(out, "{:<8}{:<14}{:<21}meaning", "offset", "bytes", "field");
-    let flags = frame.first().map(|&b| Flags::from_bits(b)).unwrap_or_default();
-    let mut offset = 0;
-    for section in HeaderSection::ALL {
-        if section.present_when().is_some_and(|flag| !flags.contains(flag)) {
-            continue;
-        }
-        for field in FIELDS.iter().filter(|f| f.section == section) {
-            let at = offset + field.offset;
-            let Some(bytes) = frame.get(at..at + field.size) else {
-                let _ = writeln!(out, "{at:<8}{:<14}{:<21}missing", "-", name(field));
-                break;
-            };
-            let _ = writeln!(
-                out,
-                "{:<8}{:<14}{:<21}{}",
-                span(at, field.size),
-                spaced_hex(bytes),
-                name(field),
-                meaning(field, bytes)
-            );
-        }
-        offset += section.encoded_len();
+    for field in header_fields(frame) {
+        let bytes = field.bytes.map_or_else(|| "-".to_owned(), spaced_hex);
+        let _ = writeln!(
+            out,
+            "{:<8}{bytes:<14}{:<21}{}",
+            span(field.offset, field.layout.size),
+            field.name(),
+            field.meaning()
+        );
     }
 
     let frame = match Frame::decode(frame) {
@@ -135,10 +123,6 @@ fn decompress(algorithm: Compression, data: &[u8]) -> Result<Vec<u8>, haystack_w
     Ok(out)
 }
 
-fn name(field: &FieldLayout) -> String {
-    format!("{}.{}", field.section, field.name)
-}
-
 fn span(at: usize, size: usize) -> String {
     if size == 1 {
         at.to_string()
@@ -153,24 +137,6 @@ fn spaced_hex(bytes: &[u8]) -> String {
         .map(|b| format!("{b:02x}"))
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-/// What a field's bytes mean, by the field's role.
-fn meaning(field: &FieldLayout, bytes: &[u8]) -> String {
-    let value = bytes.iter().fold(0u64, |v, &b| v << 8 | u64::from(b));
-    let byte = bytes.first().copied().unwrap_or_default();
-    match field.role {
-        FieldRole::Flags => format!("{value:#04x} = {}", Flags::from_bits(byte)),
-        FieldRole::Op => match Op::from_code(byte) {
-            Some(op) => format!("{value} = {op}"),
-            None => format!("{value} = unknown op code"),
-        },
-        FieldRole::Compression => match Compression::from_id(byte) {
-            Some(algorithm) => format!("{value} = {algorithm}"),
-            None => format!("{value} = unknown algorithm"),
-        },
-        FieldRole::RequestId | FieldRole::ChunkIndex | FieldRole::ChunkTotal => value.to_string(),
-    }
 }
 
 /// The payload pretty-printed when it is JSON, else a short preview.
