@@ -16,11 +16,15 @@ use haystack_wire::{BaseHeader, Compression, Decoder, Encoder, Error, Message, O
 const RUNS: usize = 5;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let path = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/examples/data/grid-5000.json").to_owned());
-    let payload = std::fs::read(&path).map_err(|e| format!("cannot read {path}: {e}"))?;
-    println!("payload: {path}, {} bytes", payload.len());
+    let (path, shown) = match std::env::args().nth(1) {
+        Some(path) => (path.clone(), path),
+        None => (
+            concat!(env!("CARGO_MANIFEST_DIR"), "/examples/data/grid-5000.json").to_owned(),
+            "examples/data/grid-5000.json (bundled)".to_owned(),
+        ),
+    };
+    let payload = std::fs::read(&path).map_err(|e| format!("cannot read {shown}: {e}"))?;
+    println!("payload: {shown}, {} bytes", payload.len());
     println!();
     println!(
         "{:<22}{:>8}{:>14}{:>12}{:>12}",
