@@ -13,12 +13,16 @@ fn hswire(args: &[&str], stdin: &[u8]) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .expect("hswire starts");
-    child
-        .stdin
-        .take()
-        .expect("stdin is piped")
-        .write_all(stdin)
-        .expect("stdin takes the input");
+    let written = child.stdin.take().expect("stdin is piped").write_all(stdin);
+    // A command that fails on its arguments exits without reading stdin; its
+    // exit status and stderr are what the test looks at then.
+    if let Err(error) = written {
+        assert_eq!(
+            error.kind(),
+            std::io::ErrorKind::BrokenPipe,
+            "writing stdin: {error}"
+        );
+    }
     child.wait_with_output().expect("hswire finishes")
 }
 
