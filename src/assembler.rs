@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::protocol::{defaults, Compression, Flags, FrameHeader, HeaderSection, Op};
-use crate::Error;
+use crate::{Error, Limits};
 
 /// A source of the current time, so that expiry can be tested without waiting.
 pub trait Clock {
@@ -104,22 +104,28 @@ struct Sequence {
 }
 
 /// Collects the chunks of chunked sequences and hands back each message once
-/// all its chunks are in.
+/// all its chunks are in, within [`Limits`].
 ///
-/// The assembler checks each chunk against its sequence before the caller
-/// decompresses it ([`ChunkAssembler::admit`]), then stores the decompressed
-/// chunk ([`ChunkAssembler::insert`]). [`crate::Decoder`] does both; use the
-/// assembler directly to drive decompression yourself.
+/// The assembler checks each chunk against its sequence and the limits before
+/// the caller decompresses it ([`ChunkAssembler::admit`]), then stores the
+/// decompressed chunk ([`ChunkAssembler::insert`]). [`crate::Decoder`] does
+/// both; use the assembler directly to drive decompression yourself.
+///
+/// Every refusal drops the offending sequence and releases its memory; other
+/// sequences are untouched. Duplicate chunks are refused, not overwritten:
+/// a peer that repeats a chunk is broken, and keeping either copy would hide it.
 #[derive(Debug)]
 pub struct ChunkAssembler<C: Clock = SystemClock> {
     pending: HashMap<(u16, Op), Sequence>,
+    /// Payload bytes held by all pending sequences: the sum of their `bytes`.
+    held: usize,
     ttl: Duration,
-    max_message: usize,
+    limits: Limits,
     clock: C,
 }
 
 impl ChunkAssembler<SystemClock> {
-    /// An assembler on the system clock, with the spec's TTL and the default message limit.
+    /// An assembler on the system clock, with the spec's TTL and the default limits.
     pub fn new() -> Self {
         ChunkAssembler::with_clock(SystemClock)
     }
@@ -133,12 +139,13 @@ impl Default for ChunkAssembler<SystemClock> {
 
 impl<C: Clock> ChunkAssembler<C> {
     /// An assembler on `clock`, with the spec's TTL ([`defaults::REASSEMBLY_TTL`])
-    /// and the default message limit ([`crate::Limits::DEFAULT`]).
+    /// and the default limits ([`Limits::DEFAULT`]).
     pub fn with_clock(clock: C) -> Self {
         ChunkAssembler {
             pending: HashMap::new(),
+            held: 0,
             ttl: defaults::REASSEMBLY_TTL,
-            max_message: crate::Limits::DEFAULT.max_message,
+            limits: Limits::DEFAULT,
             clock,
         }
     }
@@ -150,9 +157,10 @@ impl<C: Clock> ChunkAssembler<C> {
         self
     }
 
-    /// Refuses sequences whose reassembled payload would exceed `bytes`.
-    pub fn with_max_message(mut self, bytes: usize) -> Self {
-        self.max_message = bytes;
+    /// Enforces `limits`: the message, chunk count and pending budgets (the
+    /// frame limits are the decoder's).
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
         self
     }
 
@@ -163,40 +171,64 @@ impl<C: Clock> ChunkAssembler<C> {
 
     /// How many payload bytes the incomplete sequences hold.
     pub fn pending_bytes(&self) -> usize {
-        self.pending.values().map(|s| s.bytes).sum()
+        self.held
     }
 
     /// Drops the sequences older than the TTL and returns how many there were.
     /// [`ChunkAssembler::admit`] calls it, so expiry needs no timer.
     pub fn sweep_expired(&mut self) -> usize {
         let now = self.clock.now();
-        let before = self.pending.len();
         let ttl = self.ttl;
-        self.pending
-            .retain(|_, s| now.saturating_duration_since(s.started) <= ttl);
+        let before = self.pending.len();
+        let mut released = 0;
+        self.pending.retain(|_, s| {
+            let keep = now.saturating_duration_since(s.started) <= ttl;
+            if !keep {
+                released += s.bytes;
+            }
+            keep
+        });
+        self.held -= released;
         before - self.pending.len()
     }
 
-    /// Checks a chunked frame's header against its sequence, before its payload
-    /// is decompressed, and returns how many payload bytes the sequence can
-    /// still take. On error the sequence is dropped.
+    /// Forgets the sequence of (`request_id`, `op`), if there is one, and
+    /// releases its memory.
+    pub fn discard(&mut self, request_id: u16, op: Op) {
+        self.remove(request_id, op);
+    }
+
+    fn remove(&mut self, request_id: u16, op: Op) -> Option<Sequence> {
+        let seq = self.pending.remove(&(request_id, op))?;
+        self.held -= seq.bytes;
+        Some(seq)
+    }
+
+    /// Checks a frame's header against its sequence and the limits, before its
+    /// payload is decompressed, and returns how many payload bytes the chunk
+    /// may bring. On error the sequence is dropped.
     ///
     /// A header that is not chunked belongs to no sequence; `admit` returns the
     /// message limit for it.
     pub fn admit(&mut self, header: &FrameHeader) -> Result<usize, Error> {
         self.sweep_expired();
         let Some(chunk) = header.chunk else {
-            return Ok(self.max_message);
+            return Ok(self.limits.max_message);
         };
         let (request_id, op) = (header.base.request_id, header.base.op);
-        let result = self.check(header, chunk.index, chunk.total);
-        if result.is_err() {
-            self.pending.remove(&(request_id, op));
+        match self.check(header, chunk.index, chunk.total) {
+            Ok(()) => {
+                let (message, budget) = self.room(request_id, op);
+                Ok(message.min(budget))
+            }
+            Err(error) => {
+                self.remove(request_id, op);
+                Err(error)
+            }
         }
-        result
     }
 
-    fn check(&self, header: &FrameHeader, index: u16, total: u16) -> Result<usize, Error> {
+    fn check(&self, header: &FrameHeader, index: u16, total: u16) -> Result<(), Error> {
         let (request_id, op) = (header.base.request_id, header.base.op);
         if total == 0 {
             return Err(Error::ZeroChunkTotal { request_id, op });
@@ -209,8 +241,23 @@ impl<C: Clock> ChunkAssembler<C> {
                 total,
             });
         }
+        if usize::from(total) > self.limits.max_chunks {
+            return Err(Error::ChunkTotalTooLarge {
+                request_id,
+                op,
+                total,
+                limit: self.limits.max_chunks,
+            });
+        }
         let Some(seq) = self.pending.get(&(request_id, op)) else {
-            return Ok(self.max_message);
+            if self.pending.len() >= self.limits.max_pending {
+                return Err(Error::TooManyPending {
+                    request_id,
+                    op,
+                    limit: self.limits.max_pending,
+                });
+            }
+            return Ok(());
         };
         let inconsistent = |what, first: String, this: String| Error::InconsistentChunk {
             request_id,
@@ -246,16 +293,43 @@ impl<C: Clock> ChunkAssembler<C> {
                 index,
             });
         }
-        Ok(self.max_message.saturating_sub(seq.bytes))
+        Ok(())
     }
 
-    /// Forgets the sequence of (`request_id`, `op`), if there is one.
-    pub fn discard(&mut self, request_id: u16, op: Op) {
-        self.pending.remove(&(request_id, op));
+    /// The bytes the sequence of (`request_id`, `op`) may still take: under
+    /// the message limit, and under the pending budget.
+    fn room(&self, request_id: u16, op: Op) -> (usize, usize) {
+        let bytes = self.pending.get(&(request_id, op)).map_or(0, |s| s.bytes);
+        (
+            self.limits.max_message.saturating_sub(bytes),
+            self.limits.max_pending_bytes.saturating_sub(self.held),
+        )
     }
 
-    /// Stores one chunk, already decompressed, after [`ChunkAssembler::admit`]
-    /// accepted its header; returns the message when it was the last one missing.
+    /// Drops the sequence of a chunk that brought more than its room, and names
+    /// the limit it hit: the message's, or the pending budget's.
+    pub(crate) fn refuse_oversized(&mut self, header: &FrameHeader) -> Error {
+        let (request_id, op) = (header.base.request_id, header.base.op);
+        let (message, budget) = self.room(request_id, op);
+        self.remove(request_id, op);
+        if message <= budget {
+            Error::MessageTooLarge {
+                request_id,
+                op,
+                limit: self.limits.max_message,
+            }
+        } else {
+            Error::PendingBytesExceeded {
+                request_id,
+                op,
+                limit: self.limits.max_pending_bytes,
+            }
+        }
+    }
+
+    /// Stores one chunk, already decompressed; returns the message when it was
+    /// the last one missing. Checks the header first, as
+    /// [`ChunkAssembler::admit`] does.
     pub fn insert(
         &mut self,
         header: &FrameHeader,
@@ -275,15 +349,10 @@ impl<C: Clock> ChunkAssembler<C> {
         let Some(chunk) = header.chunk else {
             return Ok(None);
         };
-        let (request_id, op) = (header.base.request_id, header.base.op);
         if payload.len() > room {
-            self.pending.remove(&(request_id, op));
-            return Err(Error::MessageTooLarge {
-                request_id,
-                op,
-                limit: self.max_message,
-            });
+            return Err(self.refuse_oversized(header));
         }
+        let (request_id, op) = (header.base.request_id, header.base.op);
         let now = self.clock.now();
         let seq = self.pending.entry((request_id, op)).or_insert_with(|| Sequence {
             total: chunk.total,
@@ -293,12 +362,16 @@ impl<C: Clock> ChunkAssembler<C> {
             bytes: 0,
             started: now,
         });
-        seq.bytes += payload.len();
-        seq.chunks.insert(chunk.index, payload.into_owned());
+        let mut owned = payload.into_owned();
+        // Decompression leaves spare capacity; what is held is what is counted.
+        owned.shrink_to_fit();
+        seq.bytes += owned.len();
+        self.held += owned.len();
+        seq.chunks.insert(chunk.index, owned);
         if seq.chunks.len() < usize::from(seq.total) {
             return Ok(None);
         }
-        let Some(seq) = self.pending.remove(&(request_id, op)) else {
+        let Some(seq) = self.remove(request_id, op) else {
             return Ok(None);
         };
         Ok(Some(Message {

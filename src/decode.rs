@@ -53,7 +53,7 @@ impl<C: Clock> Decoder<C> {
 
     /// Enforces `limits` instead of the defaults.
     pub fn with_limits(mut self, limits: Limits) -> Self {
-        self.assembler = self.assembler.with_max_message(limits.max_message);
+        self.assembler = self.assembler.with_limits(limits);
         self.limits = limits;
         self
     }
@@ -82,9 +82,22 @@ impl<C: Clock> Decoder<C> {
     /// Feeds one frame. Returns the message it completes, if any. On error the
     /// frame, and the sequence it belongs to, are dropped; other sequences are kept.
     pub fn decode<'a>(&mut self, bytes: &'a [u8]) -> Result<Option<Message<'a>>, Error> {
+        if bytes.len() > self.limits.max_frame {
+            return Err(Error::FrameTooLarge {
+                len: bytes.len(),
+                limit: self.limits.max_frame,
+            });
+        }
         let frame = Frame::decode(bytes)?;
         if frame.chunk().is_none() {
             let limit = self.limits.max_frame_payload.min(self.limits.max_message);
+            if frame.compression().is_none() && frame.payload.len() > self.limits.max_message {
+                return Err(Error::MessageTooLarge {
+                    request_id: frame.request_id(),
+                    op: frame.op(),
+                    limit: self.limits.max_message,
+                });
+            }
             let payload = self.payload(&frame, limit)?;
             return Ok(Some(Message {
                 flags: message_flags(frame.flags()),
@@ -97,18 +110,13 @@ impl<C: Clock> Decoder<C> {
         let limit = self.limits.max_frame_payload.min(room);
         let payload = match self.payload(&frame, limit) {
             Ok(payload) => payload,
+            // The chunk did not fit its sequence's room, which was tighter than the frame limit.
+            Err(Error::DecompressedTooLarge { .. }) if room < self.limits.max_frame_payload => {
+                return Err(self.assembler.refuse_oversized(&frame.header));
+            }
             Err(error) => {
                 self.assembler.discard(frame.request_id(), frame.op());
-                return Err(match error {
-                    Error::DecompressedTooLarge { .. } if room < self.limits.max_frame_payload => {
-                        Error::MessageTooLarge {
-                            request_id: frame.request_id(),
-                            op: frame.op(),
-                            limit: self.limits.max_message,
-                        }
-                    }
-                    other => other,
-                });
+                return Err(error);
             }
         };
         self.assembler.store(&frame.header, room, payload)

@@ -1,6 +1,18 @@
-//! The crate's error type.
+//! The crate's error type, and what each error means for the connection.
 
 use crate::protocol::{Compression, HeaderError, Op};
+
+/// What an error means for the connection it came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorScope {
+    /// One message is refused: its frame's base header was read, so the peer
+    /// can be answered with an error frame for that request, and the
+    /// connection goes on.
+    Message,
+    /// The peer is broken or abusive (a frame that cannot be read at all, or a
+    /// flood past the connection's budgets): close the connection.
+    Connection,
+}
 
 /// Everything that can go wrong while encoding, decoding or reassembling frames.
 ///
@@ -13,6 +25,15 @@ pub enum Error {
     /// algorithm id, or flag bits the spec rejects.
     #[error(transparent)]
     Header(#[from] HeaderError),
+
+    /// The frame is larger than the limit.
+    #[error("frame of {len} bytes exceeds the limit of {limit} bytes")]
+    FrameTooLarge {
+        /// The frame's length.
+        len: usize,
+        /// The limit ([`crate::Limits::max_frame`]).
+        limit: usize,
+    },
 
     /// The compressor failed; this does not depend on the input and points to
     /// an exhausted allocator or a broken compression library.
@@ -130,6 +151,42 @@ pub enum Error {
         this: String,
     },
 
+    /// A sequence announces more chunks than a message may have; refused on the
+    /// first chunk that arrives, before anything is stored.
+    #[error("chunk of request {request_id} ({op}) announces {total} chunks, more than the limit of {limit}")]
+    ChunkTotalTooLarge {
+        /// The sequence's request id.
+        request_id: u16,
+        /// The sequence's op.
+        op: Op,
+        /// The total it announces.
+        total: u16,
+        /// The limit ([`crate::Limits::max_chunks`]).
+        limit: usize,
+    },
+
+    /// A new sequence would exceed the number of incomplete sequences allowed.
+    #[error("chunk of request {request_id} ({op}) would start a sequence past the limit of {limit} pending")]
+    TooManyPending {
+        /// The refused sequence's request id.
+        request_id: u16,
+        /// The refused sequence's op.
+        op: Op,
+        /// The limit ([`crate::Limits::max_pending`]).
+        limit: usize,
+    },
+
+    /// A chunk would take the bytes held by all incomplete sequences past the budget.
+    #[error("chunk of request {request_id} ({op}) would take pending sequences past {limit} bytes")]
+    PendingBytesExceeded {
+        /// The dropped sequence's request id.
+        request_id: u16,
+        /// The dropped sequence's op.
+        op: Op,
+        /// The limit ([`crate::Limits::max_pending_bytes`]).
+        limit: usize,
+    },
+
     /// A reassembled message would exceed the limit.
     #[error("message of request {request_id} ({op}) exceeds the limit of {limit} bytes")]
     MessageTooLarge {
@@ -140,4 +197,36 @@ pub enum Error {
         /// The limit that was hit ([`crate::Limits::max_message`]).
         limit: usize,
     },
+}
+
+impl Error {
+    /// Whether the error refuses one message or condemns the connection.
+    ///
+    /// Decoding errors about one frame's payload or one sequence are
+    /// [`ErrorScope::Message`]; the frame's base header says which request to
+    /// answer. A header that cannot be read, a frame past the size limit, and
+    /// floods past the pending budgets are [`ErrorScope::Connection`]. Errors
+    /// of the sending side (chunk size, compressor failure) are reported as
+    /// `Message`: they concern what was being sent, not the peer.
+    pub fn scope(&self) -> ErrorScope {
+        match self {
+            Error::Header(_)
+            | Error::FrameTooLarge { .. }
+            | Error::TooManyPending { .. }
+            | Error::PendingBytesExceeded { .. } => ErrorScope::Connection,
+            Error::CompressionFailed { .. }
+            | Error::CorruptCompressed { .. }
+            | Error::TruncatedCompressed { .. }
+            | Error::TrailingCompressed { .. }
+            | Error::DecompressedTooLarge { .. }
+            | Error::ZeroChunkSize
+            | Error::TooManyChunks { .. }
+            | Error::ZeroChunkTotal { .. }
+            | Error::ChunkIndexOutOfRange { .. }
+            | Error::DuplicateChunk { .. }
+            | Error::InconsistentChunk { .. }
+            | Error::ChunkTotalTooLarge { .. }
+            | Error::MessageTooLarge { .. } => ErrorScope::Message,
+        }
+    }
 }

@@ -52,7 +52,7 @@ pub use assembler::{ChunkAssembler, Clock, ManualClock, Message, SystemClock};
 pub use compression::{Compressor, Decompressor};
 pub use decode::Decoder;
 pub use encode::Encoder;
-pub use error::Error;
+pub use error::{Error, ErrorScope};
 pub use frame::{Frame, Kind};
 pub use limits::Limits;
 pub use protocol::{BaseHeader, Compression, Flags, FrameHeader, Op};
