@@ -83,3 +83,40 @@ proptest! {
         }
     }
 }
+
+/// One chunk a hostile peer might send: small ids and totals so that
+/// sequences collide, complete, conflict and overflow.
+fn hostile_chunk() -> impl Strategy<Value = (u16, usize, u16, u16, bool, usize)> {
+    (0u16..6, 0usize..2, 0u16..6, 0u16..6, any::<bool>(), 0usize..400)
+}
+
+proptest! {
+    #[test]
+    fn the_assembler_never_holds_more_than_its_budgets(
+        chunks in proptest::collection::vec(hostile_chunk(), 0..200),
+    ) {
+        let limits = haystack_wire::Limits {
+            max_message: 900,
+            max_chunks: 4,
+            max_pending: 3,
+            max_pending_bytes: 1000,
+            ..haystack_wire::Limits::DEFAULT
+        };
+        let mut decoder = Decoder::new().with_limits(limits);
+        for (request_id, op, index, total, error_flag, len) in chunks {
+            let flags = if error_flag { Flags::RESPONSE | Flags::ERROR } else { Flags::RESPONSE };
+            let header = haystack_wire::FrameHeader {
+                chunk: Some(haystack_wire::protocol::ChunkHeader { index, total }),
+                ..haystack_wire::FrameHeader::new(BaseHeader { flags, request_id, op: Op::ALL[op] })
+            };
+            let mut frame = Vec::new();
+            header.write_to(&mut frame);
+            frame.resize(frame.len() + len, b'x');
+            if let Ok(Some(message)) = decoder.decode(&frame) {
+                prop_assert!(message.payload.len() <= limits.max_message);
+            }
+            prop_assert!(decoder.assembler().pending_bytes() <= limits.max_pending_bytes);
+            prop_assert!(decoder.pending_count() <= limits.max_pending);
+        }
+    }
+}

@@ -13,13 +13,12 @@ pub fn encode(bytes: &[u8]) -> String {
 }
 
 /// Hex text (either case, surrounding whitespace ignored) as bytes.
-pub fn decode(text: &str) -> Result<Vec<u8>, String> {
-    let text = text.trim();
+pub fn decode(text: &[u8]) -> Result<Vec<u8>, String> {
+    let text = text.trim_ascii();
     if text.len() % 2 != 0 {
         return Err(format!("hex text has an odd number of digits ({})", text.len()));
     }
-    text.as_bytes()
-        .chunks(2)
+    text.chunks(2)
         .enumerate()
         .map(|(i, pair)| {
             let digit = |c: u8| (c as char).to_digit(16);
@@ -40,8 +39,8 @@ mod tests {
     #[test]
     fn round_trips_and_rejects_bad_text() {
         assert_eq!(super::encode(&[0x00, 0x0a, 0xff]), "000aff");
-        assert_eq!(super::decode(" 000AfF\n"), Ok(vec![0x00, 0x0a, 0xff]));
-        assert!(super::decode("abc").is_err());
-        assert!(super::decode("zz").is_err());
+        assert_eq!(super::decode(b" 000AfF\n"), Ok(vec![0x00, 0x0a, 0xff]));
+        assert!(super::decode(b"abc").is_err());
+        assert!(super::decode(b"zz").is_err());
     }
 }

@@ -36,7 +36,7 @@ pub fn run(args: &Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
     } else {
         let text = String::from_utf8(input).map_err(|_| "the input is not hex text (use --raw for bytes)")?;
         let digits: String = text.split_whitespace().collect();
-        crate::hex::decode(&digits)?
+        crate::hex::decode(digits.as_bytes())?
     };
     let (report, ok) = describe(&frame);
     print!("{report}");
