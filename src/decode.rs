@@ -13,6 +13,9 @@ use crate::{Error, Limits};
 /// its sequence, and the message comes out with the sequence's last chunk. A
 /// frame that needs no decompression and no reassembly is handed back borrowed.
 ///
+/// Whatever the peer sends, the decoder holds no more than its [`Limits`]
+/// allow; on a refusal, only the offending frame's sequence is dropped.
+///
 /// ```
 /// use haystack_wire::{Decoder, Encoder, Op};
 ///

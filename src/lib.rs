@@ -14,6 +14,11 @@
 //!   sequences, borrowing the payload when no work is needed.
 //! - [`Frame`] is the zero-copy view of one frame; [`protocol::FrameHeader`]
 //!   its header.
+//! - [`Limits`] bound what a peer can make a decoder hold: frame and message
+//!   sizes, decompressed sizes, chunks per message, pending sequences and
+//!   their bytes. Every refusal is a typed [`Error`] whose
+//!   [`scope`](Error::scope) says whether to answer the request with an error
+//!   frame or to close the connection.
 //!
 //! ```
 //! use haystack_wire::{BaseHeader, Compression, Decoder, Encoder, Op};
