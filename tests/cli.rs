@@ -252,3 +252,45 @@ fn inspect_reports_a_bad_frame() {
     let text = String::from_utf8(output.stdout).unwrap();
     assert!(text.contains("missing") && text.contains("too short"), "{text}");
 }
+
+#[test]
+fn decode_keeps_its_contract_on_a_hostile_stream() {
+    let payload = GRID.repeat(30);
+    let good = Encoder::new()
+        .with_compression(Some(Compression::Lzma))
+        .with_chunk_size(1000)
+        .encode_chunked(BaseHeader::response(40, Op::Read), &payload)
+        .unwrap();
+    let bomb = Encoder::new()
+        .with_compression(Some(Compression::Zlib))
+        .request(41, Op::HisWrite, &vec![0u8; 128 << 20])
+        .unwrap();
+    let mut unused_bits = Encoder::new().request(42, Op::Read, b"{}").unwrap();
+    unused_bits[0] |= Flags::UNUSED.bits();
+    // Bad lines 2, 3 and 5 around the good sequence's chunks.
+    let mut lines = vec![
+        hex(&good[0]),
+        hex(&bomb),
+        "0b".to_owned(),
+        hex(&good[1]),
+        hex(&unused_bits),
+    ];
+    lines.extend(good[2..].iter().map(|frame| hex(frame)));
+    let output = hswire(&["decode"], lines.join("\n").as_bytes());
+    assert_eq!(output.status.code(), Some(1));
+    let printed: Vec<serde_json::Value> = stdout_lines(&output)
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let errors: Vec<u64> = printed.iter().filter_map(|v| v["line"].as_u64()).collect();
+    assert_eq!(errors, [2, 3, 5], "{printed:?}");
+    assert!(
+        printed[0]["error"].as_str().unwrap().contains("limit"),
+        "{printed:?}"
+    );
+    let messages: Vec<&serde_json::Value> =
+        printed.iter().filter(|v| v.get("request_id").is_some()).collect();
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0]["request_id"], 40);
+    assert_eq!(messages[0]["payload_hex"], hex(&payload));
+}
