@@ -32,7 +32,7 @@ impl Encoder {
     pub fn new() -> Self {
         Encoder {
             compression: None,
-            threshold: defaults::COMPRESSION_THRESHOLD,
+            threshold: defaults::COMPRESS_THRESHOLD,
             chunk_size: defaults::CHUNK_SIZE,
             compressor: Compressor::new(),
         }
@@ -45,7 +45,7 @@ impl Encoder {
     }
 
     /// Compresses single-frame payloads of at least `bytes` (default
-    /// [`defaults::COMPRESSION_THRESHOLD`]). Chunks are always compressed when
+    /// [`defaults::COMPRESS_THRESHOLD`]). Chunks are always compressed when
     /// compression is on, as in the reference.
     pub fn with_threshold(mut self, bytes: usize) -> Self {
         self.threshold = bytes;

@@ -194,7 +194,7 @@ fn an_unknown_op_name_is_rejected_with_the_name() {
 
 #[test]
 fn payloads_below_the_threshold_are_sent_as_v1_frames() {
-    let payload = vec![b'a'; defaults::COMPRESSION_THRESHOLD - 1];
+    let payload = vec![b'a'; defaults::COMPRESS_THRESHOLD - 1];
     for algorithm in Compression::ALL {
         let compressed = Encoder::new()
             .with_compression(Some(algorithm))
@@ -207,7 +207,7 @@ fn payloads_below_the_threshold_are_sent_as_v1_frames() {
 
 #[test]
 fn payloads_at_the_threshold_are_compressed_and_smaller() {
-    let payload = vec![b'x'; defaults::COMPRESSION_THRESHOLD + 100];
+    let payload = vec![b'x'; defaults::COMPRESS_THRESHOLD + 100];
     for algorithm in Compression::ALL {
         let frame = Encoder::new()
             .with_compression(Some(algorithm))

@@ -126,7 +126,7 @@ fn the_vectors_come_from_the_reference_with_our_defaults() {
         "{}",
         file.generator
     );
-    assert_eq!(file.defaults.compress_threshold, defaults::COMPRESSION_THRESHOLD);
+    assert_eq!(file.defaults.compress_threshold, defaults::COMPRESS_THRESHOLD);
     assert_eq!(file.defaults.chunk_size, defaults::CHUNK_SIZE);
     assert_eq!(file.defaults.chunk_threshold, defaults::CHUNK_THRESHOLD);
 }
@@ -208,7 +208,7 @@ fn the_vectors_cover_what_the_issue_asks_for() {
         }
     }
 
-    let threshold = defaults::COMPRESSION_THRESHOLD;
+    let threshold = defaults::COMPRESS_THRESHOLD;
     for size in [0, threshold - 1, threshold, threshold + 1] {
         for algorithm in algorithms {
             assert!(

@@ -23,6 +23,8 @@ pub struct Protocol {
     pub algorithms: Vec<Algorithm>,
     /// The header sections, in wire order; the first is always present.
     pub sections: Vec<Section>,
+    /// Retired flag bits, op codes and algorithm ids.
+    pub reserved: Reserved,
     /// Named defaults.
     pub defaults: Vec<Default>,
     /// The capability handshake.
@@ -45,6 +47,39 @@ impl Protocol {
         self.sections
             .iter()
             .find_map(|s| s.fields.iter().find(|f| f.role == role).map(|f| (s, f)))
+    }
+}
+
+/// Entries a released version used and a later one retired.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reserved {
+    /// Why they stay retired.
+    pub doc: String,
+    /// Retired flags; `code` is the bit number.
+    pub flags: Vec<Retired>,
+    /// Retired ops; `code` is the op code.
+    pub ops: Vec<Retired>,
+    /// Retired algorithms; `code` is the algorithm id.
+    pub algorithms: Vec<Retired>,
+}
+
+/// One retired entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retired {
+    /// The name it had.
+    pub name: String,
+    /// The bit, code or id it used.
+    pub code: u8,
+    /// The version that retired it.
+    pub retired: u64,
+    /// What it was.
+    pub doc: String,
+}
+
+impl Reserved {
+    /// The mask of the retired flag bits.
+    pub fn flag_mask(&self) -> u8 {
+        self.flags.iter().fold(0, |m, f| m | (1 << f.code))
     }
 }
 

@@ -26,6 +26,8 @@ pub struct Spec {
     pub compression: Vec<AlgorithmSpec>,
     /// The header sections, in wire order.
     pub layout: Vec<SectionSpec>,
+    /// Retired flag bits, op codes and algorithm ids, which nothing may reuse.
+    pub reserved: ReservedSpec,
     /// Named default values.
     pub defaults: Vec<DefaultSpec>,
     /// The capability handshake.
@@ -115,6 +117,65 @@ pub enum ScalarSpec {
     Int(u64),
     /// A string.
     Str(String),
+}
+
+/// The retired entries of each numbered list.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReservedSpec {
+    /// Why entries are retired rather than deleted.
+    pub doc: String,
+    /// Retired flag bits.
+    #[serde(default)]
+    pub flags: Vec<RetiredFlagSpec>,
+    /// Retired op codes.
+    #[serde(default)]
+    pub ops: Vec<RetiredOpSpec>,
+    /// Retired algorithm ids.
+    #[serde(default)]
+    pub compression: Vec<RetiredAlgorithmSpec>,
+}
+
+/// A retired flag: the bit and the name it had, and when it went.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetiredFlagSpec {
+    /// The name the flag had.
+    pub name: String,
+    /// The bit it used.
+    pub bit: u64,
+    /// The version that retired it.
+    pub retired: u64,
+    /// What it was, and why it went.
+    pub doc: String,
+}
+
+/// A retired op: the code and the name it had, and when it went.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetiredOpSpec {
+    /// The name the op had.
+    pub name: String,
+    /// The code it used.
+    pub code: u64,
+    /// The version that retired it.
+    pub retired: u64,
+    /// What it was, and why it went.
+    pub doc: String,
+}
+
+/// A retired algorithm: the id and the name it had, and when it went.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetiredAlgorithmSpec {
+    /// The name the algorithm had.
+    pub name: String,
+    /// The id it used.
+    pub id: u64,
+    /// The version that retired it.
+    pub retired: u64,
+    /// What it was, and why it went.
+    pub doc: String,
 }
 
 /// One header section.

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use crate::model::{
-    Algorithm, Default, Field, Flag, Handshake, HandshakeField, JsonShape, Op, Parameter, Protocol, Role,
-    Scalar, Section, Unit, UnusedBits, UnusedBitsPolicy, Version, WireType,
+    Algorithm, Default, Field, Flag, Handshake, HandshakeField, JsonShape, Op, Parameter, Protocol, Reserved,
+    Retired, Role, Scalar, Section, Unit, UnusedBits, UnusedBitsPolicy, Version, WireType,
 };
 use crate::spec::{self, Spec};
 use crate::Error;
@@ -35,10 +35,11 @@ impl Checker<'_> {
     fn protocol(&self, spec: &Spec) -> Result<Protocol, Error> {
         self.doc("doc", &spec.doc)?;
         let versions = self.versions(&spec.versions)?;
-        let flags = self.flags(&spec.flags, &versions)?;
-        let unused_bits = self.unused_bits(&spec.unused_flag_bits, &flags)?;
-        let ops = self.ops(&spec.ops)?;
-        let algorithms = self.algorithms(&spec.compression)?;
+        let reserved = self.reserved(&spec.reserved, &versions)?;
+        let flags = self.flags(&spec.flags, &versions, &reserved.flags)?;
+        let unused_bits = self.unused_bits(&spec.unused_flag_bits, &flags, &reserved.flags)?;
+        let ops = self.ops(&spec.ops, &reserved.ops)?;
+        let algorithms = self.algorithms(&spec.compression, &reserved.algorithms)?;
         let sections = self.layout(&spec.layout, &flags)?;
         let defaults = self.defaults(&spec.defaults)?;
         let handshake = self.handshake(&spec.handshake, &versions)?;
@@ -53,6 +54,7 @@ impl Checker<'_> {
             ops,
             algorithms,
             sections,
+            reserved,
             defaults,
             handshake,
         })
@@ -101,6 +103,98 @@ impl Checker<'_> {
             .or_else(|_| self.fail(path, format!("{what} {value} does not fit in one byte (0-255)")))
     }
 
+    fn reserved(&self, reserved: &spec::ReservedSpec, versions: &[Version]) -> Result<Reserved, Error> {
+        let flags = reserved
+            .flags
+            .iter()
+            .map(|f| (f.name.as_str(), f.bit, f.retired, f.doc.as_str()));
+        let ops = reserved
+            .ops
+            .iter()
+            .map(|o| (o.name.as_str(), o.code, o.retired, o.doc.as_str()));
+        let algorithms = reserved
+            .compression
+            .iter()
+            .map(|a| (a.name.as_str(), a.id, a.retired, a.doc.as_str()));
+        Ok(Reserved {
+            doc: self.doc("reserved.doc", &reserved.doc)?,
+            flags: self.retired("reserved.flags", "bit", FLAG_BITS, flags, versions)?,
+            ops: self.retired("reserved.ops", "code", 256, ops, versions)?,
+            algorithms: self.retired("reserved.compression", "id", 256, algorithms, versions)?,
+        })
+    }
+
+    /// One list of retired entries: `(name, number, retired in, doc)` each,
+    /// numbers below `bound` and unique, names unique, versions declared.
+    fn retired<'s>(
+        &self,
+        list: &str,
+        key: &str,
+        bound: u64,
+        entries: impl Iterator<Item = (&'s str, u64, u64, &'s str)>,
+        versions: &[Version],
+    ) -> Result<Vec<Retired>, Error> {
+        let mut names = HashMap::new();
+        let mut codes = HashMap::new();
+        let mut out = Vec::new();
+        for (i, (name, code, retired, doc)) in entries.enumerate() {
+            let path = format!("{list}[{i}]");
+            let name = self.name(&format!("{path}.name"), name)?;
+            self.unique(&mut names, name.clone(), format!("{path}.name"), "retired name")?;
+            if code >= bound {
+                return self.fail(
+                    format!("{path}.{key}"),
+                    format!("{key} {code} is out of range (0-{})", bound - 1),
+                );
+            }
+            self.unique(
+                &mut codes,
+                code,
+                format!("{path}.{key}"),
+                &format!("retired {key}"),
+            )?;
+            self.known_version(format!("{path}.retired"), retired, versions)?;
+            out.push(Retired {
+                name,
+                code: code as u8,
+                retired,
+                doc: self.doc(&format!("{path}.doc"), doc)?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Fails when a live entry takes the number or the name of a retired one.
+    fn not_retired(
+        &self,
+        path: &str,
+        what: &str,
+        key: &str,
+        name: &str,
+        code: u64,
+        retired: &[Retired],
+    ) -> Result<(), Error> {
+        if let Some(gone) = retired.iter().find(|r| u64::from(r.code) == code) {
+            return self.fail(
+                format!("{path}.{key}"),
+                format!(
+                    "{key} {code} belonged to {what} `{}`, retired in version {}; a retired {key} is never reused",
+                    gone.name, gone.retired
+                ),
+            );
+        }
+        if let Some(gone) = retired.iter().find(|r| r.name == name) {
+            return self.fail(
+                format!("{path}.name"),
+                format!(
+                    "name `{name}` belonged to the {what} retired in version {} ({key} {}); a retired name is never reused",
+                    gone.retired, gone.code
+                ),
+            );
+        }
+        Ok(())
+    }
+
     fn versions(&self, versions: &[spec::VersionSpec]) -> Result<Vec<Version>, Error> {
         if versions.is_empty() {
             return self.fail("versions", "at least one version is needed");
@@ -140,7 +234,12 @@ impl Checker<'_> {
         }
     }
 
-    fn flags(&self, flags: &[spec::FlagSpec], versions: &[Version]) -> Result<Vec<Flag>, Error> {
+    fn flags(
+        &self,
+        flags: &[spec::FlagSpec],
+        versions: &[Version],
+        retired: &[Retired],
+    ) -> Result<Vec<Flag>, Error> {
         let mut names = HashMap::new();
         let mut bits = HashMap::new();
         let mut out = Vec::new();
@@ -155,6 +254,7 @@ impl Checker<'_> {
                 );
             }
             self.unique(&mut bits, f.bit, format!("{path}.bit"), "flag bit")?;
+            self.not_retired(&path, "flag", "bit", &name, f.bit, retired)?;
             self.known_version(format!("{path}.since"), f.since, versions)?;
             out.push(Flag {
                 name,
@@ -166,7 +266,12 @@ impl Checker<'_> {
         Ok(out)
     }
 
-    fn unused_bits(&self, unused: &spec::UnusedBitsSpec, flags: &[Flag]) -> Result<UnusedBits, Error> {
+    fn unused_bits(
+        &self,
+        unused: &spec::UnusedBitsSpec,
+        flags: &[Flag],
+        retired: &[Retired],
+    ) -> Result<UnusedBits, Error> {
         let mut seen = HashMap::new();
         for (i, &bit) in unused.bits.iter().enumerate() {
             let path = format!("unused_flag_bits.bits[{i}]");
@@ -176,14 +281,24 @@ impl Checker<'_> {
             if let Some(flag) = flags.iter().find(|f| u64::from(f.bit) == bit) {
                 return self.fail(path, format!("bit {bit} is the bit of flag `{}`", flag.name));
             }
+            if let Some(gone) = retired.iter().find(|r| u64::from(r.code) == bit) {
+                return self.fail(
+                    path,
+                    format!(
+                        "bit {bit} is the retired bit of flag `{}`; list it under `reserved.flags` only",
+                        gone.name
+                    ),
+                );
+            }
             self.unique(&mut seen, bit, path, "unused bit")?;
         }
         for bit in 0..FLAG_BITS {
             let named = flags.iter().any(|f| u64::from(f.bit) == bit);
-            if !named && !unused.bits.contains(&bit) {
+            let gone = retired.iter().any(|r| u64::from(r.code) == bit);
+            if !named && !gone && !unused.bits.contains(&bit) {
                 return self.fail(
                     "unused_flag_bits.bits",
-                    format!("bit {bit} is neither a flag nor listed as unused; every bit of the flags byte must be one or the other"),
+                    format!("bit {bit} is neither a flag, nor retired, nor listed as unused; every bit of the flags byte must be one of the three"),
                 );
             }
         }
@@ -206,7 +321,7 @@ impl Checker<'_> {
         })
     }
 
-    fn ops(&self, ops: &[spec::OpSpec]) -> Result<Vec<Op>, Error> {
+    fn ops(&self, ops: &[spec::OpSpec], retired: &[Retired]) -> Result<Vec<Op>, Error> {
         if ops.is_empty() {
             return self.fail("ops", "at least one op is needed");
         }
@@ -219,6 +334,7 @@ impl Checker<'_> {
             self.unique(&mut names, name.clone(), format!("{path}.name"), "op name")?;
             let code = self.byte(&format!("{path}.code"), "op code", op.code)?;
             self.unique(&mut codes, code, format!("{path}.code"), "op code")?;
+            self.not_retired(&path, "op", "code", &name, op.code, retired)?;
             out.push(Op {
                 name,
                 code,
@@ -228,7 +344,11 @@ impl Checker<'_> {
         Ok(out)
     }
 
-    fn algorithms(&self, algorithms: &[spec::AlgorithmSpec]) -> Result<Vec<Algorithm>, Error> {
+    fn algorithms(
+        &self,
+        algorithms: &[spec::AlgorithmSpec],
+        retired: &[Retired],
+    ) -> Result<Vec<Algorithm>, Error> {
         let mut names = HashMap::new();
         let mut ids = HashMap::new();
         let mut out = Vec::new();
@@ -238,6 +358,7 @@ impl Checker<'_> {
             self.unique(&mut names, name.clone(), format!("{path}.name"), "algorithm name")?;
             let id = self.byte(&format!("{path}.id"), "algorithm id", a.id)?;
             self.unique(&mut ids, id, format!("{path}.id"), "algorithm id")?;
+            self.not_retired(&path, "algorithm", "id", &name, a.id, retired)?;
             let mut param_names = HashMap::new();
             let mut parameters = Vec::new();
             for (j, p) in a.parameters.iter().enumerate() {

@@ -225,3 +225,96 @@ fn unknown_keys_and_wrong_shapes_fail_with_a_location() {
     let error = parse("flags: 3\n", Path::new("protocol.yaml")).expect_err("not a spec");
     assert!(matches!(error, Error::Parse { .. }), "{error:?}");
 }
+
+/// A retired entry as the YAML spells it.
+fn retired(name: &str, key: &str, code: u64, version: u64) -> Value {
+    let mut entry = serde_yaml::Mapping::new();
+    entry.insert("name".into(), name.into());
+    entry.insert(key.into(), code.into());
+    entry.insert("retired".into(), version.into());
+    entry.insert("doc".into(), "Retired for a test.".into());
+    Value::Mapping(entry)
+}
+
+/// Retires bit 7: it leaves the unused list and enters `reserved.flags`.
+fn retire_bit_7(s: &mut Value) {
+    s["unused_flag_bits"]["bits"] = Value::from(vec![5, 6]);
+    s["reserved"]["flags"] = Value::Sequence(vec![retired("priority", "bit", 7, 2)]);
+}
+
+#[test]
+fn a_retired_bit_counts_as_assigned_and_is_masked_as_unused() {
+    let protocol = parse(&edited(retire_bit_7), Path::new("protocol.yaml")).expect("valid");
+    assert_eq!(protocol.reserved.flag_mask(), 0x80);
+    assert_eq!(protocol.unused_bits.mask(), 0x60);
+}
+
+#[test]
+fn a_retired_bit_is_never_reused() {
+    let message = rejection(|s| {
+        retire_bit_7(s);
+        set(entry(s, "flags", 4), "bit", 7);
+        s["unused_flag_bits"]["bits"] = Value::from(vec![4, 5, 6]);
+    });
+    assert_names(
+        &message,
+        "flags[4].bit",
+        "bit 7 belonged to flag `priority`, retired in version 2",
+    );
+    let message = rejection(|s| {
+        retire_bit_7(s);
+        s["unused_flag_bits"]["bits"] = Value::from(vec![5, 6, 7]);
+    });
+    assert_names(
+        &message,
+        "unused_flag_bits.bits[2]",
+        "retired bit of flag `priority`",
+    );
+}
+
+#[test]
+fn a_retired_op_code_or_name_is_never_reused() {
+    let message = rejection(|s| {
+        s["reserved"]["ops"] = Value::Sequence(vec![retired("hisReadAll", "code", 10, 2)]);
+    });
+    assert_names(&message, "ops[4].code", "code 10 belonged to op `hisReadAll`");
+    let message = rejection(|s| {
+        s["reserved"]["ops"] = Value::Sequence(vec![retired("read", "code", 40, 2)]);
+    });
+    assert_names(
+        &message,
+        "ops[4].name",
+        "name `read` belonged to the op retired in version 2",
+    );
+}
+
+#[test]
+fn a_retired_algorithm_id_is_never_reused() {
+    let message = rejection(|s| {
+        s["reserved"]["compression"] = Value::Sequence(vec![retired("brotli", "id", 1, 2)]);
+    });
+    assert_names(
+        &message,
+        "compression[1].id",
+        "id 1 belonged to algorithm `brotli`",
+    );
+}
+
+#[test]
+fn retired_entries_are_unique_in_range_and_dated() {
+    let message = rejection(|s| {
+        s["reserved"]["ops"] = Value::Sequence(vec![
+            retired("old", "code", 40, 2),
+            retired("older", "code", 40, 2),
+        ]);
+    });
+    assert_names(&message, "reserved.ops[1].code", "duplicate retired code `40`");
+    let message = rejection(|s| {
+        s["reserved"]["ops"] = Value::Sequence(vec![retired("old", "code", 300, 2)]);
+    });
+    assert_names(&message, "reserved.ops[0].code", "code 300 is out of range");
+    let message = rejection(|s| {
+        s["reserved"]["compression"] = Value::Sequence(vec![retired("old", "id", 9, 7)]);
+    });
+    assert_names(&message, "reserved.compression[0].retired", "version 7");
+}

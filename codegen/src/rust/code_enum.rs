@@ -5,6 +5,7 @@ use proc_macro2::{Ident, Literal, TokenStream};
 use quote::{format_ident, quote};
 
 use super::{doc, ident, pascal};
+use crate::model::Retired;
 
 /// One variant: the name peers use, its code and its doc.
 pub struct Variant<'a> {
@@ -25,6 +26,8 @@ pub struct CodeEnum<'a> {
     pub code_name: &'a str,
     /// The variants, in the spec's order.
     pub variants: Vec<Variant<'a>>,
+    /// The codes and names of retired entries, which no variant may take.
+    pub retired: &'a [Retired],
 }
 
 impl CodeEnum<'_> {
@@ -60,6 +63,23 @@ impl CodeEnum<'_> {
             .map(|v| doc(&format!("`{}`, {} {}: {}", v.name, self.code_name, v.code, v.doc)))
             .collect();
 
+        let retired_count = Literal::usize_unsuffixed(self.retired.len());
+        let retired = self.retired.iter().map(|r| {
+            let code = Literal::u8_unsuffixed(r.code);
+            let name = &r.name;
+            quote! { (#code, #name) }
+        });
+        let mut retired_text = format!(
+            "The {}s and names of retired {}s, which stay unknown and are never reused.",
+            self.code_name, self.what
+        );
+        for r in self.retired {
+            retired_text.push_str(&format!(
+                "\n\n`{}` ({} {}), retired in v{}: {}",
+                r.name, self.code_name, r.code, r.retired, r.doc
+            ));
+        }
+        let retired_doc = doc(&retired_text);
         let all_doc = doc(&format!("Every {}, in the order of protocol.yaml.", self.what));
         let code_doc = doc(&format!("The {} on the wire.", self.code_name));
         let name_doc = doc(&format!("The name of the {} as peers spell it.", self.what));
@@ -88,6 +108,9 @@ impl CodeEnum<'_> {
             impl #ty {
                 #all_doc
                 pub const ALL: [#ty; #count] = [ #( #ty::#variants ),* ];
+
+                #retired_doc
+                pub const RETIRED: [(u8, &'static str); #retired_count] = [ #( #retired ),* ];
 
                 #code_doc
                 pub const fn #code(self) -> u8 {

@@ -23,6 +23,7 @@ pub fn tokens(protocol: &Protocol) -> TokenStream {
                 doc: &a.doc,
             })
             .collect(),
+        retired: &protocol.reserved.algorithms,
     }
     .tokens();
 

@@ -29,13 +29,22 @@ pub fn tokens(protocol: &Protocol) -> TokenStream {
         quote! { (#name, Flags::#konst) }
     });
     let known = hex(protocol.flags.iter().fold(0, |m, f| m | f.mask()));
-    let unused = hex(protocol.unused_bits.mask());
+    // Retired bits mean nothing any more either: a decoder treats them exactly
+    // like the bits no version ever assigned.
+    let unused = hex(protocol.unused_bits.mask() | protocol.reserved.flag_mask());
     let unused_bits: Vec<String> = protocol.unused_bits.bits.iter().map(u8::to_string).collect();
-    let unused_doc = doc(&format!(
+    let mut unused_text = format!(
         "Bits {} are unused: {}",
         unused_bits.join(", "),
         protocol.unused_bits.doc
-    ));
+    );
+    for gone in &protocol.reserved.flags {
+        unused_text.push_str(&format!(
+            "\n\nBit {} is retired (flag `{}`, retired in v{}): {}",
+            gone.code, gone.name, gone.retired, gone.doc
+        ));
+    }
+    let unused_doc = doc(&unused_text);
 
     quote! {
         /// The flags byte of a frame: which kind of frame it is and which header

@@ -20,6 +20,7 @@ pub fn tokens(protocol: &Protocol) -> TokenStream {
                 doc: &op.doc,
             })
             .collect(),
+        retired: &protocol.reserved.ops,
     }
     .tokens()
 }

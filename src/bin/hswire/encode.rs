@@ -22,7 +22,7 @@ pub struct Args {
     #[arg(long)]
     compression: Option<Compression>,
     /// Without --chunk-size: compress only payloads of at least this many bytes.
-    #[arg(long, default_value_t = defaults::COMPRESSION_THRESHOLD)]
+    #[arg(long, default_value_t = defaults::COMPRESS_THRESHOLD)]
     threshold: usize,
     /// Split the payload into chunked frames of at most this many payload bytes.
     #[arg(long)]
