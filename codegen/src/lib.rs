@@ -11,12 +11,14 @@
 //! `build.rs` of haystack-wire calls [`generate_rust_file`] and writes the result
 //! into `OUT_DIR`.
 
+pub mod compat;
 pub mod model;
 pub mod rust;
 pub mod spec;
 pub mod validate;
 
 mod error;
+mod text;
 
 use std::path::Path;
 

@@ -13,7 +13,7 @@ pub struct Protocol {
     pub doc: String,
     /// The versions, oldest first.
     pub versions: Vec<Version>,
-    /// The named flag bits, by ascending bit.
+    /// The named flag bits, by ascending bit (the spec lists them so).
     pub flags: Vec<Flag>,
     /// The bits no version assigns.
     pub unused_bits: UnusedBits,

@@ -43,8 +43,6 @@ impl Checker<'_> {
         let sections = self.layout(&spec.layout, &flags)?;
         let defaults = self.defaults(&spec.defaults)?;
         let handshake = self.handshake(&spec.handshake, &versions)?;
-        let mut flags = flags;
-        flags.sort_by_key(|f| f.bit);
         Ok(Protocol {
             name: spec.name.clone(),
             doc: spec.doc.trim().to_owned(),
@@ -254,6 +252,15 @@ impl Checker<'_> {
                 );
             }
             self.unique(&mut bits, f.bit, format!("{path}.bit"), "flag bit")?;
+            if let Some(prev) = out.last().filter(|p: &&Flag| u64::from(p.bit) > f.bit) {
+                return self.fail(
+                    format!("{path}.bit"),
+                    format!(
+                        "bit {} is listed after flag `{}` at bit {}; list flags by ascending bit",
+                        f.bit, prev.name, prev.bit
+                    ),
+                );
+            }
             self.not_retired(&path, "flag", "bit", &name, f.bit, retired)?;
             self.known_version(format!("{path}.since"), f.since, versions)?;
             out.push(Flag {

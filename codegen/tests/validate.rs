@@ -1,19 +1,13 @@
 //! One test per rule of the spec: each breaks protocol.yaml in one place and
 //! checks that the error names the file, the YAML path and the offending value.
 
+mod common;
+
 use std::path::Path;
 
+use common::{edited, entry, retire_bit_7, retired, set, SPEC};
 use haystack_wire_codegen::{parse, Error};
 use serde_yaml::Value;
-
-const SPEC: &str = include_str!("../../protocol.yaml");
-
-/// The real spec with one edit applied.
-fn edited(edit: impl FnOnce(&mut Value)) -> String {
-    let mut spec: Value = serde_yaml::from_str(SPEC).expect("protocol.yaml parses");
-    edit(&mut spec);
-    serde_yaml::to_string(&spec).expect("a YAML value serializes")
-}
 
 /// The message of the error the edited spec gives; fails if it validates.
 fn rejection(edit: impl FnOnce(&mut Value)) -> String {
@@ -21,15 +15,6 @@ fn rejection(edit: impl FnOnce(&mut Value)) -> String {
         Ok(_) => panic!("the edited spec was accepted"),
         Err(error) => error.to_string(),
     }
-}
-
-/// `spec[key][index]`, mutably.
-fn entry<'a>(spec: &'a mut Value, key: &str, index: usize) -> &'a mut Value {
-    &mut spec[key][index]
-}
-
-fn set(value: &mut Value, key: &str, to: impl Into<Value>) {
-    value[key] = to.into();
 }
 
 fn assert_names(message: &str, path: &str, value: &str) {
@@ -83,6 +68,15 @@ fn duplicate_flag_names_are_rejected() {
 fn a_reused_flag_bit_is_rejected() {
     let message = rejection(|s| set(entry(s, "flags", 4), "bit", 3));
     assert_names(&message, "flags[4].bit", "duplicate flag bit `3`");
+}
+
+#[test]
+fn flags_are_listed_by_ascending_bit() {
+    let message = rejection(|s| {
+        let flags = s["flags"].as_sequence_mut().expect("a list");
+        flags.swap(0, 1);
+    });
+    assert_names(&message, "flags[1].bit", "list flags by ascending bit");
 }
 
 #[test]
@@ -224,22 +218,6 @@ fn unknown_keys_and_wrong_shapes_fail_with_a_location() {
     assert!(message.contains("colour"), "{message}");
     let error = parse("flags: 3\n", Path::new("protocol.yaml")).expect_err("not a spec");
     assert!(matches!(error, Error::Parse { .. }), "{error:?}");
-}
-
-/// A retired entry as the YAML spells it.
-fn retired(name: &str, key: &str, code: u64, version: u64) -> Value {
-    let mut entry = serde_yaml::Mapping::new();
-    entry.insert("name".into(), name.into());
-    entry.insert(key.into(), code.into());
-    entry.insert("retired".into(), version.into());
-    entry.insert("doc".into(), "Retired for a test.".into());
-    Value::Mapping(entry)
-}
-
-/// Retires bit 7: it leaves the unused list and enters `reserved.flags`.
-fn retire_bit_7(s: &mut Value) {
-    s["unused_flag_bits"]["bits"] = Value::from(vec![5, 6]);
-    s["reserved"]["flags"] = Value::Sequence(vec![retired("priority", "bit", 7, 2)]);
 }
 
 #[test]

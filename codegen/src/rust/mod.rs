@@ -14,6 +14,7 @@ use proc_macro2::{Ident, Span, TokenStream};
 use quote::quote;
 
 use crate::model::Protocol;
+use crate::text;
 
 /// The first line of every generated file.
 const GENERATED_HEADER: &str =
@@ -52,92 +53,28 @@ fn module(protocol: &Protocol) -> TokenStream {
 /// `#[doc]` attributes for `text`, wrapped at [`DOC_WIDTH`], one per line, so
 /// that the formatter prints them as `///` comments.
 fn doc(text: &str) -> TokenStream {
-    let lines = wrap(text);
+    // A `///` comment wants its leading space inside the attribute.
+    let lines = text::wrap(text, DOC_WIDTH - 1)
+        .into_iter()
+        .map(|l| if l.is_empty() { l } else { format!(" {l}") });
     quote! { #( #[doc = #lines] )* }
-}
-
-/// Splits `text` into lines of at most [`DOC_WIDTH`] characters (a longer word
-/// gets a line of its own), each starting with the space a `///` comment wants.
-/// Blank lines in `text` separate paragraphs.
-fn wrap(text: &str) -> Vec<String> {
-    let mut lines = Vec::new();
-    for (i, paragraph) in text.split("\n\n").enumerate() {
-        if i > 0 {
-            lines.push(String::new());
-        }
-        let mut line = String::new();
-        for word in paragraph.split_whitespace() {
-            if !line.is_empty() && line.len() + 1 + word.len() > DOC_WIDTH {
-                lines.push(std::mem::take(&mut line));
-            }
-            line.push(' ');
-            line.push_str(word);
-        }
-        if !line.is_empty() {
-            lines.push(line);
-        }
-    }
-    lines
 }
 
 /// `hisRead` → `HisRead`, `chunk_index` → `ChunkIndex`.
 fn pascal(name: &str) -> Ident {
-    let mut out = String::new();
-    let mut upper = true;
-    for c in name.chars() {
-        if c == '_' {
-            upper = true;
-        } else if upper {
-            out.push(c.to_ascii_uppercase());
-            upper = false;
-        } else {
-            out.push(c);
-        }
-    }
-    ident(&out)
+    ident(&text::pascal(name))
 }
 
 /// `hisRead` → `HIS_READ`, `chunk_size` → `CHUNK_SIZE`.
 fn shouty(name: &str) -> Ident {
-    let mut out = String::new();
-    for (i, c) in name.chars().enumerate() {
-        if c.is_ascii_uppercase() && i > 0 {
-            out.push('_');
-        }
-        out.push(c.to_ascii_uppercase());
-    }
-    ident(&out)
+    ident(&text::shouty(name))
 }
 
 /// `hisRead` → `his_read`, for module names.
 fn snake(name: &str) -> Ident {
-    ident(&shouty(name).to_string().to_ascii_lowercase())
+    ident(&text::snake(name))
 }
 
 fn ident(name: &str) -> Ident {
     Ident::new(name, Span::call_site())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_convert_between_cases() {
-        assert_eq!(pascal("hisRead").to_string(), "HisRead");
-        assert_eq!(pascal("chunk_index").to_string(), "ChunkIndex");
-        assert_eq!(shouty("hisRead").to_string(), "HIS_READ");
-        assert_eq!(shouty("chunk_size").to_string(), "CHUNK_SIZE");
-        assert_eq!(snake("invokeAction").to_string(), "invoke_action");
-    }
-
-    #[test]
-    fn docs_wrap_at_the_width_and_keep_paragraphs() {
-        let text = format!("{} tail\n\nsecond", "word ".repeat(30));
-        let lines = wrap(&text);
-        assert!(lines.iter().all(|l| l.len() <= DOC_WIDTH), "{lines:?}");
-        assert!(lines.len() >= 3);
-        assert_eq!(lines[lines.len() - 2], "");
-        assert_eq!(lines.last().map(String::as_str), Some(" second"));
-    }
 }

@@ -1,0 +1,277 @@
+//! The compatibility check, one rule at a time: each test edits the committed
+//! spec the way a careless change would and checks what the check reports.
+
+mod common;
+
+use common::{edited_protocol, entry, op, retire_bit_7, retired, set, SPEC};
+use haystack_wire_codegen::compat::{check, Group, Side};
+use haystack_wire_codegen::{parse, Protocol};
+use serde_yaml::Value;
+
+fn committed() -> Protocol {
+    parse(SPEC, std::path::Path::new("protocol.yaml")).expect("protocol.yaml is valid")
+}
+
+/// `(rule, group, path)` of each finding from the committed spec to the edited one.
+fn findings(edit: impl FnOnce(&mut Value)) -> Vec<(String, &'static str, String)> {
+    findings_between(&committed(), &edited_protocol(edit))
+}
+
+fn findings_between(base: &Protocol, new: &Protocol) -> Vec<(String, &'static str, String)> {
+    check(base, new)
+        .into_iter()
+        .map(|f| (f.rule.name(), f.group().name(), f.path))
+        .collect()
+}
+
+fn one(rule: &str, group: &'static str, path: &str) -> Vec<(String, &'static str, String)> {
+    vec![(rule.to_owned(), group, path.to_owned())]
+}
+
+#[test]
+fn an_unchanged_spec_has_no_findings() {
+    assert_eq!(findings(|_| {}), vec![]);
+}
+
+#[test]
+fn additions_pass() {
+    let found = findings(|s| {
+        s["ops"]
+            .as_sequence_mut()
+            .expect("a list")
+            .push(op("hisReadBatch", 19));
+        s["flags"].as_sequence_mut().expect("a list").push({
+            let mut flag = serde_yaml::Mapping::new();
+            flag.insert("name".into(), "priority".into());
+            flag.insert("bit".into(), 5.into());
+            flag.insert("since".into(), 2.into());
+            flag.insert("doc".into(), "A flag added for a test.".into());
+            Value::Mapping(flag)
+        });
+        s["unused_flag_bits"]["bits"] = Value::from(vec![6, 7]);
+        s["reserved"]["ops"] = Value::Sequence(vec![retired("legacy", "code", 99, 2)]);
+    });
+    assert_eq!(found, vec![]);
+}
+
+#[test]
+fn a_renumbered_op_breaks_the_wire() {
+    assert_eq!(
+        findings(|s| set(entry(s, "ops", 4), "code", 40)),
+        one("OP_CODE_CHANGED", "WIRE", "ops[4].code")
+    );
+}
+
+#[test]
+fn two_ops_trading_codes_are_two_changes_and_two_reuses() {
+    let found = findings(|s| {
+        set(entry(s, "ops", 0), "code", 2);
+        set(entry(s, "ops", 1), "code", 1);
+    });
+    let rules: Vec<&str> = found.iter().map(|(r, _, _)| r.as_str()).collect();
+    assert_eq!(
+        rules,
+        [
+            "OP_CODE_CHANGED",
+            "OP_CODE_REUSED",
+            "OP_CODE_CHANGED",
+            "OP_CODE_REUSED"
+        ]
+    );
+}
+
+#[test]
+fn a_removed_op_breaks_unless_its_code_is_retired() {
+    let remove_nav = |s: &mut Value| {
+        s["ops"].as_sequence_mut().expect("a list").remove(5);
+    };
+    assert_eq!(findings(remove_nav), one("OP_REMOVED", "WIRE", "ops[5]"));
+    let found = findings(|s| {
+        remove_nav(s);
+        s["reserved"]["ops"] = Value::Sequence(vec![retired("nav", "code", 11, 2)]);
+    });
+    assert_eq!(found, vec![]);
+}
+
+#[test]
+fn a_renamed_op_is_name_only() {
+    assert_eq!(
+        findings(|s| set(entry(s, "ops", 4), "name", "readAll")),
+        one("OP_RENAMED", "NAME", "ops[4].name")
+    );
+}
+
+#[test]
+fn a_renamed_algorithm_breaks_the_handshake() {
+    assert_eq!(
+        findings(|s| set(entry(s, "compression", 1), "name", "xz")),
+        one("ALGORITHM_RENAMED", "WIRE", "compression[1].name")
+    );
+}
+
+#[test]
+fn a_changed_algorithm_parameter_breaks_the_wire() {
+    let found = findings(|s| s["compression"][1]["parameters"][0]["value"] = Value::from(6));
+    assert_eq!(
+        found,
+        one(
+            "ALGORITHM_PARAMETER_CHANGED",
+            "WIRE",
+            "compression[1].parameters[0].value"
+        )
+    );
+}
+
+#[test]
+fn a_retired_bit_reused_breaks_the_wire_and_so_does_forgetting_it() {
+    let base = edited_protocol(retire_bit_7);
+    let reused = edited_protocol(|s| {
+        s["unused_flag_bits"]["bits"] = Value::from(vec![5, 6]);
+        set(entry(s, "flags", 4), "bit", 7);
+        s["unused_flag_bits"]["bits"] = Value::from(vec![4, 5, 6]);
+    });
+    let found = findings_between(&base, &reused);
+    assert!(
+        found.contains(&("FLAG_BIT_REUSED".into(), "WIRE", "flags[4].bit".into())),
+        "{found:?}"
+    );
+    let forgotten = edited_protocol(|_| {});
+    assert_eq!(
+        findings_between(&base, &forgotten),
+        one("RETIRED_FLAG_BIT_DELETED", "WIRE", "reserved.flags[0]")
+    );
+}
+
+#[test]
+fn a_resized_field_moves_the_ones_after_it() {
+    let found = findings(|s| {
+        set(&mut s["layout"][0]["fields"][1], "type", "u32");
+        set(&mut s["layout"][0]["fields"][2], "offset", 5);
+    });
+    assert_eq!(
+        found,
+        vec![
+            ("FIELD_RESIZED".into(), "WIRE", "layout[0].fields[1].type".into()),
+            ("FIELD_MOVED".into(), "WIRE", "layout[0].fields[2].offset".into()),
+        ]
+    );
+}
+
+#[test]
+fn swapped_fields_are_reordered() {
+    let found = findings(|s| {
+        let fields = &mut s["layout"][2]["fields"];
+        let (index, total) = (fields[0].clone(), fields[1].clone());
+        fields[0] = total;
+        fields[1] = index;
+        set(&mut fields[0], "offset", 0);
+        set(&mut fields[1], "offset", 2);
+    });
+    assert_eq!(
+        found,
+        vec![
+            (
+                "FIELD_REORDERED".into(),
+                "WIRE",
+                "layout[2].fields[1].offset".into()
+            ),
+            (
+                "FIELD_REORDERED".into(),
+                "WIRE",
+                "layout[2].fields[0].offset".into()
+            ),
+        ]
+    );
+}
+
+#[test]
+fn a_renamed_field_is_name_only_and_a_removed_one_breaks() {
+    assert_eq!(
+        findings(|s| set(&mut s["layout"][2]["fields"][1], "name", "count")),
+        one("FIELD_RENAMED", "NAME", "layout[2].fields[1].name")
+    );
+}
+
+#[test]
+fn a_section_made_conditional_on_another_flag_breaks_the_wire() {
+    let found = findings(|s| set(entry(s, "layout", 2), "present_when", "push"));
+    assert_eq!(
+        found,
+        one("SECTION_CONDITION_CHANGED", "WIRE", "layout[2].present_when")
+    );
+}
+
+#[test]
+fn reordered_sections_break_the_wire() {
+    let found = findings(|s| s["layout"].as_sequence_mut().expect("a list").swap(1, 2));
+    assert_eq!(found, one("SECTION_REORDERED", "WIRE", "layout[1]"));
+}
+
+#[test]
+fn a_field_added_to_a_section_resizes_it() {
+    let found = findings(|s| {
+        let mut field = serde_yaml::Mapping::new();
+        field.insert("name".into(), "priority".into());
+        field.insert("offset".into(), 4.into());
+        field.insert("type".into(), "u8".into());
+        field.insert("role".into(), "compression".into());
+        field.insert("doc".into(), "A field added for a test.".into());
+        s["layout"][0]["fields"]
+            .as_sequence_mut()
+            .expect("a list")
+            .push(Value::Mapping(field));
+        s["layout"].as_sequence_mut().expect("a list").remove(1);
+    });
+    assert!(
+        found.contains(&("SECTION_RESIZED".into(), "WIRE", "layout[0].fields".into())),
+        "{found:?}"
+    );
+    assert!(
+        found.contains(&("FIELD_MOVED".into(), "WIRE", "layout[0].fields[3]".into())),
+        "{found:?}"
+    );
+    assert!(
+        found.contains(&("SECTION_REMOVED".into(), "WIRE", "layout[1]".into())),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn handshake_versions_and_wire_defaults_are_checked() {
+    assert_eq!(
+        findings(|s| s["handshake"]["type"] = Value::from("caps")),
+        one("HANDSHAKE_CHANGED", "WIRE", "handshake.type")
+    );
+    assert_eq!(
+        findings(|s| set(entry(s, "defaults", 4), "value", 1)),
+        one("WIRE_DEFAULT_CHANGED", "WIRE", "defaults[4].value")
+    );
+    assert_eq!(
+        findings(|s| {
+            s["defaults"].as_sequence_mut().expect("a list").remove(3);
+        }),
+        one("DEFAULT_REMOVED", "NAME", "defaults[3]")
+    );
+    assert_eq!(
+        findings(|s| set(entry(s, "defaults", 0), "value", 2048)),
+        vec![],
+        "a threshold is a sender's choice, not the wire"
+    );
+}
+
+#[test]
+fn findings_say_which_spec_their_path_is_in() {
+    let base = committed();
+    let new = edited_protocol(|s| {
+        s["ops"].as_sequence_mut().expect("a list").remove(5);
+    });
+    let found = check(&base, &new);
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].side, Side::Base);
+    assert_eq!(found[0].group(), Group::Wire);
+    let line = found[0].to_string();
+    assert!(
+        line.starts_with("ops[5]: OP_REMOVED [WIRE] op `nav` (code 11)"),
+        "{line}"
+    );
+}
