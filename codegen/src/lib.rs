@@ -9,10 +9,17 @@
 //! 4. [`rust`]: one token generator per concern, formatted once at the end.
 //!
 //! `build.rs` of haystack-wire calls [`generate_rust_file`] and writes the result
-//! into `OUT_DIR`.
+//! into `OUT_DIR`. The other generators ([`python`], [`javascript`],
+//! [`markdown`]) write the checked-in bindings and docs listed in
+//! [`artefacts`]; [`compat`] tells whether an edit of the spec breaks the wire.
+//! The `haystack-wire-codegen` command runs them all.
 
+pub mod artefacts;
 pub mod compat;
+pub mod javascript;
+pub mod markdown;
 pub mod model;
+pub mod python;
 pub mod rust;
 pub mod spec;
 pub mod validate;

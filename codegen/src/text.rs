@@ -70,6 +70,15 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
     lines
 }
 
+/// `1 byte`, `4 bytes`.
+pub fn bytes(n: usize) -> String {
+    if n == 1 {
+        "1 byte".to_owned()
+    } else {
+        format!("{n} bytes")
+    }
+}
+
 /// `text` as a double-quoted literal that Python, JavaScript and JSON all read
 /// back as the same string.
 pub fn quoted(text: &str) -> String {

@@ -65,6 +65,24 @@ impl Kind {
         }
     }
 
+    /// What one entry is called, with its article: "an op".
+    pub fn a_what(self) -> &'static str {
+        match self {
+            Kind::Op => "an op",
+            Kind::Flag => "a flag",
+            Kind::Algorithm => "an algorithm",
+        }
+    }
+
+    /// The number's name with its article: "a code".
+    pub fn a_key(self) -> &'static str {
+        match self {
+            Kind::Op => "a code",
+            Kind::Flag => "a bit",
+            Kind::Algorithm => "an id",
+        }
+    }
+
     /// What one entry is called in messages.
     pub fn what(self) -> &'static str {
         match self {
@@ -200,19 +218,19 @@ impl Rule {
     pub fn summary(self) -> String {
         match self {
             Rule::Removed(k) => format!(
-                "an {what} is gone and its {key} is not listed under `reserved.{list}`",
-                what = k.what(),
-                key = k.key(),
-                list = k.list()
-            ),
-            Rule::NumberChanged(k) => format!("an {} keeps its name and takes another {}", k.what(), k.key()),
-            Rule::NumberReused(k) => format!(
-                "an {} takes a {} that the old spec retired or gave to another {}",
-                k.what(),
+                "{} is gone and its {} is not listed under `reserved.{}`",
+                k.a_what(),
                 k.key(),
+                k.list()
+            ),
+            Rule::NumberChanged(k) => format!("{} keeps its name and takes another {}", k.a_what(), k.key()),
+            Rule::NumberReused(k) => format!(
+                "{} takes {} that the old spec retired or gave to another {}",
+                k.a_what(),
+                k.a_key(),
                 k.what()
             ),
-            Rule::Renamed(k) => format!("an {} keeps its {} and takes another name", k.what(), k.key()),
+            Rule::Renamed(k) => format!("{} keeps its {} and takes another name", k.a_what(), k.key()),
             Rule::RetirementDeleted(k) => format!(
                 "a retired {} {} is no longer listed as retired, so nothing stops its reuse",
                 k.what(),

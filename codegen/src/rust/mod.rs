@@ -54,9 +54,10 @@ fn module(protocol: &Protocol) -> TokenStream {
 /// that the formatter prints them as `///` comments.
 fn doc(text: &str) -> TokenStream {
     // A `///` comment wants its leading space inside the attribute.
-    let lines = text::wrap(text, DOC_WIDTH - 1)
-        .into_iter()
-        .map(|l| if l.is_empty() { l } else { format!(" {l}") });
+    let lines =
+        text::wrap(text, DOC_WIDTH - 1)
+            .into_iter()
+            .map(|l| if l.is_empty() { l } else { format!(" {l}") });
     quote! { #( #[doc = #lines] )* }
 }
 
