@@ -1,0 +1,115 @@
+// Checks the generated browser binding against the Rust crate, through the
+// `hswire` command: HSWIRE must name its binary (`cargo build --features cli`).
+//
+//   HSWIRE=target/debug/hswire node --test bindings/typescript/
+
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { test } from "node:test";
+
+import {
+  CHUNK_HEADER_SIZE,
+  CODE_OPS,
+  COMP_ZLIB,
+  FLAG_CHUNKED,
+  FLAG_COMPRESSED,
+  FLAG_RESPONSE,
+  HeaderError,
+  OP_CODES,
+  decodeHeader,
+  encodeHeader,
+  headerSize,
+} from "./haystack_wire.js";
+
+function hswire(args, input) {
+  const binary = process.env.HSWIRE;
+  assert.ok(binary, "HSWIRE must name the hswire binary");
+  return execFileSync(binary, args, { input, encoding: "utf8" });
+}
+
+/** Frames `hswire encode` makes from `payload`, as DataViews. */
+function rustFrames(args, payload) {
+  return hswire(["encode", ...args], payload)
+    .trim()
+    .split("\n")
+    .map((hex) => new DataView(Uint8Array.from(Buffer.from(hex, "hex")).buffer));
+}
+
+test("decodes a plain response made by the Rust crate", () => {
+  const payload = '{"_kind":"grid"}';
+  const [view] = rustFrames(["--op", "hisRead", "--request-id", "300", "--kind", "response"], payload);
+  const { header, payloadOffset } = decodeHeader(view);
+  assert.deepEqual(header, { flags: FLAG_RESPONSE, requestId: 300, op: OP_CODES.hisRead });
+  assert.equal(CODE_OPS[header.op], "hisRead");
+  assert.equal(payloadOffset, headerSize(header.flags));
+  assert.equal(Buffer.from(view.buffer, payloadOffset).toString(), payload);
+});
+
+test("decodes compressed chunks made by the Rust crate", () => {
+  const payload = "z".repeat(10_000);
+  const frames = rustFrames(
+    ["--op", "read", "--request-id", "9", "--kind", "response", "--compression", "zlib", "--chunk-size", "4096"],
+    payload,
+  );
+  assert.equal(frames.length, 3);
+  frames.forEach((view, index) => {
+    const { header, payloadOffset } = decodeHeader(view);
+    assert.deepEqual(header, {
+      flags: FLAG_RESPONSE | FLAG_COMPRESSED | FLAG_CHUNKED,
+      requestId: 9,
+      op: OP_CODES.read,
+      algorithm: COMP_ZLIB,
+      index,
+      total: 3,
+    });
+    assert.equal(payloadOffset, 9);
+  });
+});
+
+test("a header it encodes is read by the Rust crate", () => {
+  const payload = Buffer.from('{"ok":true}');
+  const flags = FLAG_RESPONSE | FLAG_CHUNKED;
+  const frame = new Uint8Array(headerSize(flags) + payload.length);
+  const view = new DataView(frame.buffer);
+  const written = encodeHeader(view, { flags, requestId: 65535, op: OP_CODES.watchSub, index: 0, total: 1 });
+  assert.equal(written, 4 + CHUNK_HEADER_SIZE);
+  frame.set(payload, written);
+  const [line] = hswire(["decode"], Buffer.from(frame).toString("hex") + "\n").trim().split("\n");
+  // The message a one-chunk sequence reassembles into keeps the frame's kind
+  // flags; the chunked flag describes the frame, not the message.
+  assert.deepEqual(JSON.parse(line), {
+    request_id: 65535,
+    op: "watchSub",
+    flags: FLAG_RESPONSE,
+    payload_hex: payload.toString("hex"),
+  });
+});
+
+test("refuses what the Rust decoder refuses, with a reason", () => {
+  const reason = (bytes) => {
+    try {
+      decodeHeader(new DataView(Uint8Array.from(bytes).buffer));
+    } catch (error) {
+      assert.ok(error instanceof HeaderError);
+      return error.reason;
+    }
+    return "accepted";
+  };
+  assert.equal(reason([0x01, 0x00]), "truncated");
+  assert.equal(reason([0x20, 0x00, 0x01, 0x01]), "unused_bits");
+  assert.equal(reason([0x01, 0x00, 0x01, 0x63]), "unknown_op");
+  assert.equal(reason([0x08, 0x00, 0x01, 0x01, 0x07]), "unknown_algorithm");
+  assert.equal(reason([0x10, 0x00, 0x01, 0x01, 0x00]), "truncated");
+  assert.equal(reason([0x01, 0x00, 0x01, 0x01]), "accepted");
+});
+
+test("refuses to encode a field that is missing or out of range", () => {
+  const view = new DataView(new ArrayBuffer(16));
+  assert.throws(() => encodeHeader(view, { flags: FLAG_COMPRESSED, requestId: 1, op: 1 }), {
+    reason: "missing_field",
+  });
+  assert.throws(() => encodeHeader(view, { flags: 0, requestId: 70000, op: 1 }), { reason: "out_of_range" });
+  assert.throws(() => encodeHeader(new DataView(new ArrayBuffer(3)), { flags: 0, requestId: 1, op: 1 }), {
+    reason: "truncated",
+  });
+});
