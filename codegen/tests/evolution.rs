@@ -1,0 +1,245 @@
+//! The protocol evolves on a temporary copy of the project, the way a
+//! maintainer would change it, and every tool says what it should:
+//!
+//! 1. a new op `hisReadBatch`: the crate builds and the op round-trips, the
+//!    bindings and the doc gain it, `compat` passes;
+//! 2. `read` renumbered: `compat` fails with OP_CODE_CHANGED;
+//! 3. a retired flag bit reused: validation refuses it while the retirement is
+//!    listed, and `compat` fails with FLAG_BIT_REUSED once it is deleted.
+//!
+//! The copy builds into `target/evolution`, a target folder of its own, so
+//! that it never waits on the lock of the build running this test.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The workspace being tested.
+fn project() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// What the copy needs to build: the workspace without tests, docs or data.
+/// `tests/cli.rs` comes along because Cargo.toml declares it.
+const COPIED: [&str; 9] = [
+    "Cargo.toml",
+    "Cargo.lock",
+    "build.rs",
+    "protocol.yaml",
+    "rustfmt.toml",
+    "spec",
+    "src",
+    "codegen",
+    "tests/cli.rs",
+];
+
+fn copy(from: &Path, to: &Path) {
+    if from.is_dir() {
+        std::fs::create_dir_all(to).expect("create a folder in the copy");
+        for entry in std::fs::read_dir(from).expect("read a folder of the project") {
+            let entry = entry.expect("a folder entry");
+            copy(&entry.path(), &to.join(entry.file_name()));
+        }
+    } else {
+        if let Some(dir) = to.parent() {
+            std::fs::create_dir_all(dir).expect("create a folder in the copy");
+        }
+        std::fs::copy(from, to).expect("copy a file of the project");
+    }
+}
+
+/// A copy of the project in a fresh temporary folder, removed on drop.
+struct Copy(PathBuf);
+
+impl Copy {
+    /// `name` keeps the copies of tests running side by side apart.
+    fn new(name: &str) -> Copy {
+        let root = std::env::temp_dir().join(format!("haystack-wire-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        for item in COPIED {
+            copy(&project().join(item), &root.join(item));
+        }
+        let _ = std::fs::remove_dir_all(root.join("codegen/target"));
+        Copy(root)
+    }
+
+    fn path(&self, relative: &str) -> PathBuf {
+        self.0.join(relative)
+    }
+
+    fn read(&self, relative: &str) -> String {
+        std::fs::read_to_string(self.path(relative)).expect("read a file of the copy")
+    }
+
+    fn write(&self, relative: &str, text: &str) {
+        std::fs::write(self.path(relative), text).expect("write a file of the copy");
+    }
+
+    /// Replaces the one occurrence of `from` in the file.
+    fn edit(&self, relative: &str, from: &str, to: &str) {
+        let text = self.read(relative);
+        assert_eq!(text.matches(from).count(), 1, "`{from}` once in {relative}");
+        self.write(relative, &text.replacen(from, to, 1));
+    }
+
+    /// Runs the codegen command on the copy's spec.
+    fn codegen(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_haystack-wire-codegen"))
+            .current_dir(&self.0)
+            .args(args)
+            .output()
+            .expect("run haystack-wire-codegen")
+    }
+}
+
+impl Drop for Copy {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+const NEW_OP: &str = "  - name: hisReadBatch
+    code: 19
+    doc: Reads the histories of several points over one time range.
+
+compression:";
+
+/// Checks the new op from Rust: it exists with its code and survives a round trip.
+const PROBE: &str = r#"
+use haystack_wire::{BaseHeader, Decoder, Encoder, Op};
+
+fn main() {
+    let op = Op::from_name("hisReadBatch").expect("the new op is generated");
+    assert_eq!(op.code(), 19);
+    let frame = Encoder::new().encode(BaseHeader::request(7, op), b"{}").expect("encodes");
+    let message = Decoder::new().decode(&frame).expect("decodes").expect("complete");
+    assert_eq!((message.op, message.request_id, &message.payload[..]), (Op::HisReadBatch, 7, &b"{}"[..]));
+    println!("hisReadBatch round-trips as code {}", op.code());
+}
+"#;
+
+#[test]
+fn a_new_op_builds_round_trips_and_passes_compat() {
+    let copy = Copy::new("new-op");
+    copy.edit("protocol.yaml", "\ncompression:", &format!("\n{NEW_OP}"));
+
+    let generated = copy.codegen(&["generate"]);
+    assert!(generated.status.success(), "{}", text(&generated.stderr));
+    assert!(copy
+        .read("bindings/python/haystack_wire.py")
+        .contains("\"hisReadBatch\": 19,"));
+    assert!(copy
+        .read("bindings/python/haystack_wire.py")
+        .contains("19: \"hisReadBatch\","));
+    assert!(copy
+        .read("bindings/typescript/haystack_wire.js")
+        .contains("hisReadBatch: 19,"));
+    assert!(copy
+        .read("bindings/typescript/haystack_wire.d.ts")
+        .contains("hisReadBatch: 19;"));
+    assert!(copy
+        .read("docs/PROTOCOL.md")
+        .contains("| 19 | `0x13` | `hisReadBatch` |"));
+
+    let compat = copy.codegen(&[
+        "compat",
+        "--base",
+        "spec/released/protocol.yaml",
+        "--new",
+        "protocol.yaml",
+    ]);
+    let report = text(&compat.stdout);
+    assert!(compat.status.success(), "{report}");
+    assert!(report.contains("0 WIRE, 0 NAME; compatible"), "{report}");
+
+    // The crate itself regenerates from the edited spec and carries the op.
+    copy.write("src/bin/evolution_probe.rs", PROBE);
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let run = Command::new(cargo)
+        .current_dir(&copy.0)
+        .env("CARGO_TARGET_DIR", project().join("target/evolution"))
+        .args([
+            "run",
+            "--quiet",
+            "--offline",
+            "--locked",
+            "--bin",
+            "evolution_probe",
+        ])
+        .output()
+        .expect("run cargo on the copy");
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    assert_eq!(text(&run.stdout), "hisReadBatch round-trips as code 19\n");
+}
+
+#[test]
+fn a_renumbered_op_fails_compat_naming_the_rule() {
+    let copy = Copy::new("renumbered-op");
+    copy.edit(
+        "protocol.yaml",
+        "  - name: read\n    code: 10\n",
+        "  - name: read\n    code: 40\n",
+    );
+    let compat = copy.codegen(&[
+        "compat",
+        "--base",
+        "spec/released/protocol.yaml",
+        "--new",
+        "protocol.yaml",
+    ]);
+    let report = text(&compat.stdout);
+    assert_eq!(compat.status.code(), Some(1), "{report}");
+    assert!(
+        report.contains(
+            "protocol.yaml: ops[4].code: OP_CODE_CHANGED [WIRE] op `read` moved from code 10 to code 40"
+        ),
+        "{report}"
+    );
+    assert!(report.contains("1 WIRE, 0 NAME; incompatible"), "{report}");
+}
+
+#[test]
+fn a_reused_retired_bit_fails_validation_and_compat() {
+    let copy = Copy::new("reused-bit");
+    // A release that retired bit 7 (say, a `priority` flag of an earlier version).
+    let retired =
+        "  flags:\n    - name: priority\n      bit: 7\n      retired: 2\n      doc: Never used by a peer.\n";
+    copy.edit(
+        "spec/released/protocol.yaml",
+        "  bits: [5, 6, 7]",
+        "  bits: [5, 6]",
+    );
+    copy.edit("spec/released/protocol.yaml", "  flags: []\n", retired);
+    let new_flag = "  - name: urgent\n    bit: 7\n    since: 2\n    doc: Handle before anything else.\n\nunused_flag_bits:";
+
+    // Keeping the retirement and taking the bit: the spec itself is refused.
+    copy.edit("protocol.yaml", "  bits: [5, 6, 7]", "  bits: [5, 6]");
+    copy.edit("protocol.yaml", "  flags: []\n", retired);
+    copy.edit("protocol.yaml", "\nunused_flag_bits:", &format!("\n{new_flag}"));
+    let generated = copy.codegen(&["generate"]);
+    let error = text(&generated.stderr);
+    assert_eq!(generated.status.code(), Some(2), "{error}");
+    assert!(
+        error.contains("flags[5].bit: bit 7 belonged to flag `priority`, retired in version 2"),
+        "{error}"
+    );
+
+    // Deleting the retirement to get the bit past validation: compat catches it.
+    copy.edit("protocol.yaml", retired, "  flags: []\n");
+    let compat = copy.codegen(&[
+        "compat",
+        "--base",
+        "spec/released/protocol.yaml",
+        "--new",
+        "protocol.yaml",
+    ]);
+    let report = text(&compat.stdout);
+    assert_eq!(compat.status.code(), Some(1), "{report}");
+    assert!(
+        report.contains("protocol.yaml: flags[5].bit: FLAG_BIT_REUSED [WIRE] flag `urgent` takes bit 7, retired in version 2"),
+        "{report}"
+    );
+}
