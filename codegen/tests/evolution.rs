@@ -81,6 +81,19 @@ impl Copy {
         self.write(relative, &text.replacen(from, to, 1));
     }
 
+    /// `compat` from the copy's released spec to its protocol.yaml: the exit
+    /// code and the report.
+    fn compat(&self) -> (Option<i32>, String) {
+        let output = self.codegen(&[
+            "compat",
+            "--base",
+            "spec/released/protocol.yaml",
+            "--new",
+            "protocol.yaml",
+        ]);
+        (output.status.code(), text(&output.stdout))
+    }
+
     /// Runs the codegen command on the copy's spec.
     fn codegen(&self, args: &[&str]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_haystack-wire-codegen"))
@@ -144,15 +157,8 @@ fn a_new_op_builds_round_trips_and_passes_compat() {
         .read("docs/PROTOCOL.md")
         .contains("| 19 | `0x13` | `hisReadBatch` |"));
 
-    let compat = copy.codegen(&[
-        "compat",
-        "--base",
-        "spec/released/protocol.yaml",
-        "--new",
-        "protocol.yaml",
-    ]);
-    let report = text(&compat.stdout);
-    assert!(compat.status.success(), "{report}");
+    let (code, report) = copy.compat();
+    assert_eq!(code, Some(0), "{report}");
     assert!(report.contains("0 WIRE, 0 NAME; compatible"), "{report}");
 
     // The crate itself regenerates from the edited spec and carries the op.
@@ -183,15 +189,8 @@ fn a_renumbered_op_fails_compat_naming_the_rule() {
         "  - name: read\n    code: 10\n",
         "  - name: read\n    code: 40\n",
     );
-    let compat = copy.codegen(&[
-        "compat",
-        "--base",
-        "spec/released/protocol.yaml",
-        "--new",
-        "protocol.yaml",
-    ]);
-    let report = text(&compat.stdout);
-    assert_eq!(compat.status.code(), Some(1), "{report}");
+    let (code, report) = copy.compat();
+    assert_eq!(code, Some(1), "{report}");
     assert!(
         report.contains(
             "protocol.yaml: ops[4].code: OP_CODE_CHANGED [WIRE] op `read` moved from code 10 to code 40"
@@ -229,15 +228,8 @@ fn a_reused_retired_bit_fails_validation_and_compat() {
 
     // Deleting the retirement to get the bit past validation: compat catches it.
     copy.edit("protocol.yaml", retired, "  flags: []\n");
-    let compat = copy.codegen(&[
-        "compat",
-        "--base",
-        "spec/released/protocol.yaml",
-        "--new",
-        "protocol.yaml",
-    ]);
-    let report = text(&compat.stdout);
-    assert_eq!(compat.status.code(), Some(1), "{report}");
+    let (code, report) = copy.compat();
+    assert_eq!(code, Some(1), "{report}");
     assert!(
         report.contains("protocol.yaml: flags[5].bit: FLAG_BIT_REUSED [WIRE] flag `urgent` takes bit 7, retired in version 2"),
         "{report}"
