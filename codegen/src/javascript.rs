@@ -50,10 +50,7 @@ fn constants(protocol: &Protocol) -> Vec<Constant> {
             format!("Bit {}, since v{}: {}", f.bit, f.since, f.doc),
         );
     }
-    let unused = format!(
-        "0x{:02x}",
-        protocol.unused_bits.mask() | protocol.reserved.flag_mask()
-    );
+    let unused = format!("0x{:02x}", protocol.unassigned_flag_mask());
     push(
         "UNUSED_FLAG_MASK".into(),
         unused.clone(),
@@ -103,11 +100,7 @@ fn constants(protocol: &Protocol) -> Vec<Constant> {
         );
     }
     for d in &protocol.defaults {
-        let unit = match d.unit {
-            crate::model::Unit::Bytes => " In bytes.",
-            crate::model::Unit::Seconds => " In seconds.",
-            crate::model::Unit::Count | crate::model::Unit::RequestId => "",
-        };
+        let unit = d.unit.note();
         push(
             shouty(&d.name),
             d.value.to_string(),

@@ -37,6 +37,12 @@ impl Protocol {
         self.versions.iter().map(|v| v.version).max().unwrap_or(0)
     }
 
+    /// The bits no flag names, unused and retired alike: a decoder gives
+    /// them no meaning.
+    pub fn unassigned_flag_mask(&self) -> u8 {
+        self.unused_bits.mask() | self.reserved.flag_mask()
+    }
+
     /// The flag with this name.
     pub fn flag(&self, name: &str) -> Option<&Flag> {
         self.flags.iter().find(|f| f.name == name)
@@ -327,6 +333,15 @@ pub enum Unit {
 }
 
 impl Unit {
+    /// The sentence that follows a default's doc in the bindings, if any.
+    pub fn note(self) -> &'static str {
+        match self {
+            Unit::Bytes => " In bytes.",
+            Unit::Seconds => " In seconds.",
+            Unit::Count | Unit::RequestId => "",
+        }
+    }
+
     /// Every unit, with its spelling in the spec.
     pub const ALL: [(&'static str, Unit); 4] = [
         ("bytes", Unit::Bytes),

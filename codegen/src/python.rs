@@ -128,7 +128,7 @@ fn flags(py: &mut Py, protocol: &Protocol) {
         &named,
         "Every named flag by its name in protocol.yaml.",
     );
-    let unused = protocol.unused_bits.mask() | protocol.reserved.flag_mask();
+    let unused = protocol.unassigned_flag_mask();
     py.constant(
         "UNUSED_FLAG_MASK",
         "int",
@@ -310,11 +310,7 @@ fn layout(py: &mut Py, protocol: &Protocol) {
 fn defaults(py: &mut Py, protocol: &Protocol) {
     py.heading("Defaults");
     for d in &protocol.defaults {
-        let unit = match d.unit {
-            crate::model::Unit::Bytes => " In bytes.",
-            crate::model::Unit::Seconds => " In seconds.",
-            crate::model::Unit::Count | crate::model::Unit::RequestId => "",
-        };
+        let unit = d.unit.note();
         py.constant(
             &shouty(&d.name),
             "int",

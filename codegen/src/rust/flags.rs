@@ -31,7 +31,7 @@ pub fn tokens(protocol: &Protocol) -> TokenStream {
     let known = hex(protocol.flags.iter().fold(0, |m, f| m | f.mask()));
     // Retired bits mean nothing any more either: a decoder treats them exactly
     // like the bits no version ever assigned.
-    let unused = hex(protocol.unused_bits.mask() | protocol.reserved.flag_mask());
+    let unused = hex(protocol.unassigned_flag_mask());
     let unused_bits: Vec<String> = protocol.unused_bits.bits.iter().map(u8::to_string).collect();
     let mut unused_text = format!(
         "Bits {} are unused: {}",
