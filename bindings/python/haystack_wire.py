@@ -58,6 +58,7 @@ __all__ = [
     "HANDSHAKE_VERSION",
     "HANDSHAKE_FALLBACK_TIMEOUT",
     "HANDSHAKE_FIELDS",
+    "SUBPROTOCOL",
     "AUTH_TOKEN_FIELD",
 ]
 
@@ -328,6 +329,13 @@ null.
 only when both peers want chunking.
 
 `version`: The protocol version the sender speaks.
+"""
+
+SUBPROTOCOL: str = "haystack"
+"""
+The WebSocket subprotocol (`Sec-WebSocket-Protocol`) both peers name in
+the opening HTTP handshake. The reference's server refuses a connection
+that does not offer it, before any message is exchanged.
 """
 
 AUTH_TOKEN_FIELD: str = "authToken"

@@ -49,6 +49,11 @@ class ConstantsMatchTheReference(unittest.TestCase):
         payload = b'{"rows":[' + b'{"v":1},' * 400 + b"]}"
         self.assertEqual(zlib.compress(payload, hw.ZLIB_LEVEL), reference.compress_payload(payload, hw.COMP_ZLIB)[0])
 
+    def test_websocket_subprotocol(self):
+        from hs_py import ws
+
+        self.assertEqual(hw.SUBPROTOCOL, ws.HAYSTACK_SUBPROTOCOL)
+
     def test_everything_exported_exists(self):
         for name in hw.__all__:
             self.assertTrue(hasattr(hw, name), name)

@@ -154,6 +154,13 @@ export const HANDSHAKE_VERSION = 2;
 export const HANDSHAKE_FALLBACK_TIMEOUT = 5;
 
 /**
+ * The WebSocket subprotocol (`Sec-WebSocket-Protocol`) both peers name in the opening
+ * HTTP handshake. The reference's server refuses a connection that does not offer it,
+ * before any message is exchanged.
+ */
+export const SUBPROTOCOL = "haystack";
+
+/**
  * Optional first text message of a connection that needs a token, `{"authToken":
  * "..."}`, sent before the handshake.
  */

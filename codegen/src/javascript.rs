@@ -128,6 +128,12 @@ fn constants(protocol: &Protocol) -> Vec<Constant> {
         "Seconds a client waits for the answer before it falls back to v1.".into(),
     );
     push(
+        "SUBPROTOCOL".into(),
+        quoted(&h.subprotocol),
+        quoted(&h.subprotocol),
+        h.subprotocol_doc.clone(),
+    );
+    push(
         "AUTH_TOKEN_FIELD".into(),
         quoted(&h.auth_field),
         quoted(&h.auth_field),

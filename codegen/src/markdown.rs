@@ -268,6 +268,11 @@ fn handshake(md: &mut String, protocol: &Protocol) {
         "The client falls back to v1 after {} seconds without an answer.\n",
         h.fallback_timeout_seconds
     );
+    let _ = writeln!(
+        md,
+        "WebSocket subprotocol `{}`: {}\n",
+        h.subprotocol, h.subprotocol_doc
+    );
     let _ = writeln!(md, "Authentication: {}\n", h.auth_doc);
     md.push_str("| Key | JSON | Meaning |\n|---|---|---|\n");
     for f in &h.fields {

@@ -362,6 +362,10 @@ pub struct Handshake {
     pub version: u64,
     /// Seconds a client waits before falling back to v1.
     pub fallback_timeout_seconds: u64,
+    /// The WebSocket subprotocol both peers name.
+    pub subprotocol: String,
+    /// What the subprotocol is for.
+    pub subprotocol_doc: String,
     /// The token field of the auth message.
     pub auth_field: String,
     /// What the auth message is.

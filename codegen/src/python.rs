@@ -90,6 +90,7 @@ fn names(protocol: &Protocol) -> Vec<String> {
             "HANDSHAKE_VERSION",
             "HANDSHAKE_FALLBACK_TIMEOUT",
             "HANDSHAKE_FIELDS",
+            "SUBPROTOCOL",
             "AUTH_TOKEN_FIELD",
         ]
         .map(String::from),
@@ -348,6 +349,7 @@ fn handshake(py: &mut Py, protocol: &Protocol) {
         &tuple(&fields),
         &format!("The JSON keys of both messages.\n\n{}", field_docs.join("\n\n")),
     );
+    py.constant("SUBPROTOCOL", "str", &quoted(&h.subprotocol), &h.subprotocol_doc);
     py.constant("AUTH_TOKEN_FIELD", "str", &quoted(&h.auth_field), &h.auth_doc);
 }
 

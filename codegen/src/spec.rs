@@ -237,10 +237,22 @@ pub struct HandshakeSpec {
     pub version: u64,
     /// How long a client waits for the answer before falling back to v1.
     pub fallback_timeout_seconds: u64,
+    /// The WebSocket subprotocol of the connection.
+    pub subprotocol: SubprotocolSpec,
     /// The optional token message sent before the handshake.
     pub auth: AuthSpec,
     /// The JSON fields of both messages.
     pub fields: Vec<HandshakeFieldSpec>,
+}
+
+/// The WebSocket subprotocol.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubprotocolSpec {
+    /// The name in `Sec-WebSocket-Protocol`.
+    pub name: String,
+    /// Why and when it is named.
+    pub doc: String,
 }
 
 /// The token message.

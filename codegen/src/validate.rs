@@ -612,6 +612,8 @@ impl Checker<'_> {
             ty: h.ty.clone(),
             version: h.version,
             fallback_timeout_seconds: h.fallback_timeout_seconds,
+            subprotocol: h.subprotocol.name.clone(),
+            subprotocol_doc: self.doc("handshake.subprotocol.doc", &h.subprotocol.doc)?,
             auth_field: h.auth.field.clone(),
             auth_doc: self.doc("handshake.auth.doc", &h.auth.doc)?,
             fields,

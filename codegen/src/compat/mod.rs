@@ -452,6 +452,17 @@ impl Findings {
                 format!("the handshake type changed from `{}` to `{}`", b.ty, n.ty),
             );
         }
+        if b.subprotocol != n.subprotocol {
+            self.push(
+                Rule::HandshakeChanged,
+                Side::New,
+                "handshake.subprotocol.name".into(),
+                format!(
+                    "the WebSocket subprotocol changed from `{}` to `{}`",
+                    b.subprotocol, n.subprotocol
+                ),
+            );
+        }
         if b.auth_field != n.auth_field {
             self.push(
                 Rule::HandshakeChanged,

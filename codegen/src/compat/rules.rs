@@ -130,7 +130,7 @@ pub enum Rule {
     SectionRenamed,
     /// A protocol version is gone.
     VersionRemoved,
-    /// The handshake's type, auth field or a field's shape changed, or a field is gone.
+    /// The handshake's type, subprotocol, auth field or a field's shape changed, or a field is gone.
     HandshakeChanged,
     /// A default that is a value on the wire (the push request id) changed.
     WireDefaultChanged,
@@ -255,7 +255,7 @@ impl Rule {
             Rule::SectionRenamed => "a header section takes another name".into(),
             Rule::VersionRemoved => "a protocol version is gone".into(),
             Rule::HandshakeChanged => {
-                "the handshake's type, auth field, a field's JSON shape, or a field changes or goes".into()
+                "the handshake's type, WebSocket subprotocol, auth field, a field's JSON shape, or a field changes or goes".into()
             }
             Rule::WireDefaultChanged => "a default that is a value on the wire (a request id) changes".into(),
             Rule::DefaultRemoved => "a default is gone, and with it a constant of every binding".into(),

@@ -12,6 +12,8 @@ pub fn tokens(protocol: &Protocol) -> TokenStream {
     let ty = &h.ty;
     let version = Literal::u64_unsuffixed(h.version);
     let timeout = Literal::u64_unsuffixed(h.fallback_timeout_seconds);
+    let subprotocol = &h.subprotocol;
+    let subprotocol_doc = doc(&h.subprotocol_doc);
     let auth_field = &h.auth_field;
     let auth_doc = doc(&format!("The JSON key of the token message. {}", h.auth_doc));
     let fields = h.fields.iter().map(|f| {
@@ -31,6 +33,9 @@ pub fn tokens(protocol: &Protocol) -> TokenStream {
 
             /// How long a client waits for the answer before it falls back to v1.
             pub const FALLBACK_TIMEOUT: core::time::Duration = core::time::Duration::from_secs(#timeout);
+
+            #subprotocol_doc
+            pub const SUBPROTOCOL: &str = #subprotocol;
 
             #auth_doc
             pub const AUTH_TOKEN_FIELD: &str = #auth_field;
