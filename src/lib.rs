@@ -44,7 +44,11 @@
 
 pub mod assembler;
 pub mod compression;
+#[cfg(feature = "tokio")]
+pub mod connection;
 pub mod fields;
+#[cfg(feature = "libhaystack")]
+pub mod hayson;
 pub mod protocol;
 
 mod decode;

@@ -18,8 +18,9 @@ fn project() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// What the copy needs to build: the workspace without tests, docs or data.
-/// `tests/cli.rs` comes along because Cargo.toml declares it.
+/// What the copy needs to build: the workspace without docs or data. The
+/// test files (`tests/*.rs`, not their data) and the examples come along
+/// because Cargo.toml declares some of them and would not parse without.
 const COPIED: [&str; 9] = [
     "Cargo.toml",
     "Cargo.lock",
@@ -29,7 +30,7 @@ const COPIED: [&str; 9] = [
     "spec",
     "src",
     "codegen",
-    "tests/cli.rs",
+    "examples",
 ];
 
 fn copy(from: &Path, to: &Path) {
@@ -57,6 +58,15 @@ impl Copy {
         let _ = std::fs::remove_dir_all(&root);
         for item in COPIED {
             copy(&project().join(item), &root.join(item));
+        }
+        for entry in std::fs::read_dir(project().join("tests")).expect("read the tests folder") {
+            let path = entry.expect("a folder entry").path();
+            if path.extension().is_some_and(|extension| extension == "rs") {
+                copy(
+                    &path,
+                    &root.join("tests").join(path.file_name().expect("a file name")),
+                );
+            }
         }
         let _ = std::fs::remove_dir_all(root.join("codegen/target"));
         Copy(root)

@@ -1,0 +1,57 @@
+//! Binary-mode Haystack over WebSockets, on tokio and tokio-tungstenite:
+//! a [`Client`] and a [`Server`] that speak the frames of this crate with
+//! the reference's peers.
+//!
+//! - The client sends the token message when it has one, opens with the
+//!   capability handshake when it offers compression or chunking (and falls
+//!   back to v1 when no answer comes within
+//!   [`FALLBACK_TIMEOUT`](crate::protocol::handshake::FALLBACK_TIMEOUT)),
+//!   correlates any number of concurrent requests with their responses by
+//!   request id ([`RequestIds`]), surfaces error responses as
+//!   [`ClientError::Remote`] with the error grid's `dis`, and hands pushes
+//!   to [`Pushes`].
+//! - The server checks the token, answers the handshake (the client's first
+//!   algorithm it supports; chunking only when both want it), runs each
+//!   request's handler from a [`Router`] on its own task, answers failures
+//!   with error grids, chunks responses over the threshold, and pushes
+//!   through [`Peer`] and [`Subscribers`].
+//!
+//! Payloads are bytes, [`serde_json::Value`]s or, with the `libhaystack`
+//! feature, libhaystack grids: see [`Body`].
+//!
+//! Both sides send only what the handshake agreed, and read whatever a
+//! valid frame holds: the reference's server compresses with its own
+//! algorithm even when the handshake agreed on none, and its responses must
+//! still be read.
+
+mod body;
+mod client;
+mod error_grid;
+mod handshake;
+mod ids;
+mod outbox;
+mod server;
+
+pub use body::{Body, BodyError};
+pub use client::{Client, ClientConfig, ClientError, Push, Pushes};
+pub use error_grid::{error_dis, error_grid};
+pub use handshake::{auth_message, parse_auth, Answer, HandshakeError, Offer, Session};
+pub use ids::RequestIds;
+pub use server::{
+    serve_connection, ConnectionEnd, Fault, Peer, PeerClosed, Reply, Request, Router, Server, ServerConfig,
+    Subscribers,
+};
+
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+use crate::protocol::FrameHeader;
+use crate::Limits;
+
+/// The WebSocket layer's own bounds, from the frame limits: one WebSocket
+/// message is one frame, so nothing larger than a frame is ever needed.
+fn websocket_config(limits: &Limits) -> WebSocketConfig {
+    let largest = limits.max_frame.saturating_add(FrameHeader::MAX_LEN);
+    WebSocketConfig::default()
+        .max_message_size(Some(largest))
+        .max_frame_size(Some(largest))
+}

@@ -1,0 +1,480 @@
+//! The connection layer, our client against our server, and each of them
+//! against a bare WebSocket peer that shows what goes over the wire.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use haystack_wire::connection::{
+    error_dis, error_grid, Answer, Client, ClientConfig, ClientError, Fault, Offer, Router, Server,
+    ServerConfig, Session, Subscribers,
+};
+use haystack_wire::protocol::{defaults, handshake, Version};
+use haystack_wire::{BaseHeader, Compression, Decoder, Encoder, Flags, Frame, Op};
+use tokio::net::TcpListener;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::handshake::server::{
+    ErrorResponse, Request as HttpRequest, Response as HttpResponse,
+};
+use tokio_tungstenite::tungstenite::http::header::SEC_WEBSOCKET_PROTOCOL;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::Message;
+
+/// A router whose `read` echoes the request and whose `hisRead` answers
+/// with `len` bytes made from the request.
+fn echo_router() -> Router {
+    Router::new()
+        .route(Op::Read, |request| async move { Ok(request.payload) })
+        .route(Op::HisRead, |request| async move {
+            let len: usize = String::from_utf8_lossy(&request.payload)
+                .parse()
+                .map_err(|_| Fault::new("bad length"))?;
+            Ok(payload(len))
+        })
+        .route(Op::About, |_| async { Err(Fault::new("about is broken today")) })
+        .route(Op::Formats, |_| async { panic!("a handler bug") })
+}
+
+/// `len` bytes that compress but are not all alike.
+fn payload(len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| b"haystack grid payload "[i % 22] ^ (i / 1000) as u8)
+        .collect()
+}
+
+async fn start(config: ServerConfig, router: Router) -> String {
+    let server = Server::bind("127.0.0.1:0", config, router).await.unwrap();
+    let url = format!("ws://{}", server.local_addr().unwrap());
+    tokio::spawn(server.run());
+    url
+}
+
+#[tokio::test]
+async fn a_v1_client_sends_no_handshake_and_gets_plain_frames() {
+    let url = start(
+        ServerConfig::new().compression([Compression::Zlib]).chunked(true),
+        echo_router(),
+    )
+    .await;
+    let client = Client::connect(&url, ClientConfig::new()).await.unwrap();
+    assert_eq!(client.session(), Session::V1);
+    let big = payload(300_000);
+    assert_eq!(client.request(Op::Read, &big).await.unwrap(), big);
+    let small = b"{}".to_vec();
+    assert_eq!(client.request(Op::Read, &small).await.unwrap(), small);
+}
+
+#[tokio::test]
+async fn the_handshake_agrees_on_the_clients_first_supported_algorithm() {
+    let url = start(
+        ServerConfig::new()
+            .compression([Compression::Zlib, Compression::Lzma])
+            .chunked(true),
+        echo_router(),
+    )
+    .await;
+    let config = ClientConfig::new()
+        .compression([Compression::Lzma, Compression::Zlib])
+        .chunked(true);
+    let client = Client::connect(&url, config).await.unwrap();
+    assert_eq!(
+        client.session(),
+        Session {
+            version: Version::V2,
+            compression: Some(Compression::Lzma),
+            chunked: true
+        }
+    );
+    // A request over the threshold goes out chunked, and the response comes back chunked.
+    let big = payload(700_000);
+    assert_eq!(client.request(Op::Read, &big).await.unwrap(), big);
+
+    let url = start(
+        ServerConfig::new().compression([Compression::Zlib]),
+        echo_router(),
+    )
+    .await;
+    let config = ClientConfig::new().compression([Compression::Lzma]).chunked(true);
+    let client = Client::connect(&url, config).await.unwrap();
+    assert_eq!(
+        client.session(),
+        Session {
+            version: Version::V2,
+            compression: None,
+            chunked: false
+        }
+    );
+    assert_eq!(client.request(Op::Read, &big).await.unwrap(), big);
+}
+
+/// Connects a bare WebSocket, sends the offer and returns the answer text.
+async fn bare_client(
+    url: &str,
+    offer: &Offer,
+) -> (
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+    Answer,
+) {
+    let (mut socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    socket.send(Message::text(offer.to_json())).await.unwrap();
+    let Some(Ok(Message::Text(answer))) = socket.next().await else {
+        panic!("no answer")
+    };
+    (socket, Answer::parse(&answer).unwrap())
+}
+
+async fn next_frame(
+    socket: &mut tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+) -> Vec<u8> {
+    loop {
+        match socket.next().await {
+            Some(Ok(Message::Binary(frame))) => return frame.to_vec(),
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+            other => panic!("expected a frame, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_server_chunks_and_compresses_only_what_was_agreed() {
+    let url = start(
+        ServerConfig::new().compression([Compression::Zlib]).chunked(true),
+        echo_router(),
+    )
+    .await;
+    let len = defaults::CHUNK_SIZE * 2 + 10;
+
+    let (mut socket, answer) = bare_client(&url, &Offer::new(&[Compression::Zlib], true)).await;
+    assert_eq!(answer.compression.as_deref(), Some(Compression::Zlib.name()));
+    assert!(answer.chunked);
+    let request = Encoder::new()
+        .request(5, Op::HisRead, len.to_string().as_bytes())
+        .unwrap();
+    socket.send(Message::binary(request)).await.unwrap();
+    let mut decoder = Decoder::new();
+    for index in 0..3u16 {
+        let frame = next_frame(&mut socket).await;
+        let view = Frame::decode(&frame).unwrap();
+        assert_eq!(view.request_id(), 5);
+        assert_eq!(view.compression(), Some(Compression::Zlib));
+        let chunk = view.chunk().expect("a chunk");
+        assert_eq!((chunk.index, chunk.total), (index, 3));
+        if let Some(message) = decoder.decode(&frame).unwrap() {
+            assert_eq!(index, 2);
+            assert_eq!(message.payload.as_ref(), payload(len).as_slice());
+        }
+    }
+
+    // A client that did not ask for chunks gets one compressed frame.
+    let (mut socket, answer) = bare_client(&url, &Offer::new(&[Compression::Zlib], false)).await;
+    assert!(!answer.chunked);
+    let request = Encoder::new()
+        .request(6, Op::HisRead, len.to_string().as_bytes())
+        .unwrap();
+    socket.send(Message::binary(request)).await.unwrap();
+    let frame = next_frame(&mut socket).await;
+    let view = Frame::decode(&frame).unwrap();
+    assert_eq!(
+        (view.chunk(), view.compression()),
+        (None, Some(Compression::Zlib))
+    );
+
+    // And one that offered nothing gets a plain v1 frame.
+    let (mut socket, answer) = bare_client(&url, &Offer::new(&[], false)).await;
+    assert_eq!(answer.compression, None);
+    socket
+        .send(Message::binary(
+            Encoder::new().request(7, Op::HisRead, b"2000").unwrap(),
+        ))
+        .await
+        .unwrap();
+    let frame = next_frame(&mut socket).await;
+    let view = Frame::decode(&frame).unwrap();
+    assert_eq!(view.flags(), Flags::RESPONSE);
+    assert_eq!(view.payload, payload(2000).as_slice());
+}
+
+/// Names the subprotocol in the upgrade response, as every Haystack server does.
+#[allow(clippy::result_large_err)] // tungstenite's callback signature
+fn name_subprotocol(_: &HttpRequest, mut response: HttpResponse) -> Result<HttpResponse, ErrorResponse> {
+    response.headers_mut().insert(
+        SEC_WEBSOCKET_PROTOCOL,
+        HeaderValue::from_static(handshake::SUBPROTOCOL),
+    );
+    Ok(response)
+}
+
+/// A WebSocket server that never answers the offer and echoes each request
+/// as a v1 response.
+async fn silent_v1_server() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut socket = tokio_tungstenite::accept_hdr_async(stream, name_subprotocol)
+                    .await
+                    .unwrap();
+                let mut encoder = Encoder::new();
+                while let Some(Ok(message)) = socket.next().await {
+                    if let Message::Binary(frame) = message {
+                        let request = Frame::decode(&frame).unwrap();
+                        let response = encoder
+                            .response(request.request_id(), request.op(), request.payload, false)
+                            .unwrap();
+                        socket.send(Message::binary(response)).await.unwrap();
+                    }
+                }
+            });
+        }
+    });
+    url
+}
+
+#[tokio::test]
+async fn a_client_without_an_answer_falls_back_to_v1() {
+    let url = silent_v1_server().await;
+    let config = ClientConfig::new()
+        .compression([Compression::Zlib])
+        .chunked(true)
+        .handshake_timeout(Duration::from_millis(200));
+    let client = Client::connect(&url, config).await.unwrap();
+    assert_eq!(client.session(), Session::V1);
+    // The fallback sends v1 frames, which this server reads.
+    let big = payload(5_000);
+    assert_eq!(client.request(Op::Read, &big).await.unwrap(), big);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_default_fallback_waits_the_specs_timeout() {
+    let url = silent_v1_server().await;
+    let started = tokio::time::Instant::now();
+    let config = ClientConfig::new().compression([Compression::Zlib]);
+    let client = Client::connect(&url, config).await.unwrap();
+    assert_eq!(client.session(), Session::V1);
+    // The paused clock moves only by timers, so this is the handshake's wait, exactly.
+    assert!(started.elapsed() >= handshake::FALLBACK_TIMEOUT);
+    assert!(started.elapsed() < handshake::FALLBACK_TIMEOUT + Duration::from_secs(1));
+}
+
+#[tokio::test]
+async fn failures_come_back_as_error_grids_with_their_dis() {
+    let url = start(ServerConfig::new(), echo_router()).await;
+    let client = Client::connect(&url, ClientConfig::new()).await.unwrap();
+    let remote = |result: Result<Vec<u8>, ClientError>| match result {
+        Err(ClientError::Remote { dis, payload, .. }) => {
+            assert_eq!(error_dis(&payload).as_deref(), Some(dis.as_str()));
+            dis
+        }
+        other => panic!("expected an error response, got {other:?}"),
+    };
+    assert_eq!(
+        remote(client.request(Op::About, b"").await),
+        "about is broken today"
+    );
+    assert_eq!(
+        remote(client.request(Op::Nav, b"").await),
+        "op `nav` is not supported by this server"
+    );
+    assert_eq!(
+        remote(client.request(Op::Formats, b"").await),
+        "the `formats` handler failed"
+    );
+    assert_eq!(remote(client.request(Op::HisRead, b"many").await), "bad length");
+    // The connection survives all of them.
+    assert_eq!(client.request(Op::Read, b"ok").await.unwrap(), b"ok");
+}
+
+#[tokio::test]
+async fn a_frame_the_server_cannot_decompress_is_answered_with_an_error() {
+    let url = start(ServerConfig::new(), echo_router()).await;
+    let (mut socket, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    let mut frame = Encoder::new()
+        .with_compression(Some(Compression::Zlib))
+        .request(9, Op::Read, &payload(5000))
+        .unwrap();
+    frame.truncate(frame.len() - 10);
+    socket.send(Message::binary(frame)).await.unwrap();
+    let response = next_frame(&mut socket).await;
+    let view = Frame::decode(&response).unwrap();
+    assert_eq!((view.request_id(), view.op()), (9, Op::Read));
+    assert!(view.flags().contains(Flags::ERROR));
+    let dis = error_dis(view.payload).unwrap();
+    assert!(dis.starts_with("request refused: zlib data of"), "{dis}");
+
+    // A frame whose header cannot be read closes the connection.
+    socket.send(Message::binary(vec![0xff, 0, 1, 1])).await.unwrap();
+    match socket.next().await {
+        Some(Ok(Message::Close(Some(close)))) => assert_eq!(close.reason, "unreadable frame"),
+        other => panic!("expected a close, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn two_thousand_concurrent_requests_are_each_answered_with_their_own_response() {
+    let url = start(
+        ServerConfig::new().compression([Compression::Zlib]),
+        echo_router(),
+    )
+    .await;
+    let client = Client::connect(&url, ClientConfig::new().compression([Compression::Zlib]))
+        .await
+        .unwrap();
+    let tasks: Vec<_> = (0..2000)
+        .map(|n| {
+            let client = client.clone();
+            tokio::spawn(async move {
+                // Every tenth request is large enough to be compressed.
+                let body = if n % 10 == 0 {
+                    format!("{n}:{}", "x".repeat(2000))
+                } else {
+                    n.to_string()
+                };
+                let answer = client.request(Op::Read, body.as_bytes()).await.unwrap();
+                answer == body.as_bytes()
+            })
+        })
+        .collect();
+    let mut matched = 0;
+    for task in tasks {
+        matched += usize::from(task.await.unwrap());
+    }
+    assert_eq!(matched, 2000);
+    assert_eq!(client.unmatched_responses(), 0);
+}
+
+#[tokio::test]
+async fn request_ids_wrap_past_u16_on_one_connection() {
+    let url = start(ServerConfig::new(), echo_router()).await;
+    let client = Client::connect(&url, ClientConfig::new()).await.unwrap();
+    for n in 0..70_000u32 {
+        let body = n.to_be_bytes();
+        assert_eq!(client.request(Op::Read, &body).await.unwrap(), body);
+    }
+}
+
+#[tokio::test]
+async fn a_late_response_times_out_and_is_not_given_to_the_next_request() {
+    let router = Router::new().route(Op::Read, |request| async move {
+        if request.payload == b"slow" {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        Ok(request.payload)
+    });
+    let url = start(ServerConfig::new(), router).await;
+    let config = ClientConfig::new().request_timeout(Some(Duration::from_millis(50)));
+    let client = Client::connect(&url, config).await.unwrap();
+    match client.request(Op::Read, b"slow").await {
+        Err(ClientError::Timeout { op: Op::Read, .. }) => {}
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(client.unmatched_responses(), 1);
+    assert_eq!(client.request(Op::Read, b"fast").await.unwrap(), b"fast");
+}
+
+#[tokio::test]
+async fn pushes_reach_subscribed_connections_only() {
+    let watchers = Arc::new(Subscribers::<String>::new());
+    let subscribed = Arc::new(AtomicUsize::new(0));
+    let router = {
+        let watchers = Arc::clone(&watchers);
+        let subscribed = Arc::clone(&subscribed);
+        Router::new().route(Op::WatchSub, move |request| {
+            let watchers = Arc::clone(&watchers);
+            let subscribed = Arc::clone(&subscribed);
+            async move {
+                watchers.subscribe("w-1".to_owned(), &request.peer);
+                subscribed.fetch_add(1, Ordering::SeqCst);
+                Ok(b"{}".to_vec())
+            }
+        })
+    };
+    let url = start(
+        ServerConfig::new().compression([Compression::Lzma]).chunked(true),
+        router,
+    )
+    .await;
+    let config = ClientConfig::new().compression([Compression::Lzma]).chunked(true);
+    let watcher = Client::connect(&url, config.clone()).await.unwrap();
+    let bystander = Client::connect(&url, config).await.unwrap();
+    let mut pushes = watcher.pushes().expect("pushes");
+    assert!(watcher.pushes().is_none(), "pushes are taken once");
+    let mut bystander_pushes = bystander.pushes().unwrap();
+    watcher.request(Op::WatchSub, b"{}").await.unwrap();
+    assert_eq!(subscribed.load(Ordering::SeqCst), 1);
+
+    let small = b"{\"changed\":1}".to_vec();
+    let large = payload(600_000);
+    assert_eq!(watchers.push(&"w-1".to_owned(), Op::WatchPoll, &small).await, 1);
+    assert_eq!(watchers.push(&"w-1".to_owned(), Op::WatchPoll, &large).await, 1);
+    let first = pushes.next().await.unwrap();
+    assert_eq!((first.op, first.payload), (Op::WatchPoll, small));
+    let second = pushes.next().await.unwrap();
+    assert_eq!(second.payload, large);
+
+    // The bystander never subscribed.
+    let nothing = tokio::time::timeout(Duration::from_millis(100), bystander_pushes.next()).await;
+    assert!(nothing.is_err(), "the bystander got a push");
+
+    // Once the watcher is gone, pushing to it reaches nobody and forgets it.
+    watcher.close().await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(watchers.push(&"w-1".to_owned(), Op::WatchPoll, b"{}").await, 0);
+    assert!(!watchers.has_subscribers(&"w-1".to_owned()));
+}
+
+#[tokio::test]
+async fn the_token_is_checked_before_anything_else() {
+    let url = start(
+        ServerConfig::new()
+            .auth_token("s3cret")
+            .compression([Compression::Zlib]),
+        echo_router(),
+    )
+    .await;
+    let config = ClientConfig::new().compression([Compression::Zlib]);
+    let client = Client::connect(&url, config.clone().auth_token("s3cret"))
+        .await
+        .unwrap();
+    assert_eq!(client.session().compression, Some(Compression::Zlib));
+    assert_eq!(client.request(Op::Read, b"in").await.unwrap(), b"in");
+
+    for wrong in [config.clone().auth_token("guess"), config] {
+        match Client::connect(&url, wrong).await {
+            Err(ClientError::Closed { reason }) => {
+                assert!(reason.contains("authentication failed"), "{reason}")
+            }
+            Ok(client) => panic!("connected without the token: {:?}", client.session()),
+            Err(other) => panic!("unexpected error {other}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_error_grid_is_the_reference_shape() {
+    let grid: serde_json::Value = serde_json::from_slice(&error_grid("boom")).unwrap();
+    assert_eq!(grid["_kind"], "grid");
+    assert_eq!(grid["meta"]["err"]["_kind"], "marker");
+    assert_eq!(grid["meta"]["dis"], "boom");
+    assert_eq!(
+        BaseHeader::error_response(3, Op::Read).flags,
+        Flags::RESPONSE.union(Flags::ERROR)
+    );
+}
+
+#[tokio::test]
+async fn the_server_names_the_subprotocol_a_client_offers() {
+    let url = start(ServerConfig::new(), echo_router()).await;
+    let mut request = url.as_str().into_client_request().unwrap();
+    request.headers_mut().insert(
+        SEC_WEBSOCKET_PROTOCOL,
+        HeaderValue::from_static(handshake::SUBPROTOCOL),
+    );
+    let (_, response) = tokio_tungstenite::connect_async(request).await.unwrap();
+    assert_eq!(response.headers()[SEC_WEBSOCKET_PROTOCOL], handshake::SUBPROTOCOL);
+    // A client that names none is served without one.
+    let (_, response) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    assert!(response.headers().get(SEC_WEBSOCKET_PROTOCOL).is_none());
+}
