@@ -1,15 +1,19 @@
-//! `hswire`: encode, decode and inspect haystack-wire frames from the shell.
+//! `hswire`: encode, decode and inspect haystack-wire frames from the shell,
+//! and serve or call a Haystack server over binary-mode WebSockets.
 
+mod call;
 mod decode;
 mod encode;
 mod hex;
 mod inspect;
+mod serve;
+mod site;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-/// Encode, decode and inspect Haystack binary WebSocket frames.
+/// Encode, decode and inspect Haystack binary WebSocket frames; serve and call over WebSockets.
 #[derive(Debug, Parser)]
 #[command(name = "hswire", version, about)]
 struct Cli {
@@ -25,6 +29,10 @@ enum Command {
     Decode,
     /// Show one frame field by field.
     Inspect(inspect::Args),
+    /// Serve the bundled sample site over binary-mode WebSockets.
+    Serve(serve::Args),
+    /// Send one request to a server and print the response grid as Haystack 4 JSON.
+    Call(call::Args),
 }
 
 fn main() -> ExitCode {
@@ -33,6 +41,8 @@ fn main() -> ExitCode {
         Command::Encode(args) => encode::run(&args),
         Command::Decode => decode::run(),
         Command::Inspect(args) => inspect::run(&args),
+        Command::Serve(args) => serve::run(&args),
+        Command::Call(args) => call::run(&args),
     };
     match result {
         Ok(code) => code,

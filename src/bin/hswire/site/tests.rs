@@ -1,0 +1,718 @@
+use super::*;
+
+use libhaystack::units::get_unit;
+use libhaystack::val::Number;
+
+fn date(year: i32, month: u32, day: u32) -> Date {
+    Date::from_ymd(year, month, day).unwrap()
+}
+
+fn row(pairs: &[(&str, Value)]) -> Dict {
+    let mut dict = Dict::new();
+    for (tag, value) in pairs {
+        dict.insert(tag.to_string(), value.clone());
+    }
+    dict
+}
+
+fn request(meta: &[(&str, Value)], rows: Vec<Dict>) -> Grid {
+    Grid::make_from_dicts_with_meta(rows, row(meta))
+}
+
+fn filter_request(filter: &str, limit: Option<f64>) -> Grid {
+    let mut first = row(&[("filter", Value::from(filter))]);
+    if let Some(limit) = limit {
+        first.insert("limit".to_string(), Value::make_number(limit));
+    }
+    request(&[], vec![first])
+}
+
+fn id_rows(ids: &[&str]) -> Vec<Dict> {
+    ids.iter().map(|id| row(&[("id", Value::make_ref(id))])).collect()
+}
+
+fn his_request(id: &str, range: &str) -> Grid {
+    request(
+        &[],
+        vec![row(&[("id", Value::make_ref(id)), ("range", Value::from(range))])],
+    )
+}
+
+fn read(site: &Site, filter: &str) -> Grid {
+    site.read(&filter_request(filter, None)).unwrap()
+}
+
+/// The ids of a grid's rows; an all-empty row gives "".
+fn ids(grid: &Grid) -> Vec<String> {
+    grid.rows
+        .iter()
+        .map(|row| {
+            row.get_ref("id")
+                .map(|id| id.value().to_string())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+fn meta_str(grid: &Grid, tag: &str) -> String {
+    grid.meta
+        .as_ref()
+        .and_then(|meta| meta.get_str(tag))
+        .map(|text| text.value().to_string())
+        .unwrap()
+}
+
+fn column_names(grid: &Grid) -> Vec<&str> {
+    grid.columns.iter().map(|column| column.name.as_str()).collect()
+}
+
+fn timestamps(grid: &Grid) -> Vec<i64> {
+    grid.rows
+        .iter()
+        .map(|row| row.get_date_time("ts").unwrap().timestamp())
+        .collect()
+}
+
+fn values(grid: &Grid) -> Vec<f64> {
+    grid.rows
+        .iter()
+        .map(|row| row.get_num("val").unwrap().value)
+        .collect()
+}
+
+fn cur_val(site: &Site, id: &str) -> f64 {
+    let grid = site.read(&request(&[], id_rows(&[id]))).unwrap();
+    grid.rows[0].get_num("curVal").unwrap().value
+}
+
+fn sub(site: &Site, dis: &str, ids: &[&str]) -> Grid {
+    site.watch_sub(&request(&[("watchDis", Value::from(dis))], id_rows(ids)))
+        .unwrap()
+}
+
+fn poll(site: &Site, watch: &str, refresh: bool) -> Result<Grid, SiteError> {
+    let mut meta = vec![("watchId", Value::from(watch))];
+    if refresh {
+        meta.push(("refresh", Value::make_marker()));
+    }
+    site.watch_poll(&request(&meta, Vec::new()))
+}
+
+impl Site {
+    fn record_count(&self) -> usize {
+        self.refs.len()
+    }
+
+    fn watch_count(&self) -> usize {
+        self.state().watches.count()
+    }
+}
+
+/// 2026-10-01 is day 20,727 after 1970-01-01 (20,454 to 2026-01-01, plus 273).
+const OCT_1_2026: i64 = 20_727;
+
+#[test]
+fn the_sample_has_ten_sites_a_hundred_equips_and_three_thousand_points() {
+    let site = Site::sample();
+    assert_eq!(site.record_count(), 3_110);
+    assert_eq!(read(&site, "site").len(), 10);
+    assert_eq!(read(&site, "equip").len(), 100);
+    assert_eq!(read(&site, "ahu").len(), 20);
+    assert_eq!(read(&site, "vav").len(), 80);
+    assert_eq!(read(&site, "point").len(), 3_000);
+    assert_eq!(
+        read(&site, "point and his and kind==\"Number\" and curVal").len(),
+        3_000
+    );
+    // Every point is exactly one of sensor, cmd and sp.
+    let roles: usize = ["sensor", "cmd", "sp"]
+        .iter()
+        .map(|role| read(&site, &format!("point and {role}")).len())
+        .sum();
+    assert_eq!(roles, 3_000);
+}
+
+#[test]
+fn the_site_is_built_the_same_every_time() {
+    let (one, two) = (Site::sample(), Site::sample());
+    assert_eq!(read(&one, "point").rows, read(&two, "point").rows);
+    let range = his_request("p-4-9-27", "2026-03-14");
+    assert_eq!(
+        one.his_read(&range, date(2026, 3, 20)).unwrap().rows,
+        two.his_read(&range, date(2026, 3, 20)).unwrap().rows
+    );
+}
+
+#[test]
+fn sites_carry_area_and_city_and_points_their_refs_and_units() {
+    let site = Site::sample();
+    let first = read(&site, "site and geoCity==\"Denver\"");
+    assert_eq!(ids(&first), ["s-1"]);
+    let area = first.rows[0].get_num("area").unwrap();
+    assert_eq!(area.value, 182_000.0);
+    assert_eq!(
+        area.unit.map(|unit| unit.symbol()),
+        get_unit("ft²").map(|unit| unit.symbol())
+    );
+
+    let point = site.read(&request(&[], id_rows(&["p-3-7-12"]))).unwrap();
+    let record = &point.rows[0];
+    assert_eq!(record.get_ref("equipRef").unwrap().value(), "e-3-7");
+    assert_eq!(record.get_ref("siteRef").unwrap().value(), "s-3");
+    assert!(record.has_marker("point") && record.has_marker("his"));
+    assert_eq!(record.get_str("kind").unwrap().value(), "Number");
+    let unit = record.get_str("unit").unwrap().value();
+    // The value carries the unit exactly when libhaystack's unit database is compiled in.
+    let cur = record.get_num("curVal").unwrap();
+    assert_eq!(
+        cur.unit.map(|unit| unit.symbol().to_string()),
+        get_unit(unit).map(|unit| unit.symbol().to_string())
+    );
+}
+
+#[test]
+fn every_unit_used_is_in_the_unit_database_when_it_is_compiled_in() {
+    let site = Site::sample();
+    let mut units: Vec<String> = read(&site, "point")
+        .rows
+        .iter()
+        .map(|row| row.get_str("unit").unwrap().value().to_string())
+        .collect();
+    units.sort();
+    units.dedup();
+    assert_eq!(units, ["%", "cfm", "inH₂O", "kW", "ppm", "°F"]);
+    let database_present = get_unit("°F").is_some();
+    for unit in units.iter().map(String::as_str).chain(["ft²", "s"]) {
+        assert_eq!(get_unit(unit).is_some(), database_present, "{unit}");
+    }
+}
+
+#[test]
+fn read_by_filter_matches_the_expected_records() {
+    let site = Site::sample();
+    // Five of each equip kind's fifteen point kinds are temperatures, each twice per equip.
+    let temps = read(&site, "point and temp");
+    assert_eq!(temps.len(), 100 * 10);
+    assert!(temps
+        .rows
+        .iter()
+        .all(|row| row.has_marker("point") && row.has_marker("temp")));
+
+    let under_one = read(&site, "siteRef==@s-1");
+    assert_eq!(under_one.len(), 10 + 300);
+    assert!(under_one
+        .rows
+        .iter()
+        .all(|row| row.get_ref("siteRef").unwrap().value() == "s-1"));
+
+    // Paths follow refs through the site's records.
+    let austin_ahu = read(&site, "point and equipRef->ahu and siteRef->geoCity==\"Austin\"");
+    assert_eq!(austin_ahu.len(), 60);
+    assert!(ids(&austin_ahu)
+        .iter()
+        .all(|id| id.starts_with("p-2-1-") || id.starts_with("p-2-2-")));
+    assert_eq!(read(&site, "vav and airRef->navName==\"AHU-2\"").len(), 40);
+}
+
+#[test]
+fn read_by_filter_honours_limit_in_record_order() {
+    let site = Site::sample();
+    let limited = site
+        .read(&filter_request("point and siteRef==@s-1", Some(25.0)))
+        .unwrap();
+    assert_eq!(limited.len(), 25);
+    assert_eq!(ids(&limited)[0], "p-1-1-1");
+    assert_eq!(ids(&limited)[24], "p-1-1-25");
+    assert_eq!(site.read(&filter_request("point", Some(0.0))).unwrap().len(), 0);
+    for bad in [-1.0, 2.5, f64::NAN] {
+        assert!(matches!(
+            site.read(&filter_request("point", Some(bad))),
+            Err(SiteError::BadLimit { .. })
+        ));
+    }
+}
+
+#[test]
+fn read_columns_are_the_union_of_tags_id_and_dis_first() {
+    let site = Site::sample();
+    let grid = site.read(&request(&[], id_rows(&["s-1", "e-1-3"]))).unwrap();
+    let names = column_names(&grid);
+    assert_eq!(&names[..2], ["id", "dis"]);
+    let rest = &names[2..];
+    assert!(rest.windows(2).all(|pair| pair[0] < pair[1]), "{rest:?}");
+    for tag in ["site", "area", "geoCity", "equip", "vav", "siteRef", "airRef"] {
+        assert!(names.contains(&tag), "{tag}");
+    }
+    // Nothing matched: one `empty` column.
+    assert_eq!(column_names(&read(&site, "nosuchtag")), ["empty"]);
+}
+
+#[test]
+fn read_by_ids_answers_one_row_per_id_and_empty_rows_for_unknown_ids() {
+    let site = Site::sample();
+    let mut rows = id_rows(&["p-3-7-12", "nope"]);
+    // A string id, with its @, is accepted too.
+    rows.push(row(&[("id", Value::from("@s-2"))]));
+    let grid = site.read(&request(&[], rows)).unwrap();
+    assert_eq!(ids(&grid), ["p-3-7-12", "", "s-2"]);
+    assert!(grid.rows[1].is_empty());
+    assert_eq!(
+        grid.rows[0].get_str("dis").unwrap().value(),
+        "Chicago Office VAV-05 Fan Power 1"
+    );
+}
+
+#[test]
+fn bad_reads_give_typed_errors() {
+    let site = Site::sample();
+    match site.read(&filter_request("point and (temp", None)) {
+        Err(SiteError::BadFilter { filter, message }) => {
+            assert_eq!(filter, "point and (temp");
+            assert!(!message.is_empty());
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        site.read(&request(&[], vec![row(&[("other", Value::make_marker())])])),
+        Err(SiteError::MissingColumn {
+            op: "read",
+            column: "filter or id"
+        })
+    );
+    let numeric = request(&[], vec![row(&[("filter", Value::make_number(3.0))])]);
+    assert!(matches!(
+        site.read(&numeric),
+        Err(SiteError::WrongKind { tag: "filter", .. })
+    ));
+    let error = site.read(&filter_request("point and (temp", None)).unwrap_err();
+    assert!(
+        error.to_string().starts_with("bad filter `point and (temp`: "),
+        "{error}"
+    );
+}
+
+#[test]
+fn his_read_today_yesterday_and_one_date_give_288_samples_from_midnight() {
+    let site = Site::sample();
+    let today = date(2026, 10, 15);
+    let grid = site.his_read(&his_request("p-1-1-1", "today"), today).unwrap();
+    assert_eq!(grid.len(), 288);
+    assert_eq!(column_names(&grid), ["ts", "val"]);
+    let midnight = (OCT_1_2026 + 14) * 86_400;
+    assert_eq!(timestamps(&grid)[0], midnight);
+    let meta = grid.meta.as_ref().unwrap();
+    assert_eq!(meta.get_ref("id").unwrap().value(), "p-1-1-1");
+    assert_eq!(meta.get_date_time("hisStart").unwrap().timestamp(), midnight);
+    assert_eq!(
+        meta.get_date_time("hisEnd").unwrap().timestamp(),
+        midnight + 86_400
+    );
+    assert!(grid
+        .rows
+        .iter()
+        .all(|row| row.get_date_time("ts").unwrap().is_utc()));
+
+    let yesterday = site
+        .his_read(&his_request("p-1-1-1", "yesterday"), today)
+        .unwrap();
+    assert_eq!(yesterday.len(), 288);
+    assert_eq!(timestamps(&yesterday)[0], midnight - 86_400);
+
+    let one = site
+        .his_read(&his_request("p-1-1-1", "2026-10-14"), today)
+        .unwrap();
+    assert_eq!(one.rows, yesterday.rows);
+}
+
+#[test]
+fn his_read_of_a_month_steps_five_minutes_with_nan_every_997th_sample() {
+    let site = Site::sample();
+    let grid = site
+        .his_read(
+            &his_request("p-5-4-1", "2026-10-01,2026-10-31"),
+            date(2026, 11, 2),
+        )
+        .unwrap();
+    assert_eq!(grid.len(), 8_928);
+    let ts = timestamps(&grid);
+    assert_eq!(ts[0], OCT_1_2026 * 86_400);
+    assert!(ts.windows(2).all(|pair| pair[1] - pair[0] == 300));
+    assert_eq!(
+        grid.meta
+            .as_ref()
+            .unwrap()
+            .get_date_time("hisEnd")
+            .unwrap()
+            .timestamp(),
+        (OCT_1_2026 + 31) * 86_400
+    );
+
+    let first_sample = OCT_1_2026 * 288;
+    let nan_at: Vec<usize> = values(&grid)
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| v.is_nan())
+        .map(|(i, _)| i)
+        .collect();
+    let expected: Vec<usize> = (0..8_928)
+        .filter(|i| (first_sample + *i as i64) % 997 == 0)
+        .collect();
+    assert_eq!(nan_at, expected);
+    assert_eq!(nan_at.len(), 9);
+    // Everything else is a real reading within the point's bounds.
+    assert!(values(&grid)
+        .iter()
+        .filter(|v| !v.is_nan())
+        .all(|v| (40.0..=100.0).contains(v)));
+}
+
+#[test]
+fn a_month_of_history_encodes_to_more_than_256_kib_of_json() {
+    let site = Site::sample();
+    let grid = site
+        .his_read(
+            &his_request("p-2-3-6", "2026-10-01,2026-10-31"),
+            date(2026, 11, 2),
+        )
+        .unwrap();
+    let json = serde_json::to_vec(&grid).unwrap();
+    assert!(json.len() > 262_144, "{} bytes", json.len());
+}
+
+#[test]
+fn read_answers_decode_with_libhaystack() {
+    let site = Site::sample();
+    let grid = read(&site, "siteRef==@s-2");
+    let json = serde_json::to_vec(&grid).unwrap();
+    let decoded: Grid = serde_json::from_slice(&json).unwrap();
+    assert_eq!(decoded.rows, grid.rows);
+}
+
+#[test]
+fn long_reversed_and_malformed_ranges_are_refused() {
+    let site = Site::sample();
+    let today = date(2026, 10, 15);
+    assert_eq!(
+        site.his_read(&his_request("p-1-1-1", "2025-01-01,2026-01-02"), today),
+        Err(SiteError::RangeTooLong {
+            range: "2025-01-01,2026-01-02".into(),
+            days: 367,
+            max: 366
+        })
+    );
+    assert_eq!(
+        site.his_read(&his_request("p-1-1-1", "2026-10-02,2026-10-01"), today),
+        Err(SiteError::ReversedRange {
+            range: "2026-10-02,2026-10-01".into()
+        })
+    );
+    // A whole leap year is the longest range served.
+    assert_eq!(
+        his::parse_range("2024-01-01,2024-12-31", today).unwrap().days(),
+        366
+    );
+    assert_eq!(
+        his::parse_range(" 2026-10-01 , 2026-10-03 ", today)
+            .unwrap()
+            .days(),
+        3
+    );
+    for bad in [
+        "",
+        "tomorrow",
+        "2026-1-01",
+        "2026-02-30",
+        "2026-10-01,",
+        "+2026-10-01",
+        "2026-10-01,2026-10-02,2026-10-03",
+    ] {
+        assert!(
+            matches!(
+                site.his_read(&his_request("p-1-1-1", bad), today),
+                Err(SiteError::BadRange { .. })
+            ),
+            "{bad:?}"
+        );
+    }
+}
+
+#[test]
+fn his_read_of_anything_but_a_point_is_refused() {
+    let site = Site::sample();
+    let today = date(2026, 10, 15);
+    for id in ["p-11-1-1", "e-1-1", "s-1"] {
+        assert_eq!(
+            site.his_read(&his_request(id, "today"), today),
+            Err(SiteError::UnknownPoint { id: id.into() })
+        );
+    }
+    let no_range = request(&[], id_rows(&["p-1-1-1"]));
+    assert_eq!(
+        site.his_read(&no_range, today),
+        Err(SiteError::MissingColumn {
+            op: "hisRead",
+            column: "range"
+        })
+    );
+    assert_eq!(
+        site.his_read(&Grid::make_empty(), today),
+        Err(SiteError::EmptyRequest { op: "hisRead" })
+    );
+}
+
+#[test]
+fn watch_sub_poll_refresh_unsub_and_close() {
+    let site = Site::sample();
+    let watched = ["p-1-1-1", "p-1-1-2", "p-1-3-1"];
+    let opened = sub(&site, "test", &[watched[0], watched[1], "nope", watched[2]]);
+    let watch = meta_str(&opened, "watchId");
+    assert_eq!(watch, "w-1");
+    assert_eq!(
+        opened.meta.as_ref().unwrap().get_num("lease").unwrap().value,
+        60.0
+    );
+    assert_eq!(meta_str(&opened, "watchDis"), "test");
+    assert_eq!(ids(&opened), [watched[0], watched[1], "", watched[2]]);
+
+    // Nothing changed yet.
+    assert!(poll(&site, &watch, false).unwrap().is_empty());
+
+    // Ticks until some value moves; each poll then returns exactly what changed.
+    let mut changed = BTreeSet::new();
+    for _ in 0..20 {
+        for (id, grid) in site.tick() {
+            assert_eq!(id, watch);
+            assert_eq!(meta_str(&grid, "watchId"), watch);
+            changed.extend(ids(&grid));
+        }
+        if !changed.is_empty() {
+            break;
+        }
+    }
+    assert!(!changed.is_empty());
+    let polled = poll(&site, &watch, false).unwrap();
+    assert_eq!(meta_str(&polled, "watchId"), watch);
+    assert_eq!(ids(&polled).into_iter().collect::<BTreeSet<_>>(), changed);
+    assert!(poll(&site, &watch, false).unwrap().is_empty());
+
+    let refreshed = poll(&site, &watch, true).unwrap();
+    assert_eq!(ids(&refreshed), [watched[0], watched[1], watched[2]]);
+
+    let unsub = request(
+        &[("watchId", Value::from(watch.as_str()))],
+        id_rows(&[watched[1]]),
+    );
+    site.watch_unsub(&unsub).unwrap();
+    assert_eq!(ids(&poll(&site, &watch, true).unwrap()), [watched[0], watched[2]]);
+
+    // Adding to the open watch.
+    let more = site
+        .watch_sub(&request(
+            &[("watchId", Value::from(watch.as_str()))],
+            id_rows(&["s-1"]),
+        ))
+        .unwrap();
+    assert_eq!(meta_str(&more, "watchId"), watch);
+    assert_eq!(meta_str(&more, "watchDis"), "test");
+    assert_eq!(
+        ids(&poll(&site, &watch, true).unwrap()),
+        ["s-1", watched[0], watched[2]]
+    );
+
+    let close = request(
+        &[
+            ("watchId", Value::from(watch.as_str())),
+            ("close", Value::make_marker()),
+        ],
+        Vec::new(),
+    );
+    site.watch_unsub(&close).unwrap();
+    assert_eq!(
+        poll(&site, &watch, false),
+        Err(SiteError::UnknownWatch { id: watch.clone() })
+    );
+    assert_eq!(
+        site.watch_unsub(&close),
+        Err(SiteError::UnknownWatch { id: watch })
+    );
+    assert_eq!(site.watch_count(), 0);
+}
+
+#[test]
+fn tick_moves_only_watched_points_and_reports_only_open_watches() {
+    let site = Site::sample();
+    assert!(site.tick().is_empty());
+    let kept = meta_str(&sub(&site, "kept", &["p-2-2-2"]), "watchId");
+    let closed = meta_str(&sub(&site, "closed", &["p-2-2-3"]), "watchId");
+    assert_eq!((kept.as_str(), closed.as_str()), ("w-1", "w-2"));
+    assert!(site.close_watch(&closed));
+    assert!(!site.close_watch(&closed));
+
+    let before = (cur_val(&site, "p-2-2-2"), cur_val(&site, "p-2-2-3"));
+    let mut pushed = 0;
+    for _ in 0..20 {
+        for (id, grid) in site.tick() {
+            assert_eq!(id, kept);
+            assert_eq!(ids(&grid), ["p-2-2-2"]);
+            pushed += 1;
+        }
+    }
+    assert!(pushed > 5, "{pushed}");
+    assert_ne!(cur_val(&site, "p-2-2-2"), before.0);
+    assert_eq!(cur_val(&site, "p-2-2-3"), before.1);
+}
+
+#[test]
+fn unknown_watches_and_bad_watch_requests_are_refused() {
+    let site = Site::sample();
+    sub(&site, "one", &["p-1-1-1"]);
+    for id in ["w-99", "w-01", "w-+1", "1", ""] {
+        assert_eq!(
+            poll(&site, id, false),
+            Err(SiteError::UnknownWatch { id: id.into() }),
+            "{id:?}"
+        );
+    }
+    let add = request(&[("watchId", Value::from("w-7"))], id_rows(&["p-1-1-1"]));
+    assert_eq!(
+        site.watch_sub(&add),
+        Err(SiteError::UnknownWatch { id: "w-7".into() })
+    );
+    assert!(matches!(
+        site.watch_sub(&request(&[], id_rows(&["p-1-1-1"]))),
+        Err(SiteError::MissingMeta { .. })
+    ));
+    assert!(matches!(
+        site.watch_poll(&Grid::make_empty()),
+        Err(SiteError::MissingMeta { .. })
+    ));
+    let bad_id = request(
+        &[("watchDis", Value::from("x"))],
+        vec![row(&[("id", Value::make_number(1.0))])],
+    );
+    assert!(matches!(
+        site.watch_sub(&bad_id),
+        Err(SiteError::WrongKind { tag: "id", .. })
+    ));
+    // A refused request opens nothing.
+    assert_eq!(site.watch_count(), 1);
+}
+
+#[test]
+fn leases_are_seconds_clamped_to_a_day() {
+    let site = Site::sample();
+    let lease = |value: f64| {
+        site.watch_sub(&request(
+            &[
+                ("watchDis", Value::from("l")),
+                ("lease", Value::make_number(value)),
+            ],
+            Vec::new(),
+        ))
+    };
+    let granted = |grid: Grid| grid.meta.unwrap().get_num("lease").unwrap().value;
+    assert_eq!(granted(lease(30.0).unwrap()), 30.0);
+    assert_eq!(granted(lease(1e9).unwrap()), 86_400.0);
+    assert_eq!(lease(0.0), Err(SiteError::BadLease { value: "0".into() }));
+    assert!(watch::lease_secs(&Number::make(f64::NAN)).is_err());
+}
+
+#[test]
+fn the_number_of_open_watches_is_bounded() {
+    let site = Site::sample();
+    for _ in 0..watch::MAX_WATCHES {
+        sub(&site, "many", &[]);
+    }
+    let one_more = request(&[("watchDis", Value::from("one more"))], Vec::new());
+    assert_eq!(
+        site.watch_sub(&one_more),
+        Err(SiteError::TooManyWatches { max: 1_024 })
+    );
+    assert!(site.close_watch("w-5"));
+    assert_eq!(meta_str(&site.watch_sub(&one_more).unwrap(), "watchId"), "w-1025");
+}
+
+#[test]
+fn requests_with_too_many_ids_are_refused() {
+    let site = Site::sample();
+    let many: Vec<String> = (0..=watch::MAX_WATCH_IDS).map(|i| format!("x-{i}")).collect();
+    let many: Vec<&str> = many.iter().map(String::as_str).collect();
+    let grid = request(&[("watchDis", Value::from("big"))], id_rows(&many));
+    assert_eq!(
+        site.watch_sub(&grid),
+        Err(SiteError::TooManyIds {
+            op: "watchSub",
+            count: 4_097,
+            max: 4_096
+        })
+    );
+    assert!(matches!(
+        site.read(&request(&[], id_rows(&many))),
+        Err(SiteError::TooManyIds { op: "read", .. })
+    ));
+}
+
+#[test]
+fn about_ops_and_formats_describe_the_server() {
+    let site = Site::sample();
+    let about = site.about();
+    assert_eq!(about.len(), 1);
+    let row = &about.rows[0];
+    assert_eq!(row.get_str("productName").unwrap().value(), "haystack-wire");
+    assert_eq!(
+        row.get_str("productVersion").unwrap().value(),
+        env!("CARGO_PKG_VERSION")
+    );
+    assert_eq!(row.get_str("haystackVersion").unwrap().value(), "4.0");
+    assert_eq!(row.get_str("tz").unwrap().value(), "UTC");
+    assert!(row.get_date_time("serverTime").is_some());
+
+    let ops = site.ops();
+    assert_eq!(column_names(&ops), ["name", "summary"]);
+    let names: Vec<&str> = ops
+        .rows
+        .iter()
+        .map(|row| row.get_str("name").unwrap().value())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "about",
+            "ops",
+            "formats",
+            "read",
+            "hisRead",
+            "watchSub",
+            "watchUnsub",
+            "watchPoll"
+        ]
+    );
+
+    let formats = site.formats();
+    assert_eq!(
+        formats.rows[0].get_str("mime").unwrap().value(),
+        "application/json"
+    );
+    assert!(formats.rows[0].has_marker("receive") && formats.rows[0].has_marker("send"));
+}
+
+#[test]
+fn handle_dispatches_by_op_and_refuses_the_rest() {
+    let site = Site::sample();
+    let today = date(2026, 10, 15);
+    for op in Op::ALL {
+        let answer = site.handle(op, &Grid::make_empty(), today);
+        if Site::OPS.contains(&op) {
+            // Answered, or refused for what the empty request lacks, never as unsupported.
+            assert!(!matches!(answer, Err(SiteError::UnsupportedOp { .. })), "{op:?}");
+        } else {
+            assert_eq!(answer, Err(SiteError::UnsupportedOp { op: op.name() }));
+        }
+    }
+    assert_eq!(
+        site.handle(Op::Read, &filter_request("site", None), today)
+            .unwrap()
+            .len(),
+        10
+    );
+}
