@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Live interop with the reference, haystack-py, on 127.0.0.1 only: its
+# WebSocketServer(binary=True) against our client, and its
+# WebSocketClient(binary=True) against `hswire serve` (tests/interop/interop.py).
+# Needs a Python >= 3.13 (found and set up by scripts/python-env.sh); without
+# one it says so loudly and exits 0, so that the rest of CI still runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+loud() {
+    echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
+    echo "!!! NOT CHECKED: $1"
+    echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
+}
+
+if ! python="$(scripts/python-env.sh)"; then
+    loud "live interop with the reference (no Python >= 3.13 with haystack-py; see above)"
+    exit 0
+fi
+
+cargo build --locked --features cli --bin hswire --example interop_client
+"$python" tests/interop/interop.py \
+    --hswire target/debug/hswire \
+    --client target/debug/examples/interop_client

@@ -1,0 +1,405 @@
+"""Live interop between haystack-wire and the reference, haystack-py, on 127.0.0.1.
+
+Part A runs the reference's WebSocketServer(binary=True) with fixed grids and
+talks to it with our client: `hswire call` in each mode, and the
+interop_client example for pushes and load. Part B runs `hswire serve` and
+talks to it with the reference's WebSocketClient(binary=True). Each check
+prints one line; the script exits 1 if any check fails.
+
+Usage: python interop.py --hswire PATH --client PATH
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime
+import json
+import math
+import sys
+import time
+from typing import Any
+
+from hs_py import ws_client, ws_server
+from hs_py.encoding.json import decode_grid, encode_grid
+from hs_py.errors import CallError, HaystackError
+from hs_py.grid import Grid, GridBuilder
+from hs_py.kinds import MARKER, Number, Ref
+from hs_py.ops import HaystackOps
+from hs_py.ws_client import WebSocketClient
+from hs_py.ws_codec import COMP_LZMA, COMP_ZLIB
+from hs_py.ws_server import WebSocketServer
+
+HOST = "127.0.0.1"
+FAILURES: list[str] = []
+
+
+def check(name: str, ok: bool, detail: str = "") -> None:
+    print(f"{'PASS' if ok else 'FAIL'}  {name}{': ' + detail if detail else ''}", flush=True)
+    if not ok:
+        FAILURES.append(name)
+
+
+# ---- comparing grids value by value -----------------------------------------
+
+
+def same_value(a: Any, b: Any) -> bool:
+    if isinstance(a, Number) and isinstance(b, Number):
+        if math.isnan(a.val) or math.isnan(b.val):
+            # The reference drops the unit of a NaN number when it reads one.
+            return math.isnan(a.val) and math.isnan(b.val)
+        return a.val == b.val and a.unit == b.unit
+    if isinstance(a, Ref) and isinstance(b, Ref):
+        return a.val == b.val and a.dis == b.dis
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same_value(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b))
+    if isinstance(a, Grid) and isinstance(b, Grid):
+        return same_grid(a, b) is None
+    return type(a) is type(b) and a == b
+
+
+def same_grid(a: Grid, b: Grid) -> str | None:
+    """None when the grids hold the same values, else where they differ.
+
+    `ver` is left out of the meta: Haystack 4 JSON writers may add it."""
+    meta_a = {k: v for k, v in a.meta.items() if k != "ver"}
+    meta_b = {k: v for k, v in b.meta.items() if k != "ver"}
+    if not same_value(meta_a, meta_b):
+        return f"meta {meta_a!r} != {meta_b!r}"
+    if a.col_names != b.col_names:
+        return f"columns {a.col_names} != {b.col_names}"
+    if len(a.rows) != len(b.rows):
+        return f"{len(a.rows)} rows != {len(b.rows)} rows"
+    for index, (row_a, row_b) in enumerate(zip(a.rows, b.rows)):
+        if not same_value(row_a, row_b):
+            return f"row {index}: {row_a!r} != {row_b!r}"
+    return None
+
+
+# ---- part A: the reference's server, our client -----------------------------
+
+UTC = datetime.timezone.utc
+SPECIALS = [Number(float("nan")), Number(float("inf"), "kW"), Number(float("-inf")), Number(1.5, "kW")]
+
+
+def big_grid(rows: int = 3000) -> Grid:
+    """A grid of about 400 KB, past the reference's 256 KiB chunking threshold."""
+    builder = GridBuilder().set_meta({"title": "big", "flag": MARKER})
+    for name in ("id", "dis", "val", "special", "ts", "day", "tags", "nested", "marker"):
+        builder.add_col(name)
+    start = datetime.datetime(2026, 10, 1, tzinfo=UTC)
+    for i in range(rows):
+        row: dict[str, Any] = {
+            "id": Ref(f"p-{i}", f"Point {i}"),
+            "dis": f"Point number {i} of the interop grid",
+            "val": Number(i * 0.25, "°F"),
+            "special": SPECIALS[i % len(SPECIALS)],
+            "ts": start + datetime.timedelta(minutes=5 * i),
+            "day": datetime.date(2026, 10, 1 + i % 28),
+            "tags": ["a", f"t{i % 7}"],
+            "nested": {"n": Number(float(i)), "ok": i % 2 == 0},
+        }
+        if i % 3 == 0:
+            row["marker"] = MARKER
+        builder.add_row(row)
+    return builder.to_grid()
+
+
+ABOUT = GridBuilder().add_col("serverName").add_col("productName").add_col("vendorName").add_row(
+    {"serverName": "reference", "productName": "haystack-py", "vendorName": "interop"}
+).to_grid()
+SMALL = GridBuilder().add_col("id").add_col("curVal").add_row(
+    {"id": Ref("a", "A"), "curVal": Number(float("nan"), "kW")}
+).add_row({"id": Ref("b"), "curVal": Number(21.5, "°C")}).to_grid()
+BIG = big_grid()
+
+
+class FixedOps(HaystackOps):
+    """Answers with fixed grids; `read` by `n==K` answers K, for load checks."""
+
+    async def about(self) -> Grid:
+        return ABOUT
+
+    async def read(self, grid: Grid) -> Grid:
+        filter_text = grid[0].get("filter", "") if grid.rows else ""
+        if filter_text == "big":
+            return BIG
+        if filter_text.startswith("n=="):
+            n = int(filter_text[3:])
+            return GridBuilder().add_col("n").add_row({"n": Number(float(n))}).to_grid()
+        return SMALL
+
+    async def invoke_action(self, grid: Grid) -> Grid:
+        raise HaystackError("no such action")
+
+    async def watch_sub(self, grid: Grid) -> Grid:
+        async def push_later() -> None:
+            await asyncio.sleep(0.05)
+            await self.push_watch("w-ref", SMALL)
+
+        asyncio.get_running_loop().create_task(push_later())
+        return GridBuilder().set_meta({"watchId": "w-ref"}).add_col("id").to_grid()
+
+
+class Observed:
+    """What the reference's server saw: capability offers and chunked responses."""
+
+    offers: list[dict[str, Any]] = []
+    chunked_frames = 0
+
+
+def observe_reference_server() -> None:
+    handle_capabilities = WebSocketServer._handle_capabilities
+    encode_chunked = ws_server.encode_chunked_frames
+
+    async def capabilities(self: WebSocketServer, ws: Any, msg: dict[str, Any]) -> None:
+        Observed.offers.append(msg)
+        await handle_capabilities(self, ws, msg)
+
+    def chunked(*args: Any, **kwargs: Any) -> list[bytes]:
+        frames = encode_chunked(*args, **kwargs)
+        Observed.chunked_frames += len(frames)
+        return frames
+
+    WebSocketServer._handle_capabilities = capabilities  # type: ignore[method-assign]
+    ws_server.encode_chunked_frames = chunked
+
+
+async def run(*argv: str) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = await process.communicate()
+    return process.returncode or 0, out.decode(), err.decode()
+
+
+def read_grid(filter_text: str) -> str:
+    return encode_grid(GridBuilder().add_col("filter").add_row({"filter": filter_text}).to_grid()).decode()
+
+
+MODES_A = [
+    ("v1", {}, []),
+    ("zlib", {"binary_compression": COMP_ZLIB}, ["--compression", "zlib"]),
+    ("lzma", {"binary_compression": COMP_LZMA}, ["--compression", "lzma"]),
+    ("chunked+zlib", {"binary_compression": COMP_ZLIB, "chunked": True}, ["--compression", "zlib", "--chunked"]),
+    ("lzma asked, zlib-only server", {"binary_compression": COMP_ZLIB}, ["--compression", "lzma"]),
+]
+
+
+async def reference_server(**options: Any) -> tuple[WebSocketServer, str]:
+    server = WebSocketServer(FixedOps(), host=HOST, port=0, binary=True, heartbeat=0, **options)
+    await server.start()
+    return server, f"ws://{HOST}:{server.port}"
+
+
+async def part_a(hswire: str, client: str) -> None:
+    print("== part A: reference WebSocketServer(binary=True), our client", flush=True)
+    observe_reference_server()
+    for name, options, flags in MODES_A:
+        server, url = await reference_server(**options)
+        try:
+            Observed.offers.clear()
+            Observed.chunked_frames = 0
+            for label, op, grid, expected in (
+                ("about", "about", None, ABOUT),
+                ("read (NaN, units)", "read", read_grid("small"), SMALL),
+                (f"read ({len(encode_grid(BIG)):,} bytes)", "read", read_grid("big"), BIG),
+            ):
+                argv = [hswire, "call", "--url", url, *flags, op] + (["--grid", grid] if grid else [])
+                code, out, err = await run(*argv)
+                if code != 0:
+                    check(f"A {name}: {label}", False, f"exit {code}: {err.strip()}")
+                    continue
+                # The baseline is what the reference itself reads from its own
+                # encoding (it reads a unitless number nested in a dict as a float).
+                baseline = decode_grid(encode_grid(expected))
+                difference = same_grid(decode_grid(out.strip().encode()), baseline)
+                check(f"A {name}: {label}", difference is None, difference or "same values")
+            offered = Observed.offers[0] if Observed.offers else None
+            if flags:
+                want = {"type": "capabilities", "compression": [flags[1]], "chunked": "--chunked" in flags, "version": 2}
+                check(f"A {name}: offer", offered == want, json.dumps(offered))
+            else:
+                check(f"A {name}: no handshake", not Observed.offers, json.dumps(Observed.offers))
+            if options.get("chunked"):
+                check(f"A {name}: the big grid came chunked", Observed.chunked_frames > 1, f"{Observed.chunked_frames} chunk frames")
+        finally:
+            await server.stop()
+
+    server, url = await reference_server(auth_token="s3cret", binary_compression=COMP_ZLIB)
+    try:
+        code, out, _ = await run(hswire, "call", "--url", url, "--auth-token", "s3cret", "--compression", "zlib", "about")
+        check("A token: right token", code == 0 and same_grid(decode_grid(out.strip().encode()), decode_grid(encode_grid(ABOUT))) is None)
+        code, _, err = await run(hswire, "call", "--url", url, "--auth-token", "wrong", "about")
+        check("A token: wrong token refused", code != 0, err.strip().splitlines()[-1] if err.strip() else "")
+    finally:
+        await server.stop()
+
+    server, url = await reference_server(binary_compression=COMP_ZLIB)
+    try:
+        code, out, err = await run(hswire, "call", "--url", url, "invokeAction")
+        check("A error grid: exit 1, dis on stderr", code == 1 and err == "no such action\n" and out == "", f"exit {code}, stderr {err!r}")
+        code, out, err = await run(client, "push", "--url", url)
+        ok = code == 0 and json.loads(out)["op"] == "watchPoll"
+        check("A push received by our client", ok, out.strip() or err.strip())
+        started = time.monotonic()
+        code, out, err = await run(client, "load", "--url", url, "--compression", "zlib", "--concurrent", "2000", "--sequential", "70000")
+        check("A load: 2,000 concurrent + 70,000 sequential", code == 0, f"{out.strip() or err.strip()} ({time.monotonic() - started:.1f} s)")
+    finally:
+        await server.stop()
+
+
+# ---- part B: our server, the reference's client -----------------------------
+
+MODES_B = [
+    ("v1", [], {}),
+    ("zlib", ["--compression", "zlib"], {"binary_compression": COMP_ZLIB}),
+    ("lzma", ["--compression", "lzma"], {"binary_compression": COMP_LZMA}),
+    ("chunked+zlib", ["--compression", "zlib", "--chunked"], {"binary_compression": COMP_ZLIB, "chunked": True}),
+    ("lzma asked, zlib-only server", ["--compression", "zlib"], {"binary_compression": COMP_LZMA}),
+]
+MONTH = "2026-10-01,2026-10-31"
+
+
+class Counted:
+    chunks = 0
+
+
+def observe_reference_client() -> None:
+    original = ws_client.ChunkAssembler.feed
+
+    def feed(self: Any, *args: Any) -> Any:
+        Counted.chunks += 1
+        return original(self, *args)
+
+    ws_client.ChunkAssembler.feed = feed  # type: ignore[method-assign]
+
+
+async def start_hswire_serve(hswire: str, *flags: str) -> tuple[asyncio.subprocess.Process, str]:
+    process = await asyncio.create_subprocess_exec(
+        hswire, "serve", "--listen", f"{HOST}:0", *flags, stdout=asyncio.subprocess.PIPE
+    )
+    assert process.stdout is not None
+    line = (await asyncio.wait_for(process.stdout.readline(), 30)).decode().strip()
+    url = line.rsplit(" ", 1)[-1]
+    if not url.startswith("ws://"):
+        raise RuntimeError(f"hswire serve said {line!r}")
+    return process, url
+
+
+async def stop(process: asyncio.subprocess.Process) -> None:
+    process.terminate()
+    await process.wait()
+
+
+async def part_b(hswire: str) -> None:
+    print("== part B: hswire serve, reference WebSocketClient(binary=True)", flush=True)
+    observe_reference_client()
+    baseline: dict[str, Grid] = {}
+    for name, flags, options in MODES_B:
+        process, url = await start_hswire_serve(hswire, *flags)
+        try:
+            Counted.chunks = 0
+            async with WebSocketClient(url, binary=True, pythonic=False, heartbeat=0, **options) as client:
+                points = await client.read("point and his", 5, raw=True)
+                point = points[0]["id"]
+                results = {
+                    "about": await client.about(raw=True),
+                    "read": await client.read("point and temp", 50, raw=True),
+                    "hisRead month": await client.his_read(point, MONTH, raw=True),
+                }
+            his = results["hisRead month"]
+            for label, grid in results.items():
+                if name == "v1":
+                    baseline[label] = grid
+                    detail = f"{len(grid.rows)} rows"
+                    ok = len(grid.rows) > 0
+                else:
+                    # The clocks move; the rest of about must not.
+                    strip = (lambda g: g) if label != "about" else drop_server_time
+                    difference = same_grid(strip(grid), strip(baseline[label]))
+                    ok, detail = difference is None, difference or f"{len(grid.rows)} rows, same values as v1"
+                check(f"B {name}: {label}", ok, detail)
+            nans = [i for i, row in enumerate(his.rows) if isinstance(row.get("val"), Number) and math.isnan(row["val"].val)]
+            check(f"B {name}: hisRead has 8,928 samples, NaN among them", len(his.rows) == 8928 and bool(nans), f"{len(his.rows)} rows, NaN at {nans[:3]}…")
+            if options.get("chunked"):
+                check(f"B {name}: the month came chunked", Counted.chunks > 1, f"{Counted.chunks} chunks reassembled by the reference")
+            else:
+                check(f"B {name}: nothing chunked", Counted.chunks == 0, f"{Counted.chunks} chunks")
+        finally:
+            await stop(process)
+
+    process, url = await start_hswire_serve(hswire, "--compression", "zlib", "--chunked")
+    try:
+        # Our client and the reference's get the same month from our server.
+        points = decode_grid((await run(hswire, "call", "--url", url, "read", "--grid", read_grid("point and his")))[1].encode())
+        point = points.rows[0]["id"]
+        request = encode_grid(GridBuilder().add_col("id").add_col("range").add_row({"id": point, "range": MONTH}).to_grid()).decode()
+        code, out, err = await run(hswire, "call", "--url", url, "--compression", "zlib", "--chunked", "hisRead", "--grid", request)
+        ours = decode_grid(out.strip().encode()) if code == 0 else None
+        async with WebSocketClient(url, binary=True, pythonic=False, heartbeat=0, binary_compression=COMP_ZLIB, chunked=True) as client:
+            theirs = await client.his_read(point, MONTH, raw=True)
+            difference = same_grid(ours, theirs) if ours is not None else err.strip()
+            check("B both clients read the same month", difference is None, difference or f"{len(theirs.rows)} rows")
+
+            pushes: asyncio.Queue[tuple[str, Grid]] = asyncio.Queue()
+            client.on_watch_push(lambda op, grid: pushes.put_nowait((op, grid)))
+            sub = await client.watch_sub([point], "interop", raw=True)
+            watch_id = sub.meta.get("watchId")
+            op, grid = await asyncio.wait_for(pushes.get(), 10)
+            check("B watch push through the reference's callback", op == "watchPoll" and grid.meta.get("watchId") == watch_id, f"op {op}, watchId {grid.meta.get('watchId')}, {len(grid.rows)} rows")
+
+            try:
+                await client._call("nav", Grid.make_empty())
+                check("B unknown op: error grid", False, "no error")
+            except CallError as error:
+                check("B unknown op: error grid", "nav" in str(error), str(error))
+
+            ids = [row["id"] for row in (await client.read("point", 2000, raw=True)).rows]
+            started = time.monotonic()
+            answers = await asyncio.gather(*(client.read_by_ids([ref], raw=True) for ref in ids), return_exceptions=True)
+            matched = sum(1 for ref, answer in zip(ids, answers) if isinstance(answer, Grid) and answer.rows and answer.rows[0]["id"].val == ref.val)
+            check(f"B load: {len(ids):,} concurrent requests from the reference's client", len(ids) == 2000 and matched == 2000, f"{matched} matched in {time.monotonic() - started:.1f} s")
+    finally:
+        await stop(process)
+
+    process, url = await start_hswire_serve(hswire, "--auth-token", "s3cret")
+    try:
+        async with WebSocketClient(url, binary=True, pythonic=False, heartbeat=0, auth_token="s3cret") as client:
+            about = await client.about(raw=True)
+            check("B token: the reference's client authenticates", len(about.rows) == 1)
+    finally:
+        await stop(process)
+
+
+def drop_server_time(grid: Grid) -> Grid:
+    """The about grid without the clock readings, which differ from one server run to the next."""
+    clocks = ("serverTime", "serverBootTime")
+    rows = [{k: v for k, v in row.items() if k not in clocks} for row in grid.rows]
+    builder = GridBuilder().set_meta(dict(grid.meta))
+    for name in grid.col_names:
+        if name not in clocks:
+            builder.add_col(name)
+    for row in rows:
+        builder.add_row(row)
+    return builder.to_grid()
+
+
+async def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--hswire", required=True)
+    parser.add_argument("--client", required=True)
+    args = parser.parse_args()
+    await part_a(args.hswire, args.client)
+    await part_b(args.hswire)
+    if FAILURES:
+        print(f"{len(FAILURES)} interop check(s) failed: {', '.join(FAILURES)}")
+        return 1
+    print("all interop checks passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
