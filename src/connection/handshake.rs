@@ -90,12 +90,7 @@ impl Offer {
 
     /// The offer as the JSON text message sent on the wire.
     pub fn to_json(&self) -> String {
-        let mut object = Map::new();
-        object.insert(fields::TYPE.into(), handshake::TYPE.into());
-        object.insert(fields::COMPRESSION.into(), self.compression.clone().into());
-        object.insert(fields::CHUNKED.into(), self.chunked.into());
-        object.insert(fields::VERSION.into(), self.version.into());
-        Value::Object(object).to_string()
+        message(self.compression.clone().into(), self.chunked, self.version)
     }
 
     /// Reads an offer. Missing `compression` and `chunked` read as none and
@@ -155,12 +150,7 @@ impl Answer {
 
     /// The answer as the JSON text message sent on the wire.
     pub fn to_json(&self) -> String {
-        let mut object = Map::new();
-        object.insert(fields::TYPE.into(), handshake::TYPE.into());
-        object.insert(fields::COMPRESSION.into(), self.compression.clone().into());
-        object.insert(fields::CHUNKED.into(), self.chunked.into());
-        object.insert(fields::VERSION.into(), self.version.into());
-        Value::Object(object).to_string()
+        message(self.compression.clone().into(), self.chunked, self.version)
     }
 
     /// Reads an answer.
@@ -212,6 +202,17 @@ pub fn parse_auth(text: &str) -> Option<String> {
         },
         _ => None,
     }
+}
+
+/// An offer or an answer: the same keys, in the spec's order; only the
+/// compression field's shape differs (a list offered, a name or null answered).
+fn message(compression: Value, chunked: bool, version: u64) -> String {
+    let mut object = Map::new();
+    object.insert(fields::TYPE.into(), handshake::TYPE.into());
+    object.insert(fields::COMPRESSION.into(), compression);
+    object.insert(fields::CHUNKED.into(), chunked.into());
+    object.insert(fields::VERSION.into(), version.into());
+    Value::Object(object).to_string()
 }
 
 fn handshake_object(text: &str) -> Result<Map<String, Value>, HandshakeError> {
