@@ -19,9 +19,10 @@ fn project() -> PathBuf {
 }
 
 /// What the copy needs to build: the workspace without docs or data. The
-/// test files (`tests/*.rs`, not their data) and the examples come along
-/// because Cargo.toml declares some of them and would not parse without.
-const COPIED: [&str; 9] = [
+/// test files (`tests/*.rs`, not their data), the examples and the benches
+/// come along because Cargo.toml declares some of them and would not parse
+/// without.
+const COPIED: [&str; 10] = [
     "Cargo.toml",
     "Cargo.lock",
     "build.rs",
@@ -31,6 +32,7 @@ const COPIED: [&str; 9] = [
     "src",
     "codegen",
     "examples",
+    "benches",
 ];
 
 fn copy(from: &Path, to: &Path) {
