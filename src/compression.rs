@@ -101,13 +101,12 @@ impl Decompressor {
                 self.zlib.reset(zlib_container());
                 let zlib = &mut self.zlib;
                 bounded(algorithm, input, limit, out, |input, output| {
-                    let (in_before, out_before) = (zlib.total_in(), zlib.total_out());
+                    let in_before = zlib.total_in();
                     let status = zlib
-                        .decompress(input, output, FlushDecompress::Finish)
+                        .decompress_vec(input, output, FlushDecompress::Finish)
                         .map_err(|e| e.to_string())?;
                     Ok(Step {
                         consumed: counter(zlib.total_in() - in_before),
-                        produced: counter(zlib.total_out() - out_before),
                         ended: status == flate2::Status::StreamEnd,
                     })
                 })
@@ -121,13 +120,12 @@ impl Decompressor {
                     reason: e.to_string(),
                 })?;
                 bounded(algorithm, input, limit, out, |input, output| {
-                    let (in_before, out_before) = (stream.total_in(), stream.total_out());
+                    let in_before = stream.total_in();
                     let status = stream
-                        .process(input, output, Action::Finish)
+                        .process_vec(input, output, Action::Finish)
                         .map_err(|e| e.to_string())?;
                     Ok(Step {
                         consumed: counter(stream.total_in() - in_before),
-                        produced: counter(stream.total_out() - out_before),
                         ended: status == LzmaStatus::StreamEnd,
                     })
                 })
@@ -185,49 +183,43 @@ fn lzma_compress(input: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
 /// What one call of a decompressor did.
 struct Step {
     consumed: usize,
-    produced: usize,
     ended: bool,
 }
 
-/// Runs `step` until the stream ends, giving it output room that grows with
-/// what it produces and never past `limit`. Once the room is used up, a
-/// one-byte probe outside `out` tells "exactly at the limit" from "over it".
-/// On error `out` is left as it was.
+/// Runs `step` until the stream ends. `step` appends to the vector's spare
+/// capacity and never grows it, so this function alone decides how much room
+/// there is: it grows by doubling from four times the input, never past one
+/// byte over `limit`, and a stream that fills that byte is over the limit.
+/// The room is reserved, not zero-filled. On error `out` is left as it was.
 fn bounded(
     algorithm: Compression,
     input: &[u8],
     limit: usize,
     out: &mut Vec<u8>,
-    mut step: impl FnMut(&[u8], &mut [u8]) -> Result<Step, String>,
+    mut step: impl FnMut(&[u8], &mut Vec<u8>) -> Result<Step, String>,
 ) -> Result<(), Error> {
     let start = out.len();
     let ceiling = start.saturating_add(limit);
-    let mut written = start;
+    // One byte past the ceiling tells "exactly at the limit" from "over it".
+    let room_end = ceiling.saturating_add(1);
     let mut consumed = 0;
-    let mut probe = [0u8; 1];
     let result = loop {
-        if written == out.len() && written < ceiling {
-            // Double what is there, starting from four times the input, up to the ceiling.
-            let guess = (written - start).max(input.len().saturating_mul(4)).max(4096);
-            out.resize(written.saturating_add(guess).min(ceiling), 0);
+        if out.len() == out.capacity() {
+            let guess = (out.len() - start).max(input.len().saturating_mul(4)).max(4096);
+            let wanted = out.len().saturating_add(guess).min(room_end);
+            out.reserve_exact(wanted.saturating_sub(out.len()));
         }
-        let at_limit = written == ceiling;
-        let room: &mut [u8] = if at_limit {
-            &mut probe
-        } else {
-            out.get_mut(written..).unwrap_or_default()
-        };
-        let room_len = room.len();
+        let room = out.capacity() - out.len();
+        let before = out.len();
         let rest = input.get(consumed..).unwrap_or_default();
-        let did = match step(rest, room) {
+        let did = match step(rest, out) {
             Ok(did) => did,
             Err(reason) => break Err(Error::CorruptCompressed { algorithm, reason }),
         };
-        if at_limit && did.produced > 0 {
+        if out.len() > ceiling {
             break Err(Error::DecompressedTooLarge { algorithm, limit });
         }
         consumed += did.consumed;
-        written += did.produced;
         if did.ended {
             break match input.len().saturating_sub(consumed) {
                 0 => Ok(()),
@@ -235,14 +227,16 @@ fn bounded(
             };
         }
         // All input read, room left over, no end of stream: the stream is cut short.
-        if consumed >= input.len() && did.produced < room_len {
+        if consumed >= input.len() && out.len() - before < room {
             break Err(Error::TruncatedCompressed {
                 algorithm,
                 len: input.len(),
             });
         }
     };
-    out.truncate(if result.is_ok() { written } else { start });
+    if result.is_err() {
+        out.truncate(start);
+    }
     result
 }
 
