@@ -98,9 +98,50 @@ struct Sequence {
     total: u16,
     flags: Flags,
     compression: Option<Compression>,
-    chunks: BTreeMap<u16, Vec<u8>>,
+    /// Chunks `0..next`, already joined: the message as far as it is contiguous.
+    /// A chunk that arrives in order is copied here once and never again. It
+    /// grows as a `Vec` does, by doubling, so its capacity stays within twice
+    /// the bytes counted against the budgets (and large reallocations are
+    /// remapped, not copied, by the system allocator).
+    prefix: Vec<u8>,
+    /// How many chunks `prefix` holds.
+    next: u16,
+    /// Chunks that arrived ahead of a gap, until the gap is filled.
+    ahead: BTreeMap<u16, Vec<u8>>,
     bytes: usize,
     started: Instant,
+}
+
+impl Sequence {
+    fn has(&self, index: u16) -> bool {
+        index < self.next || self.ahead.contains_key(&index)
+    }
+
+    /// Adds chunk `index`. In order, it joins the prefix, with any chunks
+    /// waiting behind it; otherwise it waits in `ahead`.
+    fn add(&mut self, index: u16, payload: Cow<'_, [u8]>) {
+        if index != self.next {
+            let mut owned = payload.into_owned();
+            // Decompression leaves spare capacity; what is held is what is counted.
+            owned.shrink_to_fit();
+            self.ahead.insert(index, owned);
+            return;
+        }
+        match payload {
+            // A decompressed first chunk becomes the prefix as it is.
+            Cow::Owned(owned) if self.prefix.is_empty() => self.prefix = owned,
+            payload => self.prefix.extend_from_slice(&payload),
+        }
+        self.next += 1;
+        while let Some(waiting) = self.ahead.remove(&self.next) {
+            self.prefix.extend_from_slice(&waiting);
+            self.next += 1;
+        }
+    }
+
+    fn is_complete(&self) -> bool {
+        self.next == self.total
+    }
 }
 
 /// Collects the chunks of chunked sequences and hands back each message once
@@ -286,7 +327,7 @@ impl<C: Clock> ChunkAssembler<C> {
                 show(compression),
             ));
         }
-        if seq.chunks.contains_key(&index) {
+        if seq.has(index) {
             return Err(Error::DuplicateChunk {
                 request_id,
                 op,
@@ -358,17 +399,16 @@ impl<C: Clock> ChunkAssembler<C> {
             total: chunk.total,
             flags: header.base.flags,
             compression: header.algorithm.map(|a| a.algorithm),
-            chunks: BTreeMap::new(),
+            prefix: Vec::new(),
+            next: 0,
+            ahead: BTreeMap::new(),
             bytes: 0,
             started: now,
         });
-        let mut owned = payload.into_owned();
-        // Decompression leaves spare capacity; what is held is what is counted.
-        owned.shrink_to_fit();
-        seq.bytes += owned.len();
-        self.held += owned.len();
-        seq.chunks.insert(chunk.index, owned);
-        if seq.chunks.len() < usize::from(seq.total) {
+        seq.bytes += payload.len();
+        self.held += payload.len();
+        seq.add(chunk.index, payload);
+        if !seq.is_complete() {
             return Ok(None);
         }
         let Some(seq) = self.remove(request_id, op) else {
@@ -378,19 +418,7 @@ impl<C: Clock> ChunkAssembler<C> {
             flags: message_flags(seq.flags),
             request_id,
             op,
-            payload: Cow::Owned(concat(seq.chunks, seq.bytes)),
+            payload: Cow::Owned(seq.prefix),
         }))
     }
-}
-
-/// The chunks in index order, in one buffer sized once.
-fn concat(chunks: BTreeMap<u16, Vec<u8>>, bytes: usize) -> Vec<u8> {
-    if chunks.len() == 1 {
-        return chunks.into_values().next().unwrap_or_default();
-    }
-    let mut out = Vec::with_capacity(bytes);
-    for chunk in chunks.into_values() {
-        out.extend_from_slice(&chunk);
-    }
-    out
 }
