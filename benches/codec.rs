@@ -1,10 +1,10 @@
-//! The codec on the reference's own workloads (REFERENCE.md), with memcpy of
-//! the same bytes as the ceiling. `scripts/compare.py` runs the reference on
-//! the same payloads and prints the ratios; run both by hand:
+//! The codec on the reference's own workloads (the payload sizes of its
+//! published figures), with memcpy of the same bytes as the ceiling.
+//! `scripts/compare.py` runs these and the reference on the same payloads and
+//! prints the ratios; to run the benchmarks alone:
 //!
 //! ```text
-//! cargo bench --bench codec
-//! scripts/compare.py
+//! cargo bench --features rayon --bench codec
 //! ```
 //!
 //! Benchmark ids are `group/name`; the comparison script reads them from
@@ -172,6 +172,45 @@ fn chunked_9mb(c: &mut Criterion) {
             )
         });
     }
+    // The same zlib chunks, compressed on every core (feature `rayon`).
+    #[cfg(feature = "rayon")]
+    {
+        let encoder = Encoder::new()
+            .with_compression(Some(Compression::Zlib))
+            .with_chunk_size(defaults::CHUNK_SIZE);
+        group.bench_function("zlib_encode_parallel", |b| {
+            b.iter(|| encoder.encode_chunked_parallel(base, &payload).unwrap().len())
+        });
+    }
+    // What two cores give this work when nothing is shared: each of two
+    // threads compresses half of the chunks with its own encoder. The parallel
+    // encoder's speed-up is read against this one as well as against one core.
+    let halves = payload.split_at(payload.len().div_ceil(defaults::CHUNK_SIZE) / 2 * defaults::CHUNK_SIZE);
+    let mut workers = [halves.0, halves.1].map(|half| {
+        let encoder = Encoder::new()
+            .with_compression(Some(Compression::Zlib))
+            .with_chunk_size(defaults::CHUNK_SIZE);
+        (encoder, Vec::with_capacity(defaults::CHUNK_SIZE + 64), half)
+    });
+    group.bench_function("zlib_encode_two_halves", |b| {
+        b.iter(|| {
+            std::thread::scope(|scope| {
+                let running = workers.each_mut().map(|(encoder, scratch, half)| {
+                    scope.spawn(move || {
+                        let mut wire = 0;
+                        encoder
+                            .encode_chunked_with(base, half, scratch, |frame| {
+                                wire += frame.len();
+                                Ok::<(), haystack_wire::Error>(())
+                            })
+                            .unwrap();
+                        wire
+                    })
+                });
+                running.map(|worker| worker.join().unwrap()).iter().sum::<usize>()
+            })
+        })
+    });
     // Reading a frame's header and finding its payload, without decoding it.
     let frames = Encoder::new().encode_chunked(base, &payload).unwrap();
     group.bench_function("raw_frame_views", |b| {

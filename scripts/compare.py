@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Our codec against the reference's, on the same payloads, in one run.
 
-Runs `cargo bench --bench codec` (criterion), times the reference's
+Runs `cargo bench --features rayon --bench codec` (criterion), times the reference's
 hs_py.ws_codec on the same payloads with timeit, checks that our compressed
 frames are byte-identical to the reference's, and prints a Markdown table of
 medians and ratios (reference time / our time), with memcpy of the same bytes
@@ -124,7 +124,7 @@ def main() -> int:
     parser.add_argument("--skip-bench", action="store_true", help="use the criterion results already in target/")
     args = parser.parse_args()
     if not args.skip_bench:
-        subprocess.run(["cargo", "bench", "--locked", "--bench", "codec"], cwd=ROOT, check=True)
+        subprocess.run(["cargo", "bench", "--locked", "--features", "rayon", "--bench", "codec"], cwd=ROOT, check=True)
     subprocess.run(["cargo", "build", "--release", "--locked", "--features", "cli", "--bin", "hswire"], cwd=ROOT, check=True)
     ours = our_times()
     theirs = reference_times()
@@ -145,6 +145,12 @@ def main() -> int:
         print(f"| {name} | | {show(mine)} | | |")
     if memcpy:
         print(f"\nmemcpy of {len(BIG):,} bytes: {show(memcpy)} ({len(BIG) / memcpy / 1e9:.1f} GB/s)")
+    one_core, every_core = ours.get("chunked_9mb/zlib_encode"), ours.get("chunked_9mb/zlib_encode_parallel")
+    halves = ours.get("chunked_9mb/zlib_encode_two_halves")
+    if one_core and every_core:
+        print(f"zlib chunks on {os.cpu_count()} cores (feature rayon): {show(every_core)}, {one_core / every_core:.2f}x one core")
+    if one_core and halves:
+        print(f"two threads, half the chunks each, nothing shared: {show(halves)}, {one_core / halves:.2f}x one core")
     print()
     for line in identical():
         print(line)

@@ -144,6 +144,33 @@ impl Encoder {
         Ok(frames)
     }
 
+    /// The chunked frames of `payload`, each chunk compressed on rayon's
+    /// thread pool: the same frames, byte for byte, as
+    /// [`Encoder::encode_chunked`], since every chunk is compressed on its own
+    /// either way.
+    #[cfg(feature = "rayon")]
+    pub fn encode_chunked_parallel(&self, base: BaseHeader, payload: &[u8]) -> Result<Vec<Vec<u8>>, Error> {
+        use rayon::prelude::*;
+
+        let total = self.chunk_count(payload.len())?;
+        (0..total)
+            .into_par_iter()
+            // One chunk per task: a worker that falls behind gives up the rest
+            // of its share chunk by chunk, not half at a time.
+            .with_max_len(1)
+            .map(|index| {
+                let start = usize::from(index).saturating_mul(self.chunk_size);
+                let end = start.saturating_add(self.chunk_size).min(payload.len());
+                let chunk = payload.get(start..end).unwrap_or_default();
+                let header = FrameHeader {
+                    chunk: Some(ChunkHeader { index, total }),
+                    ..FrameHeader::new(base)
+                };
+                parallel::frame(header, self.compression, chunk)
+            })
+            .collect()
+    }
+
     /// How many chunks a payload of `len` bytes takes.
     fn chunk_count(&self, len: usize) -> Result<u16, Error> {
         if self.chunk_size == 0 {
@@ -160,19 +187,31 @@ impl Encoder {
 
     fn write_frame(
         &mut self,
-        mut header: FrameHeader,
+        header: FrameHeader,
         algorithm: Option<Compression>,
         payload: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<(), Error> {
-        header.algorithm = algorithm.map(|algorithm| AlgorithmHeader { algorithm });
-        header.write_to(out);
-        match algorithm {
-            Some(algorithm) => self.compressor.compress(algorithm, payload, out),
-            None => {
-                out.extend_from_slice(payload);
-                Ok(())
-            }
+        write_frame(&mut self.compressor, header, algorithm, payload, out)
+    }
+}
+
+/// Appends one frame: `header` (with the algorithm section when `algorithm`
+/// is set), then `payload`, compressed with `compressor` if so.
+fn write_frame(
+    compressor: &mut Compressor,
+    mut header: FrameHeader,
+    algorithm: Option<Compression>,
+    payload: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<(), Error> {
+    header.algorithm = algorithm.map(|algorithm| AlgorithmHeader { algorithm });
+    header.write_to(out);
+    match algorithm {
+        Some(algorithm) => compressor.compress(algorithm, payload, out),
+        None => {
+            out.extend_from_slice(payload);
+            Ok(())
         }
     }
 }
@@ -180,5 +219,43 @@ impl Encoder {
 impl Default for Encoder {
     fn default() -> Self {
         Encoder::new()
+    }
+}
+
+/// Per-thread state for [`Encoder::encode_chunked_parallel`].
+#[cfg(feature = "rayon")]
+mod parallel {
+    use std::cell::RefCell;
+
+    use super::{write_frame, Compression, Compressor, Error, FrameHeader};
+
+    thread_local! {
+        /// Each pool thread keeps one compressor and one scratch buffer for
+        /// every chunk it is given, in this call and the next: making a zlib
+        /// stream and a chunk-sized buffer per chunk costs fresh pages each
+        /// time, which the other threads of the process feel as well.
+        static WORKSPACE: RefCell<(Compressor, Vec<u8>)> = RefCell::new((Compressor::new(), Vec::new()));
+    }
+
+    /// One frame of `header` and `chunk`, compressed with `algorithm` if set.
+    pub(super) fn frame(
+        header: FrameHeader,
+        algorithm: Option<Compression>,
+        chunk: &[u8],
+    ) -> Result<Vec<u8>, Error> {
+        if algorithm.is_none() {
+            // Without compression the frame's size is known: the chunk is copied once.
+            let mut frame = Vec::with_capacity(FrameHeader::MAX_LEN + chunk.len());
+            header.write_to(&mut frame);
+            frame.extend_from_slice(chunk);
+            return Ok(frame);
+        }
+        WORKSPACE.with_borrow_mut(|(compressor, scratch)| {
+            // The compressor reserves the worst case, more than the chunk
+            // itself; the frame keeps only the bytes it needs.
+            scratch.clear();
+            write_frame(compressor, header, algorithm, chunk, scratch)?;
+            Ok(scratch.to_vec())
+        })
     }
 }
