@@ -4,7 +4,7 @@
 //! prints the ratios; to run the benchmarks alone:
 //!
 //! ```text
-//! cargo bench --features rayon --bench codec
+//! cargo bench --features rayon,zlib-rs --bench codec
 //! ```
 //!
 //! Benchmark ids are `group/name`; the comparison script reads them from
@@ -115,6 +115,30 @@ fn grid_5000_compressed(c: &mut Criterion) {
             .unwrap();
         let mut decoder = Decoder::new();
         group.bench_function(format!("{algorithm}_decode"), |b| {
+            b.iter(|| black_box(decoder.decode(&frame).unwrap().unwrap().payload.len()))
+        });
+    }
+    // The optional zlib-rs backend: other bytes, measured for speed and size.
+    #[cfg(feature = "zlib-rs")]
+    {
+        let mut encoder = Encoder::new()
+            .with_compression(Some(Compression::Zlib))
+            .with_zlib_backend(haystack_wire::ZlibBackend::ZlibRs);
+        let mut out = Vec::with_capacity(payload.len());
+        group.bench_function("zlib_rs_encode", |b| {
+            b.iter(|| {
+                out.clear();
+                encoder
+                    .encode_into(BaseHeader::response(1, Op::Read), &payload, &mut out)
+                    .unwrap();
+                black_box(out.len())
+            })
+        });
+        let frame = encoder
+            .encode(BaseHeader::response(1, Op::Read), &payload)
+            .unwrap();
+        let mut decoder = Decoder::new();
+        group.bench_function("zlib_rs_decode", |b| {
             b.iter(|| black_box(decoder.decode(&frame).unwrap().unwrap().payload.len()))
         });
     }

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Our codec against the reference's, on the same payloads, in one run.
 
-Runs `cargo bench --features rayon --bench codec` (criterion), times the reference's
+Runs `cargo bench --features rayon,zlib-rs --bench codec` (criterion), times the reference's
 hs_py.ws_codec on the same payloads with timeit, checks that our compressed
 frames are byte-identical to the reference's, and prints a Markdown table of
 medians and ratios (reference time / our time), with memcpy of the same bytes
@@ -109,6 +109,14 @@ def identical() -> list[str]:
     )
     theirs = ref.encode_chunked_frames(ref.FLAG_RESPONSE, 1, "hisRead", BIG, compression=ref.COMP_ZLIB, chunk_size=ref.CHUNK_SIZE)
     lines.append(f"9.4 MB in 256 KiB zlib chunks: {'identical' if ours == theirs else 'DIFFERENT'} ({len(theirs)} frames)")
+    # The optional zlib-rs backend: other bytes, which the reference must read back.
+    [fast] = hswire("encode", "--op", "read", "--kind", "response", "--request-id", "1", "--compression", "zlib", "--zlib-rs", stdin=GRID)
+    stock = ref._encode_payload(ref.FLAG_RESPONSE, 1, READ, GRID, ref.COMP_ZLIB)
+    read_back = ref.decode_binary_frame(fast)[3] == GRID
+    lines.append(
+        f"5,000-row grid, zlib-rs: {len(fast):,} bytes ({len(fast) / len(stock):.2f}x the stock zlib's {len(stock):,}), "
+        f"{'read back by the reference' if read_back else 'NOT READ BACK by the reference'}"
+    )
     return lines
 
 
@@ -124,8 +132,8 @@ def main() -> int:
     parser.add_argument("--skip-bench", action="store_true", help="use the criterion results already in target/")
     args = parser.parse_args()
     if not args.skip_bench:
-        subprocess.run(["cargo", "bench", "--locked", "--features", "rayon", "--bench", "codec"], cwd=ROOT, check=True)
-    subprocess.run(["cargo", "build", "--release", "--locked", "--features", "cli", "--bin", "hswire"], cwd=ROOT, check=True)
+        subprocess.run(["cargo", "bench", "--locked", "--features", "rayon,zlib-rs", "--bench", "codec"], cwd=ROOT, check=True)
+    subprocess.run(["cargo", "build", "--release", "--locked", "--features", "cli,zlib-rs", "--bin", "hswire"], cwd=ROOT, check=True)
     ours = our_times()
     theirs = reference_times()
     memcpy = ours.get("chunked_9mb/memcpy")
@@ -149,6 +157,10 @@ def main() -> int:
     halves = ours.get("chunked_9mb/zlib_encode_two_halves")
     if one_core and every_core:
         print(f"zlib chunks on {os.cpu_count()} cores (feature rayon): {show(every_core)}, {one_core / every_core:.2f}x one core")
+    fast, stock = ours.get("grid_5000/zlib_rs_encode"), ours.get("grid_5000/zlib_encode")
+    if fast and stock:
+        print(f"zlib-rs backend (feature zlib-rs), 5,000-row grid: encode {show(fast)}, {stock / fast:.2f}x the stock zlib; "
+              f"decode of its stream {show(ours.get('grid_5000/zlib_rs_decode', 0.0))}")
     if one_core and halves:
         print(f"two threads, half the chunks each, nothing shared: {show(halves)}, {one_core / halves:.2f}x one core")
     print()

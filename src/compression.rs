@@ -12,6 +12,22 @@ use liblzma::stream::{Action, Filters, LzmaOptions, Status as LzmaStatus, Stream
 use crate::protocol::{compression_params, Compression};
 use crate::Error;
 
+/// Which implementation writes zlib streams.
+///
+/// Any zlib decoder reads either one's output, the reference's included; only
+/// [`ZlibBackend::Stock`] writes the reference's bytes exactly.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ZlibBackend {
+    /// The stock C zlib, as the reference uses: byte-identical frames.
+    #[default]
+    Stock,
+    /// zlib-rs (feature `zlib-rs`): faster at the spec's level, with other
+    /// bytes and a different compression ratio.
+    #[cfg(feature = "zlib-rs")]
+    ZlibRs,
+}
+
 /// Compresses payloads; keeps the zlib state between frames.
 ///
 /// Resetting a zlib stream instead of making a new one halves the cost of a
@@ -19,23 +35,54 @@ use crate::Error;
 /// place, so LZMA sets up a fresh encoder per frame (about 0.2 ms).
 pub struct Compressor {
     zlib: Compress,
+    #[cfg(feature = "zlib-rs")]
+    zlib_rs: Option<fast::ZlibRs>,
 }
 
 impl Compressor {
-    /// A compressor for both algorithms.
+    /// A compressor for both algorithms, with the stock zlib.
     pub fn new() -> Self {
         Compressor {
             zlib: Compress::new(
                 flate2::Compression::new(compression_params::zlib::LEVEL),
                 zlib_container(),
             ),
+            #[cfg(feature = "zlib-rs")]
+            zlib_rs: None,
         }
+    }
+
+    /// A compressor whose zlib streams come from `backend`.
+    pub fn with_zlib_backend(backend: ZlibBackend) -> Self {
+        match backend {
+            ZlibBackend::Stock => Compressor::new(),
+            #[cfg(feature = "zlib-rs")]
+            ZlibBackend::ZlibRs => Compressor {
+                zlib_rs: Some(fast::ZlibRs::new()),
+                ..Compressor::new()
+            },
+        }
+    }
+
+    /// The implementation that writes this compressor's zlib streams.
+    pub fn zlib_backend(&self) -> ZlibBackend {
+        #[cfg(feature = "zlib-rs")]
+        if self.zlib_rs.is_some() {
+            return ZlibBackend::ZlibRs;
+        }
+        ZlibBackend::Stock
     }
 
     /// Appends `input`, compressed with `algorithm`, to `out`.
     pub fn compress(&mut self, algorithm: Compression, input: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
         match algorithm {
-            Compression::Zlib => self.zlib(input, out),
+            Compression::Zlib => {
+                #[cfg(feature = "zlib-rs")]
+                if let Some(zlib_rs) = &mut self.zlib_rs {
+                    return zlib_rs.compress(input, out);
+                }
+                self.zlib(input, out)
+            }
             Compression::Lzma => lzma_compress(input, out),
         }
     }
@@ -46,8 +93,8 @@ impl Compressor {
             reason,
         };
         self.zlib.reset();
-        // zlib's deflateBound: with this much room one call finishes the stream.
-        out.reserve(input.len() + (input.len() >> 12) + (input.len() >> 14) + (input.len() >> 25) + 19);
+        // With this much room one call finishes the stream.
+        out.reserve(zlib_bound(input.len()));
         loop {
             let rest = input.get(counter(self.zlib.total_in())..).unwrap_or_default();
             let status = self
@@ -70,7 +117,9 @@ impl Default for Compressor {
 
 impl std::fmt::Debug for Compressor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Compressor").finish_non_exhaustive()
+        f.debug_struct("Compressor")
+            .field("zlib_backend", &self.zlib_backend())
+            .finish_non_exhaustive()
     }
 }
 
@@ -149,6 +198,77 @@ impl std::fmt::Debug for Decompressor {
 /// Whether zlib streams carry the zlib container (header and Adler-32), per the spec.
 fn zlib_container() -> bool {
     compression_params::zlib::CONTAINER == "zlib"
+}
+
+/// zlib's deflateBound: the most bytes a zlib stream of `len` input bytes
+/// takes, stored blocks and container included.
+fn zlib_bound(len: usize) -> usize {
+    len.saturating_add((len >> 12) + (len >> 14) + (len >> 25) + 19)
+}
+
+/// The zlib-rs compressor.
+#[cfg(feature = "zlib-rs")]
+mod fast {
+    use zlib_rs::{compress_bound, Deflate, DeflateFlush, Status};
+
+    use super::{compression_params, counter, zlib_container, Compression, Error};
+
+    /// zlib's largest window, as the stock library uses by default.
+    const WINDOW_BITS: u8 = 15;
+
+    /// A zlib-rs stream and the buffer it writes into.
+    pub(super) struct ZlibRs {
+        deflate: Deflate,
+        /// zlib-rs writes into a slice, not a vector's spare room; this buffer
+        /// is zero-filled as it grows, to the largest bound seen, and reused;
+        /// only the compressed bytes are copied out of it.
+        scratch: Vec<u8>,
+    }
+
+    fn failed(reason: &str) -> Error {
+        Error::CompressionFailed {
+            algorithm: Compression::Zlib,
+            reason: format!("zlib-rs: {reason}"),
+        }
+    }
+
+    impl ZlibRs {
+        pub(super) fn new() -> Self {
+            let level = i32::try_from(compression_params::zlib::LEVEL).unwrap_or(-1);
+            ZlibRs {
+                deflate: Deflate::new(level, zlib_container(), WINDOW_BITS),
+                scratch: Vec::new(),
+            }
+        }
+
+        pub(super) fn compress(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
+            self.deflate.reset();
+            // zlib-rs's own bound (its fastest level can need more than the
+            // stock library's); should a stream still not end, the buffer grows.
+            let mut room = compress_bound(input.len());
+            loop {
+                if self.scratch.len() < room {
+                    self.scratch.resize(room, 0);
+                }
+                let read = counter(self.deflate.total_in());
+                let written = counter(self.deflate.total_out());
+                let (Some(rest), Some(free)) = (input.get(read..), self.scratch.get_mut(written..room))
+                else {
+                    return Err(failed("the stream's counters passed its buffers"));
+                };
+                let status = self
+                    .deflate
+                    .compress(rest, free, DeflateFlush::Finish)
+                    .map_err(|e| failed(e.as_str()))?;
+                if status == Status::StreamEnd {
+                    let written = counter(self.deflate.total_out());
+                    out.extend_from_slice(self.scratch.get(..written).unwrap_or_default());
+                    return Ok(());
+                }
+                room = room.saturating_mul(2);
+            }
+        }
+    }
 }
 
 /// The raw LZMA2 filter chain both peers use.

@@ -1,6 +1,6 @@
 //! Building frames: one frame per message, or a chunked sequence.
 
-use crate::compression::Compressor;
+use crate::compression::{Compressor, ZlibBackend};
 use crate::protocol::{defaults, AlgorithmHeader, BaseHeader, ChunkHeader, Compression, FrameHeader, Op};
 use crate::Error;
 
@@ -55,6 +55,13 @@ impl Encoder {
     /// Splits chunked payloads into chunks of `bytes` (default [`defaults::CHUNK_SIZE`]).
     pub fn with_chunk_size(mut self, bytes: usize) -> Self {
         self.chunk_size = bytes;
+        self
+    }
+
+    /// Writes zlib streams with `backend` (default [`ZlibBackend::Stock`], the
+    /// reference's bytes). Frames from any backend decode the same.
+    pub fn with_zlib_backend(mut self, backend: ZlibBackend) -> Self {
+        self.compressor = Compressor::with_zlib_backend(backend);
         self
     }
 
@@ -166,7 +173,7 @@ impl Encoder {
                     chunk: Some(ChunkHeader { index, total }),
                     ..FrameHeader::new(base)
                 };
-                parallel::frame(header, self.compression, chunk)
+                parallel::frame(header, self.compression, self.compressor.zlib_backend(), chunk)
             })
             .collect()
     }
@@ -227,7 +234,7 @@ impl Default for Encoder {
 mod parallel {
     use std::cell::RefCell;
 
-    use super::{write_frame, Compression, Compressor, Error, FrameHeader};
+    use super::{write_frame, Compression, Compressor, Error, FrameHeader, ZlibBackend};
 
     thread_local! {
         /// Each pool thread keeps one compressor and one scratch buffer for
@@ -237,10 +244,12 @@ mod parallel {
         static WORKSPACE: RefCell<(Compressor, Vec<u8>)> = RefCell::new((Compressor::new(), Vec::new()));
     }
 
-    /// One frame of `header` and `chunk`, compressed with `algorithm` if set.
+    /// One frame of `header` and `chunk`, compressed with `algorithm` if set,
+    /// zlib streams by `backend`.
     pub(super) fn frame(
         header: FrameHeader,
         algorithm: Option<Compression>,
+        backend: ZlibBackend,
         chunk: &[u8],
     ) -> Result<Vec<u8>, Error> {
         if algorithm.is_none() {
@@ -251,6 +260,9 @@ mod parallel {
             return Ok(frame);
         }
         WORKSPACE.with_borrow_mut(|(compressor, scratch)| {
+            if compressor.zlib_backend() != backend {
+                *compressor = Compressor::with_zlib_backend(backend);
+            }
             // The compressor reserves the worst case, more than the chunk
             // itself; the frame keeps only the bytes it needs.
             scratch.clear();

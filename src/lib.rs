@@ -58,7 +58,7 @@ mod frame;
 mod limits;
 
 pub use assembler::{ChunkAssembler, Clock, ManualClock, Message, SystemClock};
-pub use compression::{Compressor, Decompressor};
+pub use compression::{Compressor, Decompressor, ZlibBackend};
 pub use decode::Decoder;
 pub use encode::Encoder;
 pub use error::{Error, ErrorScope};

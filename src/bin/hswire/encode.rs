@@ -27,6 +27,10 @@ pub struct Args {
     /// Split the payload into chunked frames of at most this many payload bytes.
     #[arg(long)]
     chunk_size: Option<usize>,
+    /// Write zlib streams with zlib-rs: faster, and not the reference's bytes.
+    #[cfg(feature = "zlib-rs")]
+    #[arg(long)]
+    zlib_rs: bool,
 }
 
 /// The kinds as the command line spells them.
@@ -60,6 +64,10 @@ pub fn run(args: &Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let mut encoder = Encoder::new()
         .with_compression(args.compression)
         .with_threshold(args.threshold);
+    #[cfg(feature = "zlib-rs")]
+    if args.zlib_rs {
+        encoder = encoder.with_zlib_backend(haystack_wire::ZlibBackend::ZlibRs);
+    }
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     match args.chunk_size {
