@@ -5,7 +5,9 @@ Runs `cargo bench --features rayon,zlib-rs --bench codec` (criterion), times the
 hs_py.ws_codec on the same payloads with timeit, checks that our compressed
 frames are byte-identical to the reference's, and prints a Markdown table of
 medians and ratios (reference time / our time), with memcpy of the same bytes
-as the ceiling for the uncompressed chunked rows.
+as the ceiling for the uncompressed chunked rows. Then runs
+`cargo bench --bench memory` for the peak memory of our reassembly and prints
+it beside the reference's, as tracemalloc sees it.
 
 Usage (a Python >= 3.13 with haystack-py; scripts/python-env.sh makes one):
     $(scripts/python-env.sh) scripts/compare.py [--skip-bench]
@@ -20,6 +22,7 @@ import statistics
 import subprocess
 import sys
 import timeit
+import tracemalloc
 from pathlib import Path
 
 from hs_py import ws_codec as ref
@@ -80,6 +83,29 @@ def reference_times() -> dict[str, float]:
         frames = encode()
         times[f"chunked_9mb/{name}_reassemble"] = median_seconds(lambda: reassemble(frames), budget=4.0)
     return times
+
+
+def reference_reassembly_peaks() -> list[str]:
+    """The most memory the reference's reassembly holds at once, in order."""
+    lines = []
+    for name, algorithm in (("raw", None), ("zlib", ref.COMP_ZLIB)):
+        frames = ref.encode_chunked_frames(
+            ref.FLAG_RESPONSE, 1, "hisRead", BIG, compression=algorithm, chunk_size=ref.CHUNK_SIZE
+        )
+        tracemalloc.start()
+        whole = reassemble(frames)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        ratio = peak / (len(whole) + ref.CHUNK_SIZE)
+        lines.append(f"reference reassembly peak, {name}, in order: {peak} bytes, {ratio:.3f}x the payload plus one chunk")
+    return lines
+
+
+def our_reassembly_peaks() -> list[str]:
+    out = subprocess.run(
+        ["cargo", "bench", "--locked", "--bench", "memory"], cwd=ROOT, check=True, capture_output=True, text=True
+    ).stdout
+    return [line for line in out.splitlines() if line.startswith("reassembly peak")]
 
 
 def our_times() -> dict[str, float]:
@@ -163,6 +189,9 @@ def main() -> int:
               f"decode of its stream {show(ours.get('grid_5000/zlib_rs_decode', 0.0))}")
     if one_core and halves:
         print(f"two threads, half the chunks each, nothing shared: {show(halves)}, {one_core / halves:.2f}x one core")
+    print()
+    for line in our_reassembly_peaks() + reference_reassembly_peaks():
+        print(line)
     print()
     for line in identical():
         print(line)

@@ -100,12 +100,15 @@ struct Sequence {
     compression: Option<Compression>,
     /// Chunks `0..next`, already joined: the message as far as it is contiguous.
     /// A chunk that arrives in order is copied here once and never again. It
-    /// grows as a `Vec` does, by doubling, so its capacity stays within twice
-    /// the bytes counted against the budgets (and large reallocations are
-    /// remapped, not copied, by the system allocator).
+    /// grows by doubling ([`Sequence::make_room`]), so its capacity stays
+    /// within twice the bytes counted against the budgets (and large
+    /// reallocations are remapped, not copied, by the system allocator).
     prefix: Vec<u8>,
     /// How many chunks `prefix` holds.
     next: u16,
+    /// The length of chunk 0 (which is always the first to join the prefix),
+    /// by which the sequence's announced size is reckoned.
+    first_chunk_len: usize,
     /// Chunks that arrived ahead of a gap, until the gap is filled.
     ahead: BTreeMap<u16, Vec<u8>>,
     bytes: usize,
@@ -127,16 +130,44 @@ impl Sequence {
             self.ahead.insert(index, owned);
             return;
         }
+        if index == 0 {
+            self.first_chunk_len = payload.len();
+        }
         match payload {
             // A decompressed first chunk becomes the prefix as it is.
             Cow::Owned(owned) if self.prefix.is_empty() => self.prefix = owned,
-            payload => self.prefix.extend_from_slice(&payload),
+            payload => {
+                self.make_room(payload.len());
+                self.prefix.extend_from_slice(&payload);
+            }
         }
         self.next += 1;
         while let Some(waiting) = self.ahead.remove(&self.next) {
+            self.make_room(waiting.len());
             self.prefix.extend_from_slice(&waiting);
             self.next += 1;
         }
+    }
+
+    /// Makes room for `more` bytes at the end of the prefix. Like a `Vec`, it
+    /// doubles the capacity when it must grow, but not past the size the
+    /// sequence announces, `total` chunks as long as the first, when that is
+    /// enough: an honest message then ends in a buffer of its own size, not
+    /// one up to twice as large. The announcement only ever lowers what is
+    /// reserved; what is reserved never exceeds twice what has arrived.
+    fn make_room(&mut self, more: usize) {
+        let needed = self.prefix.len().saturating_add(more);
+        if needed <= self.prefix.capacity() {
+            return;
+        }
+        let announced = usize::from(self.total).saturating_mul(self.first_chunk_len);
+        let doubled = self.prefix.capacity().saturating_mul(2).max(needed);
+        let target = if announced >= needed {
+            doubled.min(announced)
+        } else {
+            doubled
+        };
+        self.prefix.reserve_exact(target - self.prefix.len());
     }
 
     fn is_complete(&self) -> bool {
@@ -401,6 +432,7 @@ impl<C: Clock> ChunkAssembler<C> {
             compression: header.algorithm.map(|a| a.algorithm),
             prefix: Vec::new(),
             next: 0,
+            first_chunk_len: 0,
             ahead: BTreeMap::new(),
             bytes: 0,
             started: now,
