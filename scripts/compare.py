@@ -5,7 +5,7 @@ Runs `cargo bench --features rayon,zlib-rs --bench codec` (criterion), times the
 hs_py.ws_codec on the same payloads with timeit, checks that our compressed
 frames are byte-identical to the reference's, and prints a Markdown table of
 medians and ratios (reference time / our time), with memcpy of the same bytes
-as the ceiling for the uncompressed chunked rows. Then runs
+as the ceiling for the uncompressed chunked rows and the small frame. Then runs
 `cargo bench --bench memory` for the peak memory of our reassembly and prints
 it beside the reference's, as tracemalloc sees it.
 
@@ -163,6 +163,7 @@ def main() -> int:
     ours = our_times()
     theirs = reference_times()
     memcpy = ours.get("chunked_9mb/memcpy")
+    small_memcpy = ours.get("small_frame/memcpy")
 
     print(f"\nPython {sys.version.split()[0]}, haystack-py {ref.__name__} from {Path(ref.__file__).parent.parent.name}, {os.cpu_count()} cores\n")
     print("| workload | reference | haystack-wire | ratio | share of memcpy |")
@@ -172,13 +173,19 @@ def main() -> int:
         if mine is None:
             print(f"| {name} | {show(reference)} | (not benchmarked) | | |")
             continue
-        share = f"{memcpy / mine:.0%}" if memcpy and name.startswith("chunked_9mb/raw") else ""
+        share = ""
+        if memcpy and name.startswith("chunked_9mb/raw"):
+            share = f"{memcpy / mine:.0%}"
+        elif small_memcpy and name == "small_frame/encode_decode":
+            share = f"{small_memcpy / mine:.0%}"
         print(f"| {name} | {show(reference)} | {show(mine)} | {reference / mine:.1f}x | {share} |")
     extra = {name: t for name, t in ours.items() if name not in theirs}
     for name, mine in sorted(extra.items()):
         print(f"| {name} | | {show(mine)} | | |")
+    if small_memcpy:
+        print(f"\nmemcpy of the {len(SMALL)}-byte small payload into a reused buffer: {show(small_memcpy)}")
     if memcpy:
-        print(f"\nmemcpy of {len(BIG):,} bytes: {show(memcpy)} ({len(BIG) / memcpy / 1e9:.1f} GB/s)")
+        print(f"memcpy of {len(BIG):,} bytes: {show(memcpy)} ({len(BIG) / memcpy / 1e9:.1f} GB/s)")
     one_core, every_core = ours.get("chunked_9mb/zlib_encode"), ours.get("chunked_9mb/zlib_encode_parallel")
     halves = ours.get("chunked_9mb/zlib_encode_two_halves")
     if one_core and every_core:

@@ -85,6 +85,7 @@ impl Message<'_> {
 }
 
 /// `flags` without the bits that announce header sections.
+#[inline]
 pub(crate) fn message_flags(flags: Flags) -> Flags {
     HeaderSection::ALL
         .iter()

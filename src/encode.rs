@@ -72,6 +72,7 @@ impl Encoder {
 
     /// Appends one frame carrying `payload` to `out`: compressed when
     /// compression is on and the payload reaches the threshold, else a v1 frame.
+    #[inline]
     pub fn encode_into(&mut self, base: BaseHeader, payload: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
         let algorithm = self.compression.filter(|_| payload.len() >= self.threshold);
         self.write_frame(FrameHeader::new(base), algorithm, payload, out)

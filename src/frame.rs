@@ -81,6 +81,7 @@ pub struct Frame<'a> {
 
 impl<'a> Frame<'a> {
     /// Reads a frame; copies nothing.
+    #[inline]
     pub fn decode(bytes: &'a [u8]) -> Result<Frame<'a>, Error> {
         let (header, payload) = FrameHeader::decode(bytes)?;
         Ok(Frame { header, payload })

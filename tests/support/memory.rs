@@ -1,7 +1,8 @@
 //! The peak memory of reassembly, read by a global allocator that counts the
 //! bytes held and the most held at once, over the system allocator. Shared by
-//! the memory test and the memory benchmark; each installs [`Counting`] in its
-//! own binary, whose other threads must be quiet while it measures.
+//! the memory and allocation tests and the memory benchmark; each installs
+//! [`Counting`] in its own binary, whose other threads must be quiet while it
+//! measures.
 //!
 //! A reallocation counts as the new size replacing the old one: the system
 //! allocator moves large blocks by remapping pages, not by holding two copies.

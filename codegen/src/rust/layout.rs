@@ -329,12 +329,14 @@ fn section_struct(protocol: &Protocol, section: &Section) -> TokenStream {
             #( #offset_consts )*
 
             /// Reads the section from its bytes.
+            #[inline]
             pub fn read(bytes: &[u8; Self::LEN]) -> Result<#ty, HeaderError> {
                 #( #reads )*
                 Ok(#ty { #( #names ),* })
             }
 
             /// The section's bytes, as they go on the wire.
+            #[inline]
             pub fn to_bytes(&self) -> [u8; Self::LEN] {
                 #( #lets )*
                 [ #( #bytes ),* ]
@@ -415,6 +417,11 @@ fn frame_header(protocol: &Protocol) -> TokenStream {
 
             /// Reads the header at the start of `frame` and returns it with the
             /// rest of the frame, the payload, borrowed.
+            //
+            // Inlined into callers in other crates: reading a header is a few
+            // instructions, and returning it from a call through memory costs
+            // more than the reading.
+            #[inline]
             pub fn decode(frame: &[u8]) -> Result<(FrameHeader, &[u8]), HeaderError> {
                 let mut rest = frame;
                 let #base_field = #base_ty::read(split_section(&mut rest, frame.len(), HeaderSection::#base_variant)?)?;
@@ -429,6 +436,7 @@ fn frame_header(protocol: &Protocol) -> TokenStream {
             }
 
             /// Appends the header's bytes to `out`.
+            #[inline]
             pub fn write_to(&self, out: &mut Vec<u8>) {
                 let #base_field = #base_ty { #flags_field: self.wire_flags(), ..self.#base_field };
                 out.extend_from_slice(&#base_field.to_bytes());
@@ -441,6 +449,7 @@ fn frame_header(protocol: &Protocol) -> TokenStream {
         }
 
         /// Splits the next `N` bytes, one header section, off the front of `rest`.
+        #[inline]
         fn split_section<'a, const N: usize>(
             rest: &mut &'a [u8],
             frame_len: usize,
