@@ -13,7 +13,8 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use criterion::measurement::WallTime;
+use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkGroup, Criterion, Throughput};
 use haystack_wire::protocol::defaults;
 use haystack_wire::{BaseHeader, Compression, Decoder, Encoder, Frame, Op};
 
@@ -108,50 +109,42 @@ fn grid_5000_compressed(c: &mut Criterion) {
     group.throughput(Throughput::Bytes(payload.len() as u64));
     group.sample_size(20);
     for algorithm in [Compression::Zlib, Compression::Lzma] {
-        let mut encoder = Encoder::new().with_compression(Some(algorithm));
-        let mut out = Vec::with_capacity(payload.len());
-        group.bench_function(format!("{algorithm}_encode"), |b| {
-            b.iter(|| {
-                out.clear();
-                encoder
-                    .encode_into(BaseHeader::response(1, Op::Read), &payload, &mut out)
-                    .unwrap();
-                black_box(out.len())
-            })
-        });
-        let frame = encoder
-            .encode(BaseHeader::response(1, Op::Read), &payload)
-            .unwrap();
-        let mut decoder = Decoder::new();
-        group.bench_function(format!("{algorithm}_decode"), |b| {
-            b.iter(|| black_box(decoder.decode(&frame).unwrap().unwrap().payload.len()))
-        });
+        let encoder = Encoder::new().with_compression(Some(algorithm));
+        encode_and_decode(&mut group, &algorithm.to_string(), encoder, &payload);
     }
     // The optional zlib-rs backend: other bytes, measured for speed and size.
     #[cfg(feature = "zlib-rs")]
     {
-        let mut encoder = Encoder::new()
+        let encoder = Encoder::new()
             .with_compression(Some(Compression::Zlib))
             .with_zlib_backend(haystack_wire::ZlibBackend::ZlibRs);
-        let mut out = Vec::with_capacity(payload.len());
-        group.bench_function("zlib_rs_encode", |b| {
-            b.iter(|| {
-                out.clear();
-                encoder
-                    .encode_into(BaseHeader::response(1, Op::Read), &payload, &mut out)
-                    .unwrap();
-                black_box(out.len())
-            })
-        });
-        let frame = encoder
-            .encode(BaseHeader::response(1, Op::Read), &payload)
-            .unwrap();
-        let mut decoder = Decoder::new();
-        group.bench_function("zlib_rs_decode", |b| {
-            b.iter(|| black_box(decoder.decode(&frame).unwrap().unwrap().payload.len()))
-        });
+        encode_and_decode(&mut group, "zlib_rs", encoder, &payload);
     }
     group.finish();
+}
+
+/// `{name}_encode`: one frame of `payload` made by `encoder` into a reused
+/// buffer; `{name}_decode`: that frame decoded.
+fn encode_and_decode(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    name: &str,
+    mut encoder: Encoder,
+    payload: &[u8],
+) {
+    let base = BaseHeader::response(1, Op::Read);
+    let mut out = Vec::with_capacity(payload.len());
+    group.bench_function(format!("{name}_encode"), |b| {
+        b.iter(|| {
+            out.clear();
+            encoder.encode_into(base, payload, &mut out).unwrap();
+            black_box(out.len())
+        })
+    });
+    let frame = encoder.encode(base, payload).unwrap();
+    let mut decoder = Decoder::new();
+    group.bench_function(format!("{name}_decode"), |b| {
+        b.iter(|| black_box(decoder.decode(&frame).unwrap().unwrap().payload.len()))
+    });
 }
 
 fn chunked_9mb(c: &mut Criterion) {
