@@ -85,6 +85,11 @@ impl Outbox {
         self.queue.is_closed()
     }
 
+    /// Resolves once the writer is gone.
+    pub(crate) async fn closed(&self) {
+        self.queue.closed().await;
+    }
+
     fn encode(&self, base: BaseHeader, payload: &[u8]) -> Result<Vec<Vec<u8>>, Error> {
         let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let (encoder, session) = &mut *state;

@@ -218,6 +218,13 @@ impl Peer {
         self.outbox.is_closed()
     }
 
+    /// Resolves once the connection is closed, for clean-up that belongs to
+    /// it (a watch that ends with its connection, say).
+    pub fn closed(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let outbox = Arc::clone(&self.outbox);
+        async move { outbox.closed().await }
+    }
+
     /// Pushes `payload` as `op` (compressed and chunked as the connection agreed).
     pub async fn push(&self, op: Op, payload: &[u8]) -> Result<(), PeerClosed> {
         self.outbox
