@@ -237,6 +237,12 @@ impl<C: Clock> ChunkAssembler<C> {
         self
     }
 
+    /// Replaces the limits in force; incomplete sequences are kept and meet
+    /// the new limits with their next chunk.
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.limits = limits;
+    }
+
     /// How many sequences are incomplete.
     pub fn pending_count(&self) -> usize {
         self.pending.len()

@@ -36,7 +36,9 @@ pub enum ZlibBackend {
 /// bindings cannot re-initialise a raw encoder in place, so LZMA sets up a
 /// fresh encoder per frame.
 pub struct Compressor {
-    zlib: Compress,
+    /// Made on first use: a zlib stream's tables cost about 256 KiB, and an
+    /// encoder that never compresses (a v1 connection) should not pay for them.
+    zlib: Option<Compress>,
     #[cfg(feature = "zlib-rs")]
     zlib_rs: Option<fast::ZlibRs>,
 }
@@ -45,10 +47,7 @@ impl Compressor {
     /// A compressor for both algorithms, with the stock zlib.
     pub fn new() -> Self {
         Compressor {
-            zlib: Compress::new(
-                flate2::Compression::new(compression_params::zlib::LEVEL),
-                zlib_container(),
-            ),
+            zlib: None,
             #[cfg(feature = "zlib-rs")]
             zlib_rs: None,
         }
@@ -94,13 +93,21 @@ impl Compressor {
             algorithm: Compression::Zlib,
             reason,
         };
-        self.zlib.reset();
+        let zlib = match &mut self.zlib {
+            Some(zlib) => {
+                zlib.reset();
+                zlib
+            }
+            None => self.zlib.insert(Compress::new(
+                flate2::Compression::new(compression_params::zlib::LEVEL),
+                zlib_container(),
+            )),
+        };
         // With this much room one call finishes the stream.
         out.reserve(zlib_bound(input.len()));
         loop {
-            let rest = input.get(counter(self.zlib.total_in())..).unwrap_or_default();
-            let status = self
-                .zlib
+            let rest = input.get(counter(zlib.total_in())..).unwrap_or_default();
+            let status = zlib
                 .compress_vec(rest, out, FlushCompress::Finish)
                 .map_err(|e| failed(e.to_string()))?;
             match status {
@@ -127,15 +134,14 @@ impl std::fmt::Debug for Compressor {
 
 /// Decompresses payloads under a cap; keeps the zlib state between frames.
 pub struct Decompressor {
-    zlib: Decompress,
+    /// Made on first use, like the compressor's.
+    zlib: Option<Decompress>,
 }
 
 impl Decompressor {
     /// A decompressor for both algorithms.
     pub fn new() -> Self {
-        Decompressor {
-            zlib: Decompress::new(zlib_container()),
-        }
+        Decompressor { zlib: None }
     }
 
     /// Appends `input`, decompressed with `algorithm`, to `out`, writing at most
@@ -149,8 +155,13 @@ impl Decompressor {
     ) -> Result<(), Error> {
         match algorithm {
             Compression::Zlib => {
-                self.zlib.reset(zlib_container());
-                let zlib = &mut self.zlib;
+                let zlib = match &mut self.zlib {
+                    Some(zlib) => {
+                        zlib.reset(zlib_container());
+                        zlib
+                    }
+                    None => self.zlib.insert(Decompress::new(zlib_container())),
+                };
                 bounded(algorithm, input, limit, out, |input, output| {
                     let in_before = zlib.total_in();
                     let status = zlib

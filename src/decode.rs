@@ -82,6 +82,25 @@ impl<C: Clock> Decoder<C> {
         self.assembler.pending_count()
     }
 
+    /// How many payload bytes the incomplete sequences hold.
+    pub fn pending_bytes(&self) -> usize {
+        self.assembler.pending_bytes()
+    }
+
+    /// Drops the incomplete sequences older than the TTL and returns how many
+    /// there were. Decoding sweeps as chunks arrive; a connection that wants
+    /// expired sequences gone when nothing arrives calls this on a timer.
+    pub fn sweep_expired(&mut self) -> usize {
+        self.assembler.sweep_expired()
+    }
+
+    /// Replaces the limits in force; incomplete sequences are kept and meet
+    /// the new limits with their next chunk.
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.assembler.set_limits(limits);
+        self.limits = limits;
+    }
+
     /// Feeds one frame. Returns the message it completes, if any. On error the
     /// frame, and the sequence it belongs to, are dropped; other sequences are kept.
     pub fn decode<'a>(&mut self, bytes: &'a [u8]) -> Result<Option<Message<'a>>, Error> {

@@ -463,7 +463,7 @@ impl Client {
             .await
             .map_err(|error| match error {
                 SendError::Encode(source) => ClientError::Encode { op, source },
-                SendError::Closed => self.closed_error(),
+                SendError::Closed | SendError::OverBudget(_) => self.closed_error(),
             })?;
         let outcome = match self.request_timeout {
             Some(after) => tokio::time::timeout(after, outcome)

@@ -25,12 +25,15 @@
 //! still be read.
 
 mod body;
+mod budget;
 mod client;
+mod control;
 mod error_grid;
 mod handshake;
 mod ids;
 mod outbox;
 mod server;
+mod write_deadline;
 
 pub use body::{Body, BodyError};
 pub use client::{Client, ClientConfig, ClientError, Push, Pushes};
@@ -38,8 +41,8 @@ pub use error_grid::{error_dis, error_grid};
 pub use handshake::{auth_message, parse_auth, Answer, HandshakeError, Offer, Session};
 pub use ids::RequestIds;
 pub use server::{
-    serve_connection, ConnectionEnd, Fault, Peer, PeerClosed, Reply, Request, Router, Server, ServerConfig,
-    Subscribers,
+    serve_connection, ConnectionEnd, Fault, Monitor, Peer, PushError, Reply, Request, Router, Server,
+    ServerConfig, ServerStats, Subscribers,
 };
 
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;

@@ -29,6 +29,29 @@ pub struct Args {
     /// Milliseconds between the simulated changes pushed to watches.
     #[arg(long, default_value_t = 1000)]
     push_interval_ms: u64,
+    /// Connections served at once; past it, new ones are refused (HTTP 503).
+    #[arg(long, default_value_t = 1000)]
+    max_connections: usize,
+    /// Seconds a new connection has for its WebSocket upgrade and token.
+    #[arg(long, default_value_t = 10.0)]
+    handshake_timeout: f64,
+    /// Seconds of silence before a client is pinged (0: no keepalive); it
+    /// then has as long again to answer.
+    #[arg(long, default_value_t = 20.0)]
+    ping_interval: f64,
+    /// Seconds a client's socket may take no bytes before it is dropped (0: no limit).
+    #[arg(long, default_value_t = 30.0)]
+    write_timeout: f64,
+}
+
+/// A number of seconds from the command line; 0 means none.
+fn seconds(flag: &str, value: f64) -> Result<Option<Duration>, String> {
+    if value == 0.0 {
+        return Ok(None);
+    }
+    Duration::try_from_secs_f64(value)
+        .map(Some)
+        .map_err(|_| format!("--{flag}: {value} is not a number of seconds"))
 }
 
 pub fn run(args: &Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
@@ -36,9 +59,19 @@ pub fn run(args: &Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
     runtime.block_on(async {
         let site = Arc::new(Site::sample());
         let watchers = Arc::new(Subscribers::<String>::new());
+        let handshake_timeout = seconds("handshake-timeout", args.handshake_timeout)?
+            .ok_or("--handshake-timeout: a connection needs some time for its upgrade")?;
+        let ping_interval = seconds("ping-interval", args.ping_interval)?;
         let mut config = ServerConfig::new()
             .compression(args.compression)
-            .chunked(args.chunked);
+            .chunked(args.chunked)
+            .max_connections(args.max_connections)
+            .handshake_timeout(handshake_timeout)
+            .ping_interval(ping_interval)
+            .write_timeout(seconds("write-timeout", args.write_timeout)?);
+        if let Some(interval) = ping_interval {
+            config = config.pong_timeout(interval);
+        }
         if let Some(token) = &args.auth_token {
             config = config.auth_token(token.clone());
         }
@@ -151,9 +184,7 @@ async fn push_changes(site: Arc<Site>, watchers: Arc<Subscribers<String>>, inter
             if changes.rows.is_empty() || !watchers.has_subscribers(&watch_id) {
                 continue;
             }
-            watchers
-                .push(&watch_id, Op::WatchPoll, &hayson::encode_grid(&changes))
-                .await;
+            watchers.push(&watch_id, Op::WatchPoll, &hayson::encode_grid(&changes));
         }
     }
 }

@@ -1,0 +1,191 @@
+//! The listening side: accept connections for as long as the server runs,
+//! whatever `accept()` reports, and no more of them at once than the cap.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
+use tokio::sync::Semaphore;
+
+use super::super::budget::MemoryBudget;
+use super::config::ServerConfig;
+use super::connection::serve;
+use super::router::Router;
+
+/// The first pause after an `accept()` error that is not about one
+/// connection (out of file descriptors, say); it doubles up to
+/// [`ACCEPT_BACKOFF_MAX`] while the errors go on.
+const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(10);
+/// The longest pause between two `accept()` attempts after errors: a freed
+/// descriptor is used within a second.
+const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
+
+/// What a server refuses with when it serves as many connections as it may.
+const SERVICE_UNAVAILABLE: &[u8] =
+    b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
+
+/// A listening server: one task per connection, one per request.
+#[derive(Debug)]
+pub struct Server {
+    listener: TcpListener,
+    config: Arc<ServerConfig>,
+    router: Arc<Router>,
+    state: Arc<State>,
+}
+
+/// What a running server shares with its [`Monitor`]s.
+#[derive(Debug)]
+struct State {
+    budget: Arc<MemoryBudget>,
+    connections: Arc<Semaphore>,
+    max_connections: usize,
+    refused: AtomicU64,
+    accept_errors: AtomicU64,
+    last_accept_error: std::sync::Mutex<Option<String>>,
+}
+
+/// Figures of a running server, from [`Monitor::stats`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ServerStats {
+    /// Connections being served (from accept to close).
+    pub open_connections: usize,
+    /// Connections refused because [`ServerConfig::max_connections`] were open.
+    pub refused_connections: u64,
+    /// `accept()` calls that failed; the server went on after each.
+    pub accept_errors: u64,
+    /// What the last failed `accept()` reported.
+    pub last_accept_error: Option<String>,
+    /// Bytes of the shared memory budget in use.
+    pub memory_in_use: usize,
+    /// The shared memory budget ([`ServerConfig::memory_budget`]).
+    pub memory_budget: usize,
+}
+
+/// Reads a server's figures while it runs.
+#[derive(Debug, Clone)]
+pub struct Monitor {
+    state: Arc<State>,
+}
+
+impl Monitor {
+    /// The figures now.
+    pub fn stats(&self) -> ServerStats {
+        let state = &self.state;
+        ServerStats {
+            open_connections: state.max_connections - state.connections.available_permits(),
+            refused_connections: state.refused.load(Ordering::Relaxed),
+            accept_errors: state.accept_errors.load(Ordering::Relaxed),
+            last_accept_error: state
+                .last_accept_error
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .clone(),
+            memory_in_use: state.budget.used(),
+            memory_budget: state.budget.limit(),
+        }
+    }
+}
+
+impl Server {
+    /// Listens on `addr`.
+    pub async fn bind(
+        addr: impl ToSocketAddrs,
+        config: ServerConfig,
+        router: Router,
+    ) -> std::io::Result<Server> {
+        let listener = TcpListener::bind(addr).await?;
+        Ok(Server::from_listener(listener, config, router))
+    }
+
+    /// Serves on a listener the caller bound.
+    pub fn from_listener(listener: TcpListener, config: ServerConfig, router: Router) -> Server {
+        let state = Arc::new(State {
+            budget: MemoryBudget::new(config.memory_budget),
+            connections: Arc::new(Semaphore::new(config.max_connections)),
+            max_connections: config.max_connections,
+            refused: AtomicU64::new(0),
+            accept_errors: AtomicU64::new(0),
+            last_accept_error: std::sync::Mutex::new(None),
+        });
+        Server {
+            listener,
+            config: Arc::new(config),
+            router: Arc::new(router),
+            state,
+        }
+    }
+
+    /// The address it listens on (useful after binding port 0).
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// A handle that reads the server's figures while it runs.
+    pub fn monitor(&self) -> Monitor {
+        Monitor {
+            state: Arc::clone(&self.state),
+        }
+    }
+
+    /// Accepts connections for ever. A connection's failure ends only that
+    /// connection, and a failed `accept()` (no file descriptor left, say)
+    /// ends nothing: it is counted ([`Monitor::stats`]), the server pauses
+    /// briefly, and tries again. Past [`ServerConfig::max_connections`], a
+    /// new connection is answered with an HTTP 503 and closed at once.
+    pub async fn run(self) -> std::io::Result<()> {
+        let mut backoff = Duration::ZERO;
+        loop {
+            match self.listener.accept().await {
+                Ok((stream, _)) => {
+                    backoff = Duration::ZERO;
+                    self.admit(stream);
+                }
+                Err(error) => {
+                    self.state.accept_errors.fetch_add(1, Ordering::Relaxed);
+                    let text = error.to_string();
+                    *self
+                        .state
+                        .last_accept_error
+                        .lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(text);
+                    if !about_one_connection(&error) {
+                        backoff = (backoff * 2).clamp(ACCEPT_BACKOFF_MIN, ACCEPT_BACKOFF_MAX);
+                        tokio::time::sleep(backoff).await;
+                    }
+                }
+            }
+        }
+    }
+
+    fn admit(&self, stream: TcpStream) {
+        let Ok(place) = Arc::clone(&self.state.connections).try_acquire_owned() else {
+            self.state.refused.fetch_add(1, Ordering::Relaxed);
+            // Best effort and never waiting: the socket is closed right after.
+            let _ = stream.try_write(SERVICE_UNAVAILABLE);
+            return;
+        };
+        let _ = stream.set_nodelay(true);
+        let (config, router, budget) = (
+            Arc::clone(&self.config),
+            Arc::clone(&self.router),
+            Arc::clone(&self.state.budget),
+        );
+        tokio::spawn(async move {
+            serve(stream, config, router, budget).await;
+            drop(place);
+        });
+    }
+}
+
+/// Errors of one connection that was already gone when accepted: the next
+/// `accept()` can go ahead at once.
+fn about_one_connection(error: &std::io::Error) -> bool {
+    use std::io::ErrorKind;
+    matches!(
+        error.kind(),
+        ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset | ErrorKind::Interrupted
+    )
+}

@@ -1,0 +1,178 @@
+//! How a server treats its connections: what it agrees to, and the limits
+//! and deadlines that keep a public endpoint standing.
+
+use std::time::Duration;
+
+use crate::protocol::{defaults, Compression};
+use crate::Limits;
+
+/// How a [`super::Server`] treats its connections.
+///
+/// Every limit and deadline has a default a public endpoint can live with;
+/// each setter's documentation says what it stops and why its default is
+/// what it is.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub(super) compression: Vec<Compression>,
+    pub(super) chunked: bool,
+    pub(super) auth_token: Option<String>,
+    pub(super) limits: Limits,
+    pub(super) max_in_flight: usize,
+    pub(super) max_connections: usize,
+    pub(super) handshake_timeout: Duration,
+    pub(super) ping_interval: Option<Duration>,
+    pub(super) pong_timeout: Duration,
+    pub(super) write_timeout: Option<Duration>,
+    pub(super) max_queued_bytes: usize,
+    pub(super) memory_budget: usize,
+    pub(super) reassembly_ttl: Duration,
+}
+
+impl ServerConfig {
+    /// The limits a server applies to what clients send, unless told
+    /// otherwise: [`Limits::DEFAULT`] with frames (one WebSocket message each)
+    /// of at most 16 MiB, tungstenite's own default frame size. A client's
+    /// request is a filter, ids or a history to write, not a bulk download;
+    /// the reference's server takes messages of at most 10 MB. Every
+    /// connection may hold one such message in the WebSocket layer while it
+    /// arrives, so this bounds what a slow sender pins.
+    pub const DEFAULT_LIMITS: Limits = Limits {
+        max_frame: 16 << 20,
+        ..Limits::DEFAULT
+    };
+
+    /// A server that agrees to no compression and no chunking, asks no
+    /// token, and uses the default limits and deadlines.
+    pub fn new() -> Self {
+        ServerConfig {
+            compression: Vec::new(),
+            chunked: false,
+            auth_token: None,
+            limits: ServerConfig::DEFAULT_LIMITS,
+            max_in_flight: 32,
+            max_connections: 1_000,
+            handshake_timeout: Duration::from_secs(10),
+            ping_interval: Some(Duration::from_secs(20)),
+            pong_timeout: Duration::from_secs(20),
+            write_timeout: Some(Duration::from_secs(30)),
+            max_queued_bytes: 8 << 20,
+            memory_budget: 128 << 20,
+            reassembly_ttl: defaults::REASSEMBLY_TTL,
+        }
+    }
+
+    /// The algorithms the server agrees to; the client's preference decides among them.
+    pub fn compression(mut self, algorithms: impl IntoIterator<Item = Compression>) -> Self {
+        self.compression = algorithms.into_iter().collect();
+        self
+    }
+
+    /// Agrees to chunking with clients that want it.
+    pub fn chunked(mut self, chunked: bool) -> Self {
+        self.chunked = chunked;
+        self
+    }
+
+    /// Requires `token` as each connection's first message.
+    pub fn auth_token(mut self, token: impl Into<String>) -> Self {
+        self.auth_token = Some(token.into());
+        self
+    }
+
+    /// How long a new connection has for the WebSocket upgrade and, when the
+    /// server asks one, its token: default 10 s, as the reference. Stops
+    /// connections that open a socket and send nothing, or half a request,
+    /// from holding a place for ever.
+    pub fn handshake_timeout(mut self, wait: Duration) -> Self {
+        self.handshake_timeout = wait;
+        self
+    }
+
+    /// What the server accepts from a client: default
+    /// [`ServerConfig::DEFAULT_LIMITS`].
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// How many requests of one connection run at once: default 32. Past
+    /// that, the server stops reading that connection until one finishes,
+    /// so a client that pipelines thousands of requests gets them answered
+    /// in turn instead of holding thousands of responses at once.
+    pub fn max_in_flight(mut self, requests: usize) -> Self {
+        self.max_in_flight = requests.max(1);
+        self
+    }
+
+    /// How many connections are served at once: default 1,000, as the
+    /// reference. Past it, a new connection is refused at once (an HTTP 503,
+    /// then the socket is closed) while the others carry on.
+    pub fn max_connections(mut self, connections: usize) -> Self {
+        self.max_connections = connections.max(1);
+        self
+    }
+
+    /// Keepalive: when a client has sent nothing for `interval`, the server
+    /// pings it, and closes the connection (1011) when nothing comes back
+    /// within [`ServerConfig::pong_timeout`]. Default 20 s, as the
+    /// reference's WebSocket library; `None` turns keepalive off. Finds
+    /// peers that vanished without closing (a cable pulled, a NAT that
+    /// forgot the flow).
+    pub fn ping_interval(mut self, interval: Option<Duration>) -> Self {
+        self.ping_interval = interval;
+        self
+    }
+
+    /// How long a pinged client has to answer: default 20 s.
+    pub fn pong_timeout(mut self, wait: Duration) -> Self {
+        self.pong_timeout = wait;
+        self
+    }
+
+    /// How long a client's socket may take no bytes at all while the server
+    /// has output for it, before the connection is dropped: default 30 s;
+    /// `None` waits for ever. A slow client that keeps reading is never cut
+    /// off: only time without any progress counts.
+    pub fn write_timeout(mut self, wait: Option<Duration>) -> Self {
+        self.write_timeout = wait;
+        self
+    }
+
+    /// The output budget of one connection, in bytes: default 8 MiB. Past
+    /// it, the server stops reading the client's requests until its output
+    /// drains (backpressure), and a push to it closes the connection (1008)
+    /// instead of queueing more. A few large responses fit; a client that
+    /// asks and never reads holds at most this plus what its running
+    /// requests ([`ServerConfig::max_in_flight`]) answer.
+    pub fn max_queued_bytes(mut self, bytes: usize) -> Self {
+        self.max_queued_bytes = bytes;
+        self
+    }
+
+    /// The memory all connections share, in bytes: default 128 MiB, two
+    /// largest messages. It counts unfinished chunk sequences, queued
+    /// output and room for decompression. When a connection needs more
+    /// than is left, the connection holding the most is closed (1013), so
+    /// N abusive connections cannot hold N times one connection's limits
+    /// and the well-behaved ones carry on.
+    pub fn memory_budget(mut self, bytes: usize) -> Self {
+        self.memory_budget = bytes;
+        self
+    }
+}
+
+impl ServerConfig {
+    /// How long an unfinished chunk sequence is kept, from its first chunk:
+    /// default the spec's [`defaults::REASSEMBLY_TTL`]. Expired sequences are
+    /// dropped on a timer of their own, whether or not more chunks arrive.
+    pub fn reassembly_ttl(mut self, ttl: Duration) -> Self {
+        self.reassembly_ttl = ttl;
+        self
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig::new()
+    }
+}

@@ -1,0 +1,575 @@
+//! One connection, from the WebSocket upgrade to its close: the handshake
+//! deadline, the token, the read loop with its backpressure, keepalive and
+//! reassembly timer, and the close code that says why it ended.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{Stream, StreamExt};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::error::CapacityError;
+use tokio_tungstenite::tungstenite::handshake::server::{
+    ErrorResponse, Request as HttpRequest, Response as HttpResponse,
+};
+use tokio_tungstenite::tungstenite::http::header::SEC_WEBSOCKET_PROTOCOL;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::{self, Message};
+
+use super::super::budget::{Account, MemoryBudget};
+use super::super::control::{Closing, Control};
+use super::super::error_grid::error_grid;
+use super::super::handshake::{parse_auth, Answer, Offer, Session};
+use super::super::outbox::{write_loop, Outbox, SendError};
+use super::super::websocket_config;
+use super::super::write_deadline::WriteDeadline;
+use super::config::ServerConfig;
+use super::peer::Peer;
+use super::router::{Request, Router};
+use crate::protocol::{handshake, BaseHeader, Flags};
+use crate::{Decoder, Error, ErrorScope, Limits, Message as WireMessage};
+
+/// How often a connection with unfinished chunk sequences looks for expired
+/// ones when no chunk arrives to trigger the sweep.
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
+
+/// How much a server connection's WebSocket layer reads per system call.
+/// tungstenite's default, 128 KiB, is zero-filled on the first read and
+/// kept for the connection's life: 128 KiB for every idle client. Requests
+/// are small; a large one is still read whole, a few more calls.
+const READ_BUFFER: usize = 8 << 10;
+
+/// Why a connection ended.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConnectionEnd {
+    /// The client closed it, or went away.
+    #[error("the client closed the connection")]
+    ClientClosed,
+    /// The WebSocket upgrade failed.
+    #[error("the WebSocket upgrade failed: {0}")]
+    Upgrade(#[source] Box<tungstenite::Error>),
+    /// The upgrade, or the token, did not arrive within the handshake deadline.
+    #[error("no WebSocket upgrade and token within {after:?}")]
+    HandshakeTimeout {
+        /// The deadline ([`ServerConfig::handshake_timeout`]).
+        after: Duration,
+    },
+    /// The token was missing or wrong.
+    #[error("authentication failed")]
+    AuthenticationFailed,
+    /// The client sent a frame the server cannot read, or too much at once.
+    #[error("the client broke the protocol: {0}")]
+    Protocol(#[source] Error),
+    /// A WebSocket message or frame over the size limit.
+    #[error("the client sent a message over the size limit: {0}")]
+    TooLarge(#[source] Box<tungstenite::Error>),
+    /// The client answered no ping: it is gone without closing.
+    #[error("the client sent nothing for {silent_for:?}, not even a pong")]
+    Unresponsive {
+        /// How long nothing came.
+        silent_for: Duration,
+    },
+    /// The client's socket took no bytes for the write deadline.
+    #[error("the client took no bytes for {after:?}")]
+    WriteStalled {
+        /// The deadline ([`ServerConfig::write_timeout`]).
+        after: Duration,
+    },
+    /// The client did not read its pushes: its queued output passed its budget.
+    #[error("the client did not read: {queued} bytes queued, over its budget of {limit}")]
+    NotReading {
+        /// Bytes queued for it.
+        queued: usize,
+        /// The connection's output budget.
+        limit: usize,
+    },
+    /// The server's memory budget was spent and this connection held the most.
+    #[error("the server's memory budget of {limit} bytes was spent; this connection held {held}")]
+    OverServerBudget {
+        /// What it held.
+        held: usize,
+        /// The server-wide limit ([`ServerConfig::memory_budget`]).
+        limit: usize,
+    },
+    /// The WebSocket layer failed.
+    #[error("WebSocket error: {0}")]
+    Socket(#[source] Box<tungstenite::Error>),
+}
+
+impl From<Closing> for ConnectionEnd {
+    fn from(why: Closing) -> Self {
+        match why {
+            Closing::OverServerBudget { held, limit } => ConnectionEnd::OverServerBudget { held, limit },
+            Closing::PushesNotRead { queued, limit } => ConnectionEnd::NotReading { queued, limit },
+            Closing::WriteStalled { after } => ConnectionEnd::WriteStalled { after },
+            Closing::WriterFailed { reason } => {
+                ConnectionEnd::Socket(Box::new(tungstenite::Error::Io(std::io::Error::other(reason))))
+            }
+        }
+    }
+}
+
+impl ConnectionEnd {
+    /// The close frame that tells the client why, when one can still reach it.
+    ///
+    /// 1009 for a message or frame over the limit; 1008 for policy (the
+    /// token, the budgets, a flood of unfinished sequences); 1002 only for a
+    /// frame header that cannot be read; 1011 for a client that answers no
+    /// ping; 1013 when the server's shared memory is spent. A client that
+    /// closed, and a socket that failed or stalled, get none.
+    pub fn close_frame(&self) -> Option<CloseFrame> {
+        let (code, reason) = match self {
+            ConnectionEnd::AuthenticationFailed => (CloseCode::Policy, "authentication failed".to_owned()),
+            ConnectionEnd::HandshakeTimeout { after } => (
+                CloseCode::Policy,
+                format!("no token within {} s", after.as_secs_f32()),
+            ),
+            ConnectionEnd::TooLarge(_) => (CloseCode::Size, "message too large".to_owned()),
+            ConnectionEnd::Protocol(error) => protocol_close(error),
+            ConnectionEnd::Unresponsive { .. } => (CloseCode::Error, "keepalive ping timeout".to_owned()),
+            ConnectionEnd::NotReading { queued, limit } => (
+                CloseCode::Policy,
+                format!("not reading: {queued} bytes queued, budget {limit}"),
+            ),
+            ConnectionEnd::OverServerBudget { held, limit } => (
+                CloseCode::Again,
+                format!("server memory budget {limit} spent; this connection held {held}"),
+            ),
+            ConnectionEnd::ClientClosed
+            | ConnectionEnd::Upgrade(_)
+            | ConnectionEnd::WriteStalled { .. }
+            | ConnectionEnd::Socket(_) => return None,
+        };
+        Some(CloseFrame {
+            code,
+            reason: short_reason(reason).into(),
+        })
+    }
+}
+
+/// The close code and reason for a frame the connection cannot go on after.
+fn protocol_close(error: &Error) -> (CloseCode, String) {
+    match error {
+        Error::FrameTooLarge { len, limit } => (
+            CloseCode::Size,
+            format!("frame of {len} bytes over the limit {limit}"),
+        ),
+        Error::TooManyPending { limit, .. } => (
+            CloseCode::Policy,
+            format!("more than {limit} unfinished chunk sequences"),
+        ),
+        Error::PendingBytesExceeded { limit, .. } => (
+            CloseCode::Policy,
+            format!("unfinished chunk sequences over {limit} bytes"),
+        ),
+        Error::Header(header) => (CloseCode::Protocol, format!("unreadable frame header: {header}")),
+        other => (CloseCode::Protocol, other.to_string()),
+    }
+}
+
+/// A close reason fits in a control frame: at most 123 bytes of UTF-8.
+fn short_reason(mut reason: String) -> String {
+    const MAX: usize = 123;
+    if reason.len() > MAX {
+        let cut = (0..=MAX)
+            .rev()
+            .find(|&at| reason.is_char_boundary(at))
+            .unwrap_or(0);
+        reason.truncate(cut);
+    }
+    reason
+}
+
+static PEER_IDS: AtomicU64 = AtomicU64::new(1);
+
+/// Serves one accepted TCP connection until it ends; [`super::Server::run`]
+/// does this for each, and custom accept loops can too. A connection served
+/// this way has a memory budget of its own
+/// ([`ServerConfig::memory_budget`]); the server's connections share one.
+pub async fn serve_connection(
+    stream: TcpStream,
+    config: Arc<ServerConfig>,
+    router: Arc<Router>,
+) -> ConnectionEnd {
+    let budget = MemoryBudget::new(config.memory_budget);
+    serve(stream, config, router, budget).await
+}
+
+pub(super) async fn serve<S>(
+    stream: S,
+    config: Arc<ServerConfig>,
+    router: Arc<Router>,
+    budget: Arc<MemoryBudget>,
+) -> ConnectionEnd
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let id = PEER_IDS.fetch_add(1, Ordering::Relaxed);
+    let control = Arc::new(Control::new());
+    let account = Arc::new(budget.open(id, Arc::clone(&control)));
+    let deadline = Instant::now() + config.handshake_timeout;
+    let stream = WriteDeadline::new(stream, config.write_timeout);
+    let upgrade = tokio_tungstenite::accept_hdr_async_with_config(
+        stream,
+        name_subprotocol,
+        Some(websocket_config(&config.limits).read_buffer_size(READ_BUFFER)),
+    );
+    let socket = match tokio::time::timeout_at(deadline, upgrade).await {
+        Ok(Ok(socket)) => socket,
+        Ok(Err(error)) => return ConnectionEnd::Upgrade(Box::new(error)),
+        Err(_) => {
+            return ConnectionEnd::HandshakeTimeout {
+                after: config.handshake_timeout,
+            }
+        }
+    };
+    let (sink, mut stream) = socket.split();
+    let (outbox, writer) = Outbox::with_account(
+        Session::V1,
+        Arc::clone(&account),
+        Arc::clone(&control),
+        config.write_timeout,
+    );
+    let writer = tokio::spawn(write_loop(sink, writer));
+    let outbox = Arc::new(outbox);
+    let end = match authenticate(&mut stream, &config, deadline).await {
+        Ok(()) => {
+            let peer = Peer {
+                id,
+                outbox: Arc::clone(&outbox),
+                control: Arc::clone(&control),
+                max_queued_bytes: config.max_queued_bytes,
+            };
+            Connection {
+                config: &config,
+                router: &router,
+                peer,
+                decoder: Decoder::new()
+                    .with_limits(config.limits)
+                    .with_ttl(config.reassembly_ttl),
+                in_flight: Arc::new(Semaphore::new(config.max_in_flight)),
+                account: &account,
+                charged: 0,
+            }
+            .run(&mut stream)
+            .await
+        }
+        Err(end) => end,
+    };
+    let _ = outbox.close(end.close_frame()).await;
+    drop(outbox);
+    // Handlers still running hold the outbox; the writer ends with the close frame.
+    drop(writer);
+    end
+}
+
+/// Names the spec's subprotocol in the upgrade response when the client
+/// offers it, as the reference's client requires. A client that offers none
+/// is still served: the subprotocol adds nothing this server needs.
+// The signature is tungstenite's upgrade callback's; its error type is not ours to shrink.
+#[allow(clippy::result_large_err)]
+fn name_subprotocol(
+    request: &HttpRequest,
+    mut response: HttpResponse,
+) -> Result<HttpResponse, ErrorResponse> {
+    let offered = request
+        .headers()
+        .get_all(SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|list| list.split(','))
+        .any(|name| name.trim() == handshake::SUBPROTOCOL);
+    if offered {
+        response.headers_mut().insert(
+            SEC_WEBSOCKET_PROTOCOL,
+            HeaderValue::from_static(handshake::SUBPROTOCOL),
+        );
+    }
+    Ok(response)
+}
+
+async fn authenticate<S>(
+    stream: &mut S,
+    config: &ServerConfig,
+    deadline: Instant,
+) -> Result<(), ConnectionEnd>
+where
+    S: Stream<Item = Result<Message, tungstenite::Error>> + Unpin,
+{
+    let Some(expected) = &config.auth_token else {
+        return Ok(());
+    };
+    loop {
+        let first = tokio::time::timeout_at(deadline, stream.next()).await;
+        return match first {
+            Ok(Some(Ok(Message::Text(text)))) => match parse_auth(&text) {
+                Some(token) if same_token(token.as_bytes(), expected.as_bytes()) => Ok(()),
+                _ => Err(ConnectionEnd::AuthenticationFailed),
+            },
+            // Pings before the token are answered by the socket and wait for nothing.
+            Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => continue,
+            Ok(None | Some(Ok(Message::Close(_)))) => Err(ConnectionEnd::ClientClosed),
+            Ok(Some(Ok(_))) => Err(ConnectionEnd::AuthenticationFailed),
+            Ok(Some(Err(error))) => Err(socket_end(error)),
+            Err(_) => Err(ConnectionEnd::HandshakeTimeout {
+                after: config.handshake_timeout,
+            }),
+        };
+    }
+}
+
+/// Compares tokens in time that depends on their lengths only, so that the
+/// time taken does not tell a guesser how much of a token was right.
+fn same_token(given: &[u8], expected: &[u8]) -> bool {
+    given.len() == expected.len()
+        && given
+            .iter()
+            .zip(expected)
+            .fold(0u8, |diff, (a, b)| diff | (a ^ b))
+            == 0
+}
+
+fn socket_end(error: tungstenite::Error) -> ConnectionEnd {
+    match error {
+        tungstenite::Error::Capacity(CapacityError::MessageTooLong { .. }) => {
+            ConnectionEnd::TooLarge(Box::new(error))
+        }
+        error => ConnectionEnd::Socket(Box::new(error)),
+    }
+}
+
+/// The reading side of one authenticated connection.
+struct Connection<'a> {
+    config: &'a ServerConfig,
+    router: &'a Arc<Router>,
+    peer: Peer,
+    decoder: Decoder,
+    in_flight: Arc<Semaphore>,
+    account: &'a Account,
+    /// The decoder's pending bytes, as charged to the account.
+    charged: usize,
+}
+
+impl Drop for Connection<'_> {
+    fn drop(&mut self) {
+        // The decoder and its unfinished sequences go now, not when the writer does.
+        self.account.release(self.charged);
+    }
+}
+
+impl Connection<'_> {
+    async fn run<S>(mut self, stream: &mut S) -> ConnectionEnd
+    where
+        S: Stream<Item = Result<Message, tungstenite::Error>> + Unpin,
+    {
+        let control = Arc::clone(&self.peer.control);
+        let backlog = Arc::clone(self.peer.outbox.backlog());
+        let far = Duration::from_secs(86_400 * 365);
+        let sweep_every = SWEEP_EVERY.min(self.config.reassembly_ttl);
+        let mut last_heard = Instant::now();
+        let mut pinged = false;
+        let keepalive = tokio::time::sleep(self.config.ping_interval.unwrap_or(far));
+        let sweep = tokio::time::sleep(far);
+        tokio::pin!(keepalive, sweep);
+        loop {
+            // Backpressure: no more requests while the client's output is over budget.
+            while backlog.bytes() > self.config.max_queued_bytes {
+                tokio::select! {
+                    why = control.closed() => return why.into(),
+                    () = backlog.drained() => {}
+                }
+                // Time spent not reading is not the client's silence.
+                last_heard = Instant::now();
+            }
+            tokio::select! {
+                biased;
+                why = control.closed() => return why.into(),
+                next = stream.next() => {
+                    last_heard = Instant::now();
+                    pinged = false;
+                    let read = match next {
+                        Some(Ok(Message::Binary(frame))) => self.read_frame(&frame).await,
+                        Some(Ok(Message::Text(text))) => {
+                            self.answer_offer(&text);
+                            Ok(())
+                        }
+                        Some(Ok(Message::Close(_))) | None => Err(ConnectionEnd::ClientClosed),
+                        Some(Ok(_)) => Ok(()),
+                        Some(Err(error)) => Err(socket_end(error)),
+                    };
+                    if let Err(end) = read {
+                        return end;
+                    }
+                    if self.decoder.pending_count() > 0 && sweep.deadline() > Instant::now() + sweep_every {
+                        sweep.as_mut().reset(Instant::now() + sweep_every);
+                    }
+                }
+                () = &mut keepalive, if self.config.ping_interval.is_some() => {
+                    let interval = self.config.ping_interval.unwrap_or(far);
+                    let silent_for = last_heard.elapsed();
+                    if pinged && silent_for >= interval + self.config.pong_timeout {
+                        return ConnectionEnd::Unresponsive { silent_for };
+                    }
+                    if !pinged && silent_for >= interval {
+                        if self.peer.outbox.send_ping().is_err() {
+                            return control.closed().await.into();
+                        }
+                        pinged = true;
+                    }
+                    let next = if pinged { interval + self.config.pong_timeout } else { interval };
+                    keepalive.as_mut().reset(last_heard + next);
+                }
+                () = &mut sweep => {
+                    self.decoder.sweep_expired();
+                    if let Err(end) = self.charge_pending() {
+                        return end;
+                    }
+                    let next = if self.decoder.pending_count() > 0 { sweep_every } else { far };
+                    sweep.as_mut().reset(Instant::now() + next);
+                }
+            }
+        }
+    }
+
+    /// Answers a capability offer; other text is not part of binary mode and is ignored.
+    fn answer_offer(&self, text: &str) {
+        let Ok(offer) = Offer::parse(text) else {
+            return;
+        };
+        let answer = Answer::to_offer(&offer, &self.config.compression, self.config.chunked);
+        let session = answer.session(&offer);
+        // The answer is queued before any frame of the new session, so the client reads it first.
+        let _ = self.peer.outbox.queue_text(answer.to_json());
+        self.peer.outbox.set_session(session);
+    }
+
+    async fn read_frame(&mut self, frame: &[u8]) -> Result<(), ConnectionEnd> {
+        let limits = self.config.limits;
+        // Decompression writes into memory the server has not counted yet:
+        // it gets room from the shared budget first, and no more than that.
+        let compressed = frame
+            .first()
+            .is_some_and(|flags| Flags::from_bits(*flags).contains(Flags::COMPRESSED));
+        let room = if compressed {
+            let room = self.account.reserve_up_to(limits.max_frame_payload);
+            self.decoder.set_limits(Limits {
+                max_frame_payload: room,
+                ..limits
+            });
+            room
+        } else {
+            0
+        };
+        let decoded = self.decoder.decode(frame);
+        if compressed {
+            self.decoder.set_limits(limits);
+            self.account.release(room);
+        }
+        let outcome = match decoded {
+            Ok(Some(message)) => self.start(message).await,
+            Ok(None) => Ok(()),
+            Err(error) if error.scope() == ErrorScope::Message => {
+                self.refuse(frame, &error);
+                Ok(())
+            }
+            Err(error) => Err(ConnectionEnd::Protocol(error)),
+        };
+        outcome?;
+        self.charge_pending()
+    }
+
+    /// Keeps the account in step with what the decoder holds.
+    fn charge_pending(&mut self) -> Result<(), ConnectionEnd> {
+        let pending = self.decoder.pending_bytes();
+        if pending > self.charged {
+            self.account.charge(pending - self.charged).map_err(|exhausted| {
+                ConnectionEnd::OverServerBudget {
+                    held: exhausted.held,
+                    limit: exhausted.limit,
+                }
+            })?;
+        } else {
+            self.account.release(self.charged - pending);
+        }
+        self.charged = pending;
+        Ok(())
+    }
+
+    /// Answers a request whose frame was refused with an error response.
+    fn refuse(&self, frame: &[u8], error: &Error) {
+        let Some(base) = frame
+            .first_chunk()
+            .and_then(|header| BaseHeader::read(header).ok())
+        else {
+            return;
+        };
+        if is_request(base.flags) {
+            let payload = error_grid(&format!("request refused: {error}"));
+            let _ = self
+                .peer
+                .outbox
+                .send_now(BaseHeader::error_response(base.request_id, base.op), &payload);
+        }
+    }
+
+    /// Runs the request's handler on its own task, so that a slow request
+    /// does not hold up the ones behind it.
+    async fn start(&self, message: WireMessage<'_>) -> Result<(), ConnectionEnd> {
+        if !is_request(message.flags) {
+            // Clients send requests only; a response or a push from one answers nothing.
+            return Ok(());
+        }
+        let permit = tokio::select! {
+            permit = Arc::clone(&self.in_flight).acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => return Ok(()),
+            },
+            why = self.peer.control.closed() => return Err(why.into()),
+        };
+        let request = Request {
+            op: message.op,
+            request_id: message.request_id,
+            payload: message.payload.into_owned(),
+            peer: self.peer.clone(),
+        };
+        let router = Arc::clone(self.router);
+        tokio::spawn(async move {
+            let (op, request_id, peer) = (request.op, request.request_id, request.peer.clone());
+            let sent = match router.dispatch(request).await {
+                Ok(payload) => peer
+                    .outbox
+                    .send_now(BaseHeader::response(request_id, op), &payload),
+                Err(fault) => peer.outbox.send_now(
+                    BaseHeader::error_response(request_id, op),
+                    &error_grid(fault.dis()),
+                ),
+            };
+            match sent {
+                Err(SendError::Encode(error)) => {
+                    // The response could not be framed (too large for the chunk counter, say): say so instead.
+                    let payload = error_grid(&format!("the response could not be framed: {error}"));
+                    let _ = peer
+                        .outbox
+                        .send_now(BaseHeader::error_response(request_id, op), &payload);
+                }
+                Err(SendError::OverBudget(exhausted)) => peer.control.close(Closing::OverServerBudget {
+                    held: exhausted.held,
+                    limit: exhausted.limit,
+                }),
+                Ok(()) | Err(SendError::Closed) => {}
+            }
+            drop(permit);
+        });
+        Ok(())
+    }
+}
+
+fn is_request(flags: Flags) -> bool {
+    !flags.intersects(Flags::RESPONSE.union(Flags::PUSH))
+}

@@ -1,0 +1,21 @@
+//! The server side: accept connections, answer the handshake, dispatch each
+//! request to the handler of its op, answer failures with error grids, and
+//! push; with every limit and deadline a public endpoint needs.
+//!
+//! - [`config`]: what the server agrees to, its limits and deadlines.
+//! - [`accept`]: the accept loop, the connection cap, the shared budget.
+//! - [`connection`]: one connection from upgrade to close.
+//! - [`router`]: requests, handlers, replies.
+//! - [`peer`]: pushes to one connection and fan-out to many.
+
+mod accept;
+mod config;
+mod connection;
+mod peer;
+mod router;
+
+pub use accept::{Monitor, Server, ServerStats};
+pub use config::ServerConfig;
+pub use connection::{serve_connection, ConnectionEnd};
+pub use peer::{Peer, PushError, Subscribers};
+pub use router::{Fault, Reply, Request, Router};

@@ -1,0 +1,190 @@
+//! The sending side of one connection as handlers and pushers see it, and
+//! the subscriptions that fan pushes out to many connections.
+//!
+//! A push never waits on its peer: it is encoded and queued at once, and a
+//! peer whose queued output is over its budget (it is not reading) is
+//! closed instead of being waited for. So one stalled subscriber costs the
+//! others nothing.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use super::super::control::{Closing, Control};
+use super::super::outbox::{Outbox, SendError};
+use crate::protocol::{BaseHeader, Op};
+
+/// The sending side of one connection, for pushes.
+#[derive(Debug, Clone)]
+pub struct Peer {
+    pub(super) id: u64,
+    pub(super) outbox: Arc<Outbox>,
+    pub(super) control: Arc<Control>,
+    /// The output budget: past it, the peer is not keeping up.
+    pub(super) max_queued_bytes: usize,
+}
+
+/// Why a push did not go out.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PushError {
+    /// The connection is closed.
+    #[error("connection {peer} is closed")]
+    Closed {
+        /// The peer's id.
+        peer: u64,
+    },
+    /// The peer is not reading: its queued output is over its budget. The
+    /// connection is closed (1008), and the push dropped.
+    #[error(
+        "connection {peer} is not reading: {queued} bytes queued, over its budget of {limit}; closing it"
+    )]
+    NotReading {
+        /// The peer's id.
+        peer: u64,
+        /// Bytes queued for it.
+        queued: usize,
+        /// The connection's output budget ([`super::ServerConfig::max_queued_bytes`]).
+        limit: usize,
+    },
+    /// The push could not be framed (too large for the chunk counter, say).
+    #[error("the push to connection {peer} could not be framed: {source}")]
+    Encode {
+        /// The peer's id.
+        peer: u64,
+        /// Why.
+        #[source]
+        source: crate::Error,
+    },
+}
+
+impl Peer {
+    /// A number unique to this connection within the process.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Whether the connection is closed or closing.
+    pub fn is_closed(&self) -> bool {
+        self.outbox.is_closed() || self.control.is_closing()
+    }
+
+    /// Resolves once the connection is closed, for clean-up that belongs to
+    /// it (a watch that ends with its connection, say).
+    pub fn closed(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let outbox = Arc::clone(&self.outbox);
+        async move { outbox.closed().await }
+    }
+
+    /// Bytes queued for this peer and not yet written to its socket.
+    pub fn queued_bytes(&self) -> usize {
+        self.outbox.backlog().bytes()
+    }
+
+    /// Pushes `payload` as `op` (compressed and chunked as the connection
+    /// agreed). Never waits: the frames are queued at once. A peer whose
+    /// queued output is already over its budget is closed instead.
+    pub fn push(&self, op: Op, payload: &[u8]) -> Result<(), PushError> {
+        let queued = self.queued_bytes();
+        if queued > self.max_queued_bytes {
+            self.control.close(Closing::PushesNotRead {
+                queued,
+                limit: self.max_queued_bytes,
+            });
+            return Err(PushError::NotReading {
+                peer: self.id,
+                queued,
+                limit: self.max_queued_bytes,
+            });
+        }
+        match self.outbox.send_now(BaseHeader::push(op), payload) {
+            Ok(()) => Ok(()),
+            Err(SendError::Encode(source)) => Err(PushError::Encode {
+                peer: self.id,
+                source,
+            }),
+            Err(SendError::OverBudget(exhausted)) => {
+                self.control.close(Closing::OverServerBudget {
+                    held: exhausted.held,
+                    limit: exhausted.limit,
+                });
+                Err(PushError::Closed { peer: self.id })
+            }
+            Err(SendError::Closed) => Err(PushError::Closed { peer: self.id }),
+        }
+    }
+}
+
+/// Connections subscribed to keys (watch ids, say), for pushes.
+#[derive(Debug)]
+pub struct Subscribers<K> {
+    by_key: Mutex<HashMap<K, Vec<Peer>>>,
+}
+
+impl<K: std::hash::Hash + Eq + Clone> Subscribers<K> {
+    /// No subscriptions.
+    pub fn new() -> Self {
+        Subscribers {
+            by_key: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<K, Vec<Peer>>> {
+        self.by_key
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Subscribes `peer` to `key` (once, however often it asks).
+    pub fn subscribe(&self, key: K, peer: &Peer) {
+        let mut by_key = self.lock();
+        let peers = by_key.entry(key).or_default();
+        if !peers.iter().any(|known| known.id == peer.id) {
+            peers.push(peer.clone());
+        }
+    }
+
+    /// Unsubscribes the peer with id `peer` from `key`.
+    pub fn unsubscribe(&self, key: &K, peer: u64) {
+        let mut by_key = self.lock();
+        if let Some(peers) = by_key.get_mut(key) {
+            peers.retain(|known| known.id != peer);
+            if peers.is_empty() {
+                by_key.remove(key);
+            }
+        }
+    }
+
+    /// Drops every subscription to `key`.
+    pub fn remove_key(&self, key: &K) {
+        self.lock().remove(key);
+    }
+
+    /// Whether any open connection is subscribed to `key`.
+    pub fn has_subscribers(&self, key: &K) -> bool {
+        self.lock()
+            .get(key)
+            .is_some_and(|peers| peers.iter().any(|peer| !peer.is_closed()))
+    }
+
+    /// Pushes `payload` to every connection subscribed to `key`, without
+    /// waiting on any of them; forgets the closed ones and those closed for
+    /// not reading. Returns how many it reached.
+    pub fn push(&self, key: &K, op: Op, payload: &[u8]) -> usize {
+        let peers = self.lock().get(key).cloned().unwrap_or_default();
+        let mut reached = 0;
+        for peer in &peers {
+            match peer.push(op, payload) {
+                Ok(()) => reached += 1,
+                Err(PushError::Encode { .. }) => {}
+                Err(_) => self.unsubscribe(key, peer.id),
+            }
+        }
+        reached
+    }
+}
+
+impl<K: std::hash::Hash + Eq + Clone> Default for Subscribers<K> {
+    fn default() -> Self {
+        Subscribers::new()
+    }
+}

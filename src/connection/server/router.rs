@@ -1,0 +1,106 @@
+//! Requests and their handlers: what a handler gets, what it returns, and
+//! the table that picks the handler of each op.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use futures_util::FutureExt;
+
+use super::peer::Peer;
+use crate::protocol::Op;
+
+/// A failed request: the text of the error grid the client gets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fault {
+    dis: String,
+}
+
+impl Fault {
+    /// A failure described by `dis`.
+    pub fn new(dis: impl Into<String>) -> Self {
+        Fault { dis: dis.into() }
+    }
+
+    /// The error grid's `dis`.
+    pub fn dis(&self) -> &str {
+        &self.dis
+    }
+}
+
+impl std::fmt::Display for Fault {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(&self.dis)
+    }
+}
+
+/// One request, as a handler gets it.
+#[derive(Debug)]
+pub struct Request {
+    /// The op.
+    pub op: Op,
+    /// The request id (the response carries it back).
+    pub request_id: u16,
+    /// The payload, decompressed and reassembled.
+    pub payload: Vec<u8>,
+    /// The connection it came on, to push to it later.
+    pub peer: Peer,
+}
+
+/// What a handler returns: the response payload, or a fault for an error grid.
+pub type Reply = Result<Vec<u8>, Fault>;
+
+type BoxedHandler = Arc<dyn Fn(Request) -> Pin<Box<dyn Future<Output = Reply> + Send>> + Send + Sync>;
+
+/// The handler of each op. A request for an op without a handler is
+/// answered with an error grid saying so.
+#[derive(Clone, Default)]
+pub struct Router {
+    routes: HashMap<Op, BoxedHandler>,
+}
+
+impl std::fmt::Debug for Router {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut ops: Vec<&str> = self.routes.keys().map(|op| op.name()).collect();
+        ops.sort_unstable();
+        formatter.debug_struct("Router").field("ops", &ops).finish()
+    }
+}
+
+impl Router {
+    /// A router without handlers.
+    pub fn new() -> Self {
+        Router::default()
+    }
+
+    /// Handles `op` with `handler`, replacing any handler it had.
+    pub fn route<F, Fut>(mut self, op: Op, handler: F) -> Self
+    where
+        F: Fn(Request) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Reply> + Send + 'static,
+    {
+        self.routes
+            .insert(op, Arc::new(move |request| Box::pin(handler(request))));
+        self
+    }
+
+    /// The ops with a handler.
+    pub fn ops(&self) -> impl Iterator<Item = Op> + '_ {
+        self.routes.keys().copied()
+    }
+
+    /// Runs the handler of the request's op. A handler that panics is
+    /// answered as a failure; the connection and the server go on.
+    pub async fn dispatch(&self, request: Request) -> Reply {
+        let op = request.op;
+        let Some(handler) = self.routes.get(&op) else {
+            return Err(Fault::new(format!("op `{op}` is not supported by this server")));
+        };
+        AssertUnwindSafe(handler(request))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|_| Err(Fault::new(format!("the `{op}` handler failed"))))
+    }
+}

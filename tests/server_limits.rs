@@ -1,0 +1,458 @@
+//! The server's connection layer against peers that misbehave: deadlines,
+//! backpressure, fan-out past a stalled subscriber, the connection cap, the
+//! shared memory budget, the reassembly timer and the close codes. Every
+//! test runs on 127.0.0.1 with short limits, and ends by itself.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use haystack_wire::connection::{
+    Answer, Client, ClientConfig, Monitor, Offer, Peer, Router, Server, ServerConfig, Subscribers,
+};
+use haystack_wire::{BaseHeader, Compression, Encoder, Flags, Frame, Limits, Op};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::Message;
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>;
+
+/// How long any one wait in these tests may take before it counts as a failure.
+const PATIENCE: Duration = Duration::from_secs(10);
+
+async fn start(config: ServerConfig, router: Router) -> (String, Monitor) {
+    let server = Server::bind("127.0.0.1:0", config, router).await.unwrap();
+    let url = format!("ws://{}", server.local_addr().unwrap());
+    let monitor = server.monitor();
+    tokio::spawn(server.run());
+    (url, monitor)
+}
+
+/// `len` bytes that zlib cannot shrink much.
+fn noise(len: usize) -> Vec<u8> {
+    let mut state = 0x2545_f491_u32;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            state as u8
+        })
+        .collect()
+}
+
+/// A router whose `read` answers with as many bytes as the request's
+/// payload says, counting the requests it ran.
+fn sized_router(ran: Arc<AtomicUsize>) -> Router {
+    Router::new().route(Op::Read, move |request| {
+        let ran = Arc::clone(&ran);
+        async move {
+            ran.fetch_add(1, Ordering::SeqCst);
+            let len: usize = String::from_utf8_lossy(&request.payload).parse().unwrap_or(0);
+            Ok(noise(len))
+        }
+    })
+}
+
+async fn raw_socket(url: &str) -> Socket {
+    tokio_tungstenite::connect_async(url).await.unwrap().0
+}
+
+/// The next close frame, skipping frames and pings; `None` if the socket ends without one.
+async fn close_frame(socket: &mut Socket) -> Option<CloseFrame> {
+    tokio::time::timeout(PATIENCE, async {
+        while let Some(message) = socket.next().await {
+            match message {
+                Ok(Message::Close(frame)) => return frame,
+                Ok(_) => {}
+                Err(_) => return None,
+            }
+        }
+        None
+    })
+    .await
+    .expect("the server neither closed nor ended the connection in time")
+}
+
+async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(started.elapsed() < PATIENCE, "{what}: not within {PATIENCE:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_connection_that_never_upgrades_is_closed_at_the_handshake_deadline() {
+    let deadline = Duration::from_millis(300);
+    let (url, _) = start(ServerConfig::new().handshake_timeout(deadline), Router::new()).await;
+    let addr = url.trim_start_matches("ws://").to_owned();
+    let mut silent = TcpStream::connect(&addr).await.unwrap();
+    let mut half = TcpStream::connect(&addr).await.unwrap();
+    half.write_all(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    for socket in [&mut silent, &mut half] {
+        let mut buf = [0; 64];
+        let read = tokio::time::timeout(PATIENCE, socket.read(&mut buf)).await;
+        assert!(
+            matches!(read, Ok(Ok(0) | Err(_))),
+            "the server kept the connection: {read:?}"
+        );
+    }
+    let waited = started.elapsed();
+    assert!(
+        waited >= deadline - Duration::from_millis(50),
+        "closed after {waited:?}, before the deadline"
+    );
+    assert!(waited < deadline * 5, "closed only after {waited:?}");
+}
+
+#[tokio::test]
+async fn a_token_that_never_comes_is_a_policy_close_at_the_handshake_deadline() {
+    let config = ServerConfig::new()
+        .auth_token("s3cret")
+        .handshake_timeout(Duration::from_millis(300));
+    let (url, _) = start(config, Router::new()).await;
+    let mut socket = raw_socket(&url).await;
+    let close = close_frame(&mut socket).await.expect("a close frame");
+    assert_eq!(close.code, CloseCode::Policy);
+    assert!(close.reason.starts_with("no token within"), "{}", close.reason);
+}
+
+#[tokio::test]
+async fn a_client_that_answers_no_ping_is_closed_with_1011() {
+    let config = ServerConfig::new()
+        .ping_interval(Some(Duration::from_millis(200)))
+        .pong_timeout(Duration::from_millis(200));
+    let (url, _) = start(config, Router::new()).await;
+    let mut socket = raw_socket(&url).await;
+    // Not reading means not answering the server's pings.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let mut pings = 0;
+    let close = loop {
+        match tokio::time::timeout(PATIENCE, socket.next()).await.unwrap() {
+            Some(Ok(Message::Ping(_))) => pings += 1,
+            Some(Ok(Message::Close(frame))) => break frame.expect("a close frame"),
+            other => panic!("expected pings then a close, got {other:?}"),
+        }
+    };
+    assert_eq!(pings, 1, "one ping, then the close");
+    assert_eq!(close.code, CloseCode::Error);
+    assert_eq!(close.reason, "keepalive ping timeout");
+}
+
+#[tokio::test]
+async fn keepalive_leaves_an_idle_client_that_answers_pings_alone() {
+    let ran = Arc::new(AtomicUsize::new(0));
+    let config = ServerConfig::new()
+        .ping_interval(Some(Duration::from_millis(100)))
+        .pong_timeout(Duration::from_millis(100));
+    let (url, _) = start(config, sized_router(Arc::clone(&ran))).await;
+    let client = Client::connect(&url, ClientConfig::new()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    assert_eq!(client.request(Op::Read, b"10").await.unwrap().len(), 10);
+}
+
+#[tokio::test]
+async fn a_client_that_pipelines_and_never_reads_stops_being_read() {
+    let ran = Arc::new(AtomicUsize::new(0));
+    let config = ServerConfig::new()
+        .max_in_flight(4)
+        .max_queued_bytes(2 << 20)
+        .write_timeout(None);
+    let (url, monitor) = start(config, sized_router(Arc::clone(&ran))).await;
+    let mut socket = raw_socket(&url).await;
+    let requests = 300u16;
+    // 300 requests for 1 MiB each: 300 MiB of answers if the server ran them all.
+    let mut encoder = Encoder::new();
+    let sender = tokio::spawn(async move {
+        for id in 1..=requests {
+            let frame = encoder.request(id, Op::Read, b"1048576").unwrap();
+            socket.feed(Message::binary(frame)).await.unwrap();
+        }
+        socket.flush().await.unwrap();
+        socket
+    });
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let stalled_at = ran.load(Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        ran.load(Ordering::SeqCst),
+        stalled_at,
+        "the server kept running requests"
+    );
+    assert!(
+        stalled_at < 60,
+        "{stalled_at} requests ran for a client that reads nothing"
+    );
+    let held = monitor.stats().memory_in_use;
+    assert!(
+        held < 24 << 20,
+        "{held} bytes queued for a client that reads nothing"
+    );
+
+    // Once the client reads, every request is answered, in turn.
+    let mut socket = tokio::time::timeout(PATIENCE, sender).await.unwrap().unwrap();
+    let mut answered = 0;
+    while answered < requests {
+        match tokio::time::timeout(PATIENCE, socket.next()).await.unwrap() {
+            Some(Ok(Message::Binary(frame))) => {
+                let frame = Frame::decode(&frame).unwrap();
+                assert!(frame.flags().contains(Flags::RESPONSE));
+                assert_eq!(frame.payload.len(), 1 << 20);
+                answered += 1;
+            }
+            Some(Ok(_)) => {}
+            other => panic!("expected responses, got {other:?}"),
+        }
+    }
+    assert_eq!(ran.load(Ordering::SeqCst), usize::from(requests));
+}
+
+#[tokio::test]
+async fn a_client_whose_socket_takes_nothing_is_dropped_at_the_write_deadline() {
+    let ran = Arc::new(AtomicUsize::new(0));
+    let config = ServerConfig::new().write_timeout(Some(Duration::from_millis(500)));
+    let (url, monitor) = start(config, sized_router(ran)).await;
+    let mut socket = raw_socket(&url).await;
+    let mut encoder = Encoder::new();
+    for id in 1..=40u16 {
+        let frame = encoder.request(id, Op::Read, b"1048576").unwrap();
+        socket.feed(Message::binary(frame)).await.unwrap();
+    }
+    socket.flush().await.unwrap();
+    wait_until("the server dropping the connection", || {
+        monitor.stats().open_connections == 0
+    })
+    .await;
+    assert_eq!(
+        monitor.stats().memory_in_use,
+        0,
+        "the dropped connection still holds memory"
+    );
+}
+
+#[tokio::test]
+async fn a_stalled_subscriber_does_not_hold_up_pushes_to_the_others() {
+    let watchers = Arc::new(Subscribers::<u8>::new());
+    let peers: Arc<Mutex<Vec<Peer>>> = Arc::default();
+    let router = {
+        let (watchers, peers) = (Arc::clone(&watchers), Arc::clone(&peers));
+        Router::new().route(Op::WatchSub, move |request| {
+            let (watchers, peers) = (Arc::clone(&watchers), Arc::clone(&peers));
+            async move {
+                watchers.subscribe(1, &request.peer);
+                peers.lock().await.push(request.peer.clone());
+                Ok(b"{}".to_vec())
+            }
+        })
+    };
+    let config = ServerConfig::new().max_queued_bytes(2 << 20).write_timeout(None);
+    let (url, _) = start(config, router).await;
+    let healthy = Client::connect(&url, ClientConfig::new().push_capacity(100))
+        .await
+        .unwrap();
+    healthy.request(Op::WatchSub, b"").await.unwrap();
+    let mut pushes = healthy.pushes().unwrap();
+    let mut stalled = raw_socket(&url).await;
+    stalled
+        .send(Message::binary(
+            Encoder::new().request(1, Op::WatchSub, b"").unwrap(),
+        ))
+        .await
+        .unwrap();
+    wait_until("two subscribers", || {
+        peers.try_lock().map(|peers| peers.len() == 2).unwrap_or(false)
+    })
+    .await;
+
+    // 40 pushes of 512 KiB: 20 MiB for a subscriber that reads none of them.
+    let payload = noise(512 << 10);
+    let mut reached = Vec::new();
+    for _ in 0..40 {
+        reached.push(watchers.push(&1, Op::WatchPoll, &payload));
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    for n in 0..40 {
+        let push = tokio::time::timeout(PATIENCE, pushes.next())
+            .await
+            .unwrap_or_else(|_| panic!("push {n} did not reach the healthy subscriber"))
+            .unwrap();
+        assert_eq!(push.payload.len(), payload.len());
+    }
+    assert_eq!(reached.first(), Some(&2));
+    assert_eq!(
+        reached.last(),
+        Some(&1),
+        "the stalled subscriber was not dropped: {reached:?}"
+    );
+    let close = close_frame(&mut stalled).await.expect("a close frame");
+    assert_eq!(close.code, CloseCode::Policy);
+    assert!(close.reason.starts_with("not reading"), "{}", close.reason);
+}
+
+#[tokio::test]
+async fn past_the_connection_cap_new_connections_are_refused_and_the_others_go_on() {
+    let ran = Arc::new(AtomicUsize::new(0));
+    let (url, monitor) = start(ServerConfig::new().max_connections(2), sized_router(ran)).await;
+    let first = Client::connect(&url, ClientConfig::new()).await.unwrap();
+    let second = Client::connect(&url, ClientConfig::new()).await.unwrap();
+    let refused = tokio::time::timeout(PATIENCE, Client::connect(&url, ClientConfig::new())).await;
+    assert!(
+        matches!(refused, Ok(Err(_))),
+        "a third connection was not refused"
+    );
+    assert_eq!(monitor.stats().refused_connections, 1);
+    assert_eq!(first.request(Op::Read, b"3").await.unwrap().len(), 3);
+    assert_eq!(second.request(Op::Read, b"4").await.unwrap().len(), 4);
+    first.close().await;
+    wait_until("a place freed", || monitor.stats().open_connections == 1).await;
+    let third = Client::connect(&url, ClientConfig::new()).await.unwrap();
+    assert_eq!(third.request(Op::Read, b"5").await.unwrap().len(), 5);
+}
+
+/// A socket that agreed on zlib and chunking with the server.
+async fn negotiated_socket(url: &str) -> Socket {
+    let mut socket = raw_socket(url).await;
+    let offer = Offer::new(&[Compression::Zlib], true);
+    socket.send(Message::text(offer.to_json())).await.unwrap();
+    match tokio::time::timeout(PATIENCE, socket.next()).await.unwrap() {
+        Some(Ok(Message::Text(text))) => {
+            let session = Answer::parse(&text).unwrap().session(&offer);
+            assert!(session.chunked && session.compression == Some(Compression::Zlib));
+        }
+        other => panic!("expected the answer, got {other:?}"),
+    }
+    socket
+}
+
+/// The first chunk (of two) of a sequence whose chunk inflates to `len` zero bytes.
+fn unfinished_sequence(request_id: u16, len: usize) -> Vec<u8> {
+    let mut encoder = Encoder::new()
+        .with_compression(Some(Compression::Zlib))
+        .with_chunk_size(len);
+    let mut frames = encoder
+        .encode_chunked(BaseHeader::request(request_id, Op::HisWrite), &vec![0; 2 * len])
+        .unwrap();
+    frames.swap_remove(0)
+}
+
+#[tokio::test]
+async fn when_the_shared_budget_is_spent_the_connection_holding_the_most_is_closed() {
+    let ran = Arc::new(AtomicUsize::new(0));
+    let config = ServerConfig::new()
+        .compression([Compression::Zlib])
+        .chunked(true)
+        .memory_budget(10 << 20)
+        .limits(Limits {
+            max_frame_payload: 4 << 20,
+            ..Limits::DEFAULT
+        });
+    let (url, monitor) = start(config, sized_router(ran)).await;
+    // The hog holds two unfinished sequences of 3 MiB each, from 6 KiB sent.
+    let mut hog = negotiated_socket(&url).await;
+    for id in [1, 2] {
+        hog.send(Message::binary(unfinished_sequence(id, 3 << 20)))
+            .await
+            .unwrap();
+    }
+    wait_until("the hog's sequences held", || {
+        monitor.stats().memory_in_use >= 6 << 20
+    })
+    .await;
+    // A second connection holds less, and needs more than is left.
+    let mut modest = negotiated_socket(&url).await;
+    for id in [1, 2] {
+        modest
+            .send(Message::binary(unfinished_sequence(id, 5 << 19)))
+            .await
+            .unwrap();
+    }
+    let close = close_frame(&mut hog).await.expect("a close frame");
+    assert_eq!(close.code, CloseCode::Again);
+    assert!(
+        close.reason.starts_with("server memory budget"),
+        "{}",
+        close.reason
+    );
+    // The modest connection is still served.
+    modest
+        .send(Message::binary(
+            Encoder::new().request(3, Op::Read, b"7").unwrap(),
+        ))
+        .await
+        .unwrap();
+    let response = loop {
+        match tokio::time::timeout(PATIENCE, modest.next()).await.unwrap() {
+            Some(Ok(Message::Binary(frame))) => break frame,
+            Some(Ok(_)) => {}
+            other => panic!("expected a response, got {other:?}"),
+        }
+    };
+    assert_eq!(Frame::decode(&response).unwrap().payload.len(), 7);
+    assert!(monitor.stats().memory_in_use <= 10 << 20);
+}
+
+#[tokio::test]
+async fn unfinished_sequences_expire_without_another_chunk_arriving() {
+    let ran = Arc::new(AtomicUsize::new(0));
+    let config = ServerConfig::new()
+        .compression([Compression::Zlib])
+        .chunked(true)
+        .reassembly_ttl(Duration::from_millis(300));
+    let (url, monitor) = start(config, sized_router(ran)).await;
+    let mut socket = negotiated_socket(&url).await;
+    socket
+        .send(Message::binary(unfinished_sequence(1, 1 << 20)))
+        .await
+        .unwrap();
+    wait_until("the sequence held", || monitor.stats().memory_in_use >= 1 << 20).await;
+    let started = Instant::now();
+    wait_until("the sequence expired", || monitor.stats().memory_in_use == 0).await;
+    assert!(started.elapsed() < Duration::from_secs(3));
+}
+
+#[tokio::test]
+async fn close_codes_say_what_happened() {
+    let limits = Limits {
+        max_frame: 64 << 10,
+        max_pending: 2,
+        ..Limits::DEFAULT
+    };
+    let config = ServerConfig::new()
+        .compression([Compression::Zlib])
+        .chunked(true)
+        .limits(limits);
+    let (url, _) = start(config, Router::new()).await;
+
+    // A WebSocket message over the limit: 1009.
+    let mut socket = raw_socket(&url).await;
+    socket.send(Message::binary(vec![0; 128 << 10])).await.unwrap();
+    let close = close_frame(&mut socket).await.expect("a close frame");
+    assert_eq!(close.code, CloseCode::Size);
+
+    // More unfinished sequences than allowed: 1008, naming the limit.
+    let mut socket = negotiated_socket(&url).await;
+    for id in 1..=3 {
+        socket
+            .send(Message::binary(unfinished_sequence(id, 1 << 10)))
+            .await
+            .unwrap();
+    }
+    let close = close_frame(&mut socket).await.expect("a close frame");
+    assert_eq!(close.code, CloseCode::Policy);
+    assert_eq!(close.reason, "more than 2 unfinished chunk sequences");
+
+    // A header that cannot be read: 1002.
+    let mut socket = raw_socket(&url).await;
+    socket.send(Message::binary(vec![0xff, 0, 1, 1])).await.unwrap();
+    let close = close_frame(&mut socket).await.expect("a close frame");
+    assert_eq!(close.code, CloseCode::Protocol);
+}
