@@ -96,7 +96,11 @@ pub enum SiteError {
     TooManyWatches { max: usize },
     /// Opening one more watch would pass the limit of one connection.
     #[error("connection {connection} has {open} open watches: at most {max} per connection")]
-    TooManyConnectionWatches { connection: u64, open: usize, max: usize },
+    TooManyConnectionWatches {
+        connection: u64,
+        open: usize,
+        max: usize,
+    },
     /// A watch would hold more records than the limit.
     #[error("watch `{watch}` would hold {count} records; at most {max}")]
     TooManyWatchIds { watch: String, count: usize, max: usize },

@@ -139,10 +139,7 @@ fn poll_at(site: &Site, watch: &str, refresh: bool, now: Instant) -> Result<Grid
 
 fn close_request(watch: &str) -> Grid {
     request(
-        &[
-            ("watchId", Value::from(watch)),
-            ("close", Value::make_marker()),
-        ],
+        &[("watchId", Value::from(watch)), ("close", Value::make_marker())],
         Vec::new(),
     )
 }
@@ -561,10 +558,7 @@ fn watch_sub_poll_refresh_unsub_and_close() {
     // Adding to the open watch.
     let more = site
         .watch_sub(
-            &request(
-                &[("watchId", Value::from(watch.as_str()))],
-                id_rows(&["s-1"]),
-            ),
+            &request(&[("watchId", Value::from(watch.as_str()))], id_rows(&["s-1"])),
             ALICE,
             start(),
         )
@@ -674,7 +668,13 @@ fn the_number_of_open_watches_is_bounded_across_connections() {
     let site = Site::sample();
     // Sixteen connections of 64 watches fill the site.
     for n in 0..watch::MAX_WATCHES {
-        open(&site, 100 + (n / watch::MAX_WATCHES_PER_CONNECTION) as u64, start(), 60.0).unwrap();
+        open(
+            &site,
+            100 + (n / watch::MAX_WATCHES_PER_CONNECTION) as u64,
+            start(),
+            60.0,
+        )
+        .unwrap();
     }
     assert_eq!(
         open(&site, ALICE, start(), 60.0),
@@ -737,7 +737,7 @@ fn polls_and_re_subscriptions_renew_a_lease_and_pushes_do_not() {
         pushed += tick.changes.len();
     }
     assert!(pushed > 0, "no change was pushed");
-    assert_eq!(site.tick(at(27.0)).expired, [watch.clone()]);
+    assert_eq!(site.tick(at(27.0)).expired, std::slice::from_ref(&watch));
     assert_eq!(
         poll_at(&site, &watch, false, at(27.0)),
         Err(SiteError::UnknownWatch { id: watch })
@@ -754,7 +754,7 @@ fn an_expired_watch_is_swept_once_and_the_others_stay() {
     let long = open(&site, BOB, start(), 3_600.0).unwrap();
 
     assert!(site.tick(at(4.9)).expired.is_empty());
-    assert_eq!(site.tick(at(5.0)).expired, [short.clone()]);
+    assert_eq!(site.tick(at(5.0)).expired, std::slice::from_ref(&short));
     assert!(site.tick(at(6.0)).expired.is_empty());
     assert_eq!(site.tick(at(60.0)).expired, [default]);
     assert_eq!(site.watch_count(), 1);
