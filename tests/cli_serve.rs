@@ -3,8 +3,11 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
 
-use serde_json::Value;
+use haystack_wire::connection::{Client, ClientConfig, ClientError};
+use haystack_wire::Op;
+use serde_json::{json, Value};
 
 /// A running `hswire serve`, stopped on drop.
 struct Serve {
@@ -168,4 +171,185 @@ fn call_refuses_a_bad_grid_before_connecting() {
         String::from_utf8_lossy(&output.stderr).starts_with("hswire: --grid: $: expected a grid"),
         "{output:?}"
     );
+}
+
+/// A watchSub grid opening a watch on `ids`, with a lease of `lease_secs` if given.
+fn watch_sub_request(ids: &[&str], lease_secs: Option<u32>) -> Value {
+    let mut meta = json!({"ver": "3.0", "watchDis": "test"});
+    if let Some(secs) = lease_secs {
+        meta["lease"] = json!({"_kind": "number", "val": secs, "unit": "s"});
+    }
+    let rows: Vec<Value> = ids
+        .iter()
+        .map(|id| json!({"id": {"_kind": "ref", "val": id}}))
+        .collect();
+    json!({"_kind": "grid", "meta": meta, "cols": [{"name": "id"}], "rows": rows})
+}
+
+fn watch_poll_request(watch: &str) -> Value {
+    json!({
+        "_kind": "grid", "meta": {"ver": "3.0", "watchId": watch},
+        "cols": [{"name": "empty"}], "rows": [],
+    })
+}
+
+fn watch_id(answer: &Value) -> String {
+    answer["meta"]["watchId"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no watchId in {answer}"))
+        .to_owned()
+}
+
+/// The `dis` of the error a call was answered with.
+fn remote_dis(result: Result<Value, ClientError>) -> String {
+    match result {
+        Err(ClientError::Remote { dis, .. }) => dis,
+        other => panic!("expected an error grid, got {other:?}"),
+    }
+}
+
+/// Connects, opens one watch and closes the connection; the watch's id.
+async fn watch_and_leave(url: String) -> String {
+    let client = Client::connect(&url, ClientConfig::new())
+        .await
+        .expect("connects");
+    let answer = client
+        .call::<Value>(Op::WatchSub, &watch_sub_request(&["p-1-1-1"], None))
+        .await
+        .expect("watchSub is answered");
+    client.close().await;
+    watch_id(&answer)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watches_end_with_their_connections_so_1100_clients_come_and_go_and_a_new_one_still_watches() {
+    let serve = Serve::start(&[]);
+    let run = async {
+        // More connections than the site has watches (1,024), a hundred at a time: each
+        // watchSub succeeds only if the watches of the connections before it were closed.
+        let mut opened = Vec::new();
+        for _ in 0..11 {
+            let batch: Vec<_> = (0..100)
+                .map(|_| tokio::spawn(watch_and_leave(serve.url.clone())))
+                .collect();
+            for task in batch {
+                opened.push(task.await.expect("the client task finishes"));
+            }
+        }
+        assert_eq!(opened.len(), 1_100);
+
+        let client = Client::connect(&serve.url, ClientConfig::new())
+            .await
+            .expect("connects");
+        let answer = client
+            .call::<Value>(Op::WatchSub, &watch_sub_request(&["p-1-1-1"], None))
+            .await
+            .expect("a new client's watchSub succeeds");
+        assert!(!opened.contains(&watch_id(&answer)));
+
+        // Every earlier watch is gone, well before its minute of lease; the last ones may
+        // take a moment, their connections having only just closed.
+        for watch in [&opened[0], &opened[549], &opened[1_099]] {
+            let mut dis = String::new();
+            for _ in 0..50 {
+                match client
+                    .call::<Value>(Op::WatchPoll, &watch_poll_request(watch))
+                    .await
+                {
+                    Err(ClientError::Remote { dis: text, .. }) => {
+                        dis = text;
+                        break;
+                    }
+                    other => {
+                        other.expect("the poll is answered");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                }
+            }
+            assert_eq!(dis, format!("unknown watch `{watch}`"));
+        }
+        client.close().await;
+    };
+    tokio::time::timeout(Duration::from_secs(60), run)
+        .await
+        .expect("the test finishes within a minute");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watch_not_polled_within_its_lease_is_closed_while_a_polled_one_stays_open() {
+    let serve = Serve::start(&["--push-interval-ms", "100"]);
+    let run = async {
+        let client = Client::connect(&serve.url, ClientConfig::new())
+            .await
+            .expect("connects");
+        let sub = |ids: &'static [&'static str]| {
+            let client = client.clone();
+            async move {
+                let answer = client
+                    .call::<Value>(Op::WatchSub, &watch_sub_request(ids, Some(2)))
+                    .await
+                    .expect("watchSub is answered");
+                assert_eq!(answer["meta"]["lease"]["val"], 2.0, "{answer}");
+                watch_id(&answer)
+            }
+        };
+        let idle = sub(&["p-1-1-1"]).await;
+        let polled = sub(&["p-1-1-2"]).await;
+        // Three seconds, polling one watch every half second: its lease of two seconds
+        // is renewed each time, the other's runs out.
+        for _ in 0..6 {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            client
+                .call::<Value>(Op::WatchPoll, &watch_poll_request(&polled))
+                .await
+                .expect("the polled watch stays open");
+        }
+        let dis = remote_dis(
+            client
+                .call::<Value>(Op::WatchPoll, &watch_poll_request(&idle))
+                .await,
+        );
+        assert_eq!(dis, format!("unknown watch `{idle}`"));
+        client.close().await;
+    };
+    tokio::time::timeout(Duration::from_secs(30), run)
+        .await
+        .expect("the test finishes within half a minute");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_connection_opens_at_most_64_watches_and_another_still_opens_its_own() {
+    let serve = Serve::start(&[]);
+    let run = async {
+        let greedy = Client::connect(&serve.url, ClientConfig::new())
+            .await
+            .expect("connects");
+        for _ in 0..64 {
+            greedy
+                .call::<Value>(Op::WatchSub, &watch_sub_request(&[], None))
+                .await
+                .expect("watchSub is answered");
+        }
+        let dis = remote_dis(
+            greedy
+                .call::<Value>(Op::WatchSub, &watch_sub_request(&[], None))
+                .await,
+        );
+        assert!(
+            dis.ends_with(" has 64 open watches: at most 64 per connection"),
+            "{dis}"
+        );
+        let other = Client::connect(&serve.url, ClientConfig::new())
+            .await
+            .expect("connects");
+        other
+            .call::<Value>(Op::WatchSub, &watch_sub_request(&[], None))
+            .await
+            .expect("another connection's watchSub succeeds");
+        greedy.close().await;
+        other.close().await;
+    };
+    tokio::time::timeout(Duration::from_secs(30), run)
+        .await
+        .expect("the test finishes within half a minute");
 }

@@ -1,15 +1,20 @@
 //! `hswire serve`: the sample site over binary-mode WebSockets.
+//!
+//! Watches end with the connection that opened them (one clean-up task per connection,
+//! started by its first watch), or when their lease runs out (swept on every push tick);
+//! either way they also leave the push subscriptions.
 
+use std::collections::HashSet;
 use std::io::Write;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
-use haystack_wire::connection::{Fault, Request, Router, Server, ServerConfig, Subscribers};
+use haystack_wire::connection::{Fault, Peer, Request, Router, Server, ServerConfig, Subscribers};
 use haystack_wire::{hayson, Compression, Op};
 use libhaystack::val::{Date, DateTime, Grid, HaystackDict};
 
-use crate::site::{Site, SiteError};
+use crate::site::{Caller, Site, SiteError};
 
 /// What `serve` takes.
 #[derive(Debug, clap::Args)]
@@ -58,7 +63,7 @@ pub fn run(args: &Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
         let site = Arc::new(Site::sample());
-        let watchers = Arc::new(Subscribers::<String>::new());
+        let watchers = Arc::new(Watchers::default());
         let handshake_timeout = seconds("handshake-timeout", args.handshake_timeout)?
             .ok_or("--handshake-timeout: a connection needs some time for its upgrade")?;
         let ping_interval = seconds("ping-interval", args.ping_interval)?;
@@ -91,15 +96,74 @@ pub fn run(args: &Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
     })
 }
 
+/// The connections subscribed to each watch's pushes, and the connections whose watches
+/// are closed when they end.
+#[derive(Default)]
+struct Watchers {
+    subscribers: Subscribers<String>,
+    /// Connections with a clean-up task waiting for them to close.
+    guarded: Mutex<HashSet<u64>>,
+}
+
+impl Watchers {
+    /// Subscribes `peer` to `watch_id`, just opened or added to. The first time a
+    /// connection gets a watch, one task starts that closes its watches when it ends.
+    fn add(self: &Arc<Self>, site: &Arc<Site>, watch_id: String, peer: &Peer) {
+        self.subscribers.subscribe(watch_id.clone(), peer);
+        self.guard(site, peer);
+        // The watch may have been closed (lease, or its connection) since the site answered;
+        // a clean-up that ran before the subscription would have missed it.
+        self.forget_if_closed(site, &watch_id);
+    }
+
+    fn guard(self: &Arc<Self>, site: &Arc<Site>, peer: &Peer) {
+        let connection = peer.id();
+        if !self.lock_guarded().insert(connection) {
+            return;
+        }
+        let (site, watchers, closed) = (Arc::clone(site), Arc::clone(self), peer.closed());
+        tokio::spawn(async move {
+            closed.await;
+            // Unguarded first: a watch opened from here on starts a new clean-up (which finds
+            // the connection already closed), so none is left behind.
+            watchers.lock_guarded().remove(&connection);
+            for watch_id in site.close_watches_of(connection) {
+                watchers.subscribers.remove_key(&watch_id);
+            }
+        });
+    }
+
+    /// Drops the subscriptions of `watch_id` if the site no longer has it.
+    fn forget_if_closed(&self, site: &Site, watch_id: &str) {
+        if !site.has_watch(watch_id) {
+            self.subscribers.remove_key(&watch_id.to_string());
+        }
+    }
+
+    fn lock_guarded(&self) -> std::sync::MutexGuard<'_, HashSet<u64>> {
+        // A set insert or remove cannot be left half done.
+        self.guarded.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Who asks, and when.
+fn caller(request: &Request) -> Caller {
+    Caller {
+        connection: request.peer.id(),
+        now: Instant::now(),
+        today: today(),
+    }
+}
+
 /// One handler per op the site answers; other ops get the router's error grid.
-fn routes(site: &Arc<Site>, watchers: &Arc<Subscribers<String>>) -> Router {
+fn routes(site: &Arc<Site>, watchers: &Arc<Watchers>) -> Router {
     let plain = |op: Op| {
         let site = Arc::clone(site);
         move |request: Request| {
             let site = Arc::clone(&site);
             async move {
                 let answer = site
-                    .handle(op, &request_grid(&request)?, today())
+                    .handle(op, &request_grid(&request)?, &caller(&request))
                     .map_err(fault)?;
                 Ok(hayson::encode_grid(&answer))
             }
@@ -110,9 +174,11 @@ fn routes(site: &Arc<Site>, watchers: &Arc<Subscribers<String>>) -> Router {
         move |request: Request| {
             let (site, watchers) = (Arc::clone(&site), Arc::clone(&watchers));
             async move {
-                let answer = site.watch_sub(&request_grid(&request)?).map_err(fault)?;
+                let answer = site
+                    .handle(Op::WatchSub, &request_grid(&request)?, &caller(&request))
+                    .map_err(fault)?;
                 if let Some(watch_id) = meta_str(&answer, "watchId") {
-                    watchers.subscribe(watch_id, &request.peer);
+                    watchers.add(&site, watch_id, &request.peer);
                 }
                 Ok(hayson::encode_grid(&answer))
             }
@@ -124,12 +190,12 @@ fn routes(site: &Arc<Site>, watchers: &Arc<Subscribers<String>>) -> Router {
             let (site, watchers) = (Arc::clone(&site), Arc::clone(&watchers));
             async move {
                 let grid = request_grid(&request)?;
-                let answer = site.watch_unsub(&grid).map_err(fault)?;
-                let closing = grid.meta.as_ref().is_some_and(|meta| meta.has("close"));
-                if let (true, Some(watch_id)) = (closing, meta_str(&grid, "watchId")) {
-                    watchers.unsubscribe(&watch_id, request.peer.id());
+                let answer = site.handle(Op::WatchUnsub, &grid, &caller(&request));
+                // A closed watch leaves the subscriptions of every connection.
+                if let Some(watch_id) = meta_str(&grid, "watchId") {
+                    watchers.forget_if_closed(&site, &watch_id);
                 }
-                Ok(hayson::encode_grid(&answer))
+                Ok(hayson::encode_grid(&answer.map_err(fault)?))
             }
         }
     };
@@ -173,18 +239,24 @@ fn fault(error: SiteError) -> Fault {
     Fault::new(error.to_string())
 }
 
-/// Moves the simulated points on and pushes each watch's changes to the
-/// connections subscribed to it.
-async fn push_changes(site: Arc<Site>, watchers: Arc<Subscribers<String>>, interval: Duration) {
+/// Closes the watches whose lease ran out, moves the simulated points on and pushes each
+/// watch's changes to the connections subscribed to it.
+async fn push_changes(site: Arc<Site>, watchers: Arc<Watchers>, interval: Duration) {
     let mut ticks = tokio::time::interval(interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
-        for (watch_id, changes) in site.tick() {
-            if changes.rows.is_empty() || !watchers.has_subscribers(&watch_id) {
+        let tick = site.tick(Instant::now());
+        for watch_id in &tick.expired {
+            watchers.subscribers.remove_key(watch_id);
+        }
+        for (watch_id, changes) in tick.changes {
+            if changes.rows.is_empty() || !watchers.subscribers.has_subscribers(&watch_id) {
                 continue;
             }
-            watchers.push(&watch_id, Op::WatchPoll, &hayson::encode_grid(&changes));
+            watchers
+                .subscribers
+                .push(&watch_id, Op::WatchPoll, &hayson::encode_grid(&changes));
         }
     }
 }

@@ -7,6 +7,10 @@
 //! (or one op's method), and sends back the answer, or an error grid whose `dis` is the
 //! [`SiteError`]'s text.
 //!
+//! Watches belong to the connection that opened them and have leases (see the `watch`
+//! module); the connection's id and the time come in as arguments ([`Caller`], `now`), so
+//! all of it is tested without a network or a clock.
+//!
 //! One `Site` is shared by every connection (`Arc<Site>`). Records, simulated current values
 //! and watches sit behind one mutex: every op holds it for a few milliseconds at most, and a
 //! single lock keeps a poll, a tick and a read from ever seeing half an update.
@@ -20,6 +24,7 @@ mod tests;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
 
 use haystack_wire::Op;
 use libhaystack::defs::namespace::DEFAULT_NS;
@@ -89,6 +94,13 @@ pub enum SiteError {
     /// Opening one more watch would pass the limit.
     #[error("too many open watches: at most {max}")]
     TooManyWatches { max: usize },
+    /// Opening one more watch would pass the limit of one connection.
+    #[error("connection {connection} has {open} open watches: at most {max} per connection")]
+    TooManyConnectionWatches {
+        connection: u64,
+        open: usize,
+        max: usize,
+    },
     /// A watch would hold more records than the limit.
     #[error("watch `{watch}` would hold {count} records; at most {max}")]
     TooManyWatchIds { watch: String, count: usize, max: usize },
@@ -96,6 +108,27 @@ pub enum SiteError {
 
 /// The most ids one read request may name.
 const MAX_READ_IDS: usize = 4_096;
+
+/// Who asks and when: what the answer to a request depends on besides the request.
+#[derive(Clone, Copy, Debug)]
+pub struct Caller {
+    /// The connection the request came on (its `Peer::id`); it owns the watches it opens.
+    pub connection: u64,
+    /// When the request is answered; leases count from it.
+    pub now: Instant,
+    /// The day hisRead's `today` and `yesterday` count from.
+    pub today: Date,
+}
+
+/// What one [`Site::tick`] did.
+#[derive(Debug)]
+pub struct Tick {
+    /// For each open watch with records that changed, its id and a grid (meta `watchId`)
+    /// of those records, in watch id order.
+    pub changes: Vec<(String, Grid)>,
+    /// The ids of the watches closed because their lease ran out.
+    pub expired: Vec<String>,
+}
 
 /// The sample site: records, simulated current values and open watches.
 pub struct Site {
@@ -162,17 +195,17 @@ impl Site {
         }
     }
 
-    /// Answers `op` with `request`; `today` anchors hisRead's `today` and `yesterday`.
-    pub fn handle(&self, op: Op, request: &Grid, today: Date) -> Result<Grid, SiteError> {
+    /// Answers `op` with `request` from `caller`.
+    pub fn handle(&self, op: Op, request: &Grid, caller: &Caller) -> Result<Grid, SiteError> {
         match op {
             Op::About => Ok(self.about()),
             Op::Ops => Ok(self.ops()),
             Op::Formats => Ok(self.formats()),
             Op::Read => self.read(request),
-            Op::HisRead => self.his_read(request, today),
-            Op::WatchSub => self.watch_sub(request),
-            Op::WatchUnsub => self.watch_unsub(request),
-            Op::WatchPoll => self.watch_poll(request),
+            Op::HisRead => self.his_read(request, caller.today),
+            Op::WatchSub => self.watch_sub(request, caller.connection, caller.now),
+            Op::WatchUnsub => self.watch_unsub(request, caller.now),
+            Op::WatchPoll => self.watch_poll(request, caller.now),
             other => Err(SiteError::UnsupportedOp { op: other.name() }),
         }
     }
@@ -322,12 +355,14 @@ impl Site {
         Ok(make_grid_in_order(rows, &["ts", "val"], meta))
     }
 
-    /// The watchSub op. Meta `watchDis` opens a new watch, `watchId` adds to an open one;
-    /// an optional `lease` (a duration; plain numbers count seconds) is granted up to a day.
-    /// Rows name ids. The answer's meta has `watchId`, `lease` (seconds) and `watchDis`; its
-    /// rows are the current records, one per requested id, all-empty for an id the site does
-    /// not know (such ids are not watched).
-    pub fn watch_sub(&self, request: &Grid) -> Result<Grid, SiteError> {
+    /// The watchSub op from connection `connection` at `now`. Meta `watchDis` opens a new
+    /// watch owned by `connection` (at most [`watch::MAX_WATCHES_PER_CONNECTION`] per
+    /// connection, [`watch::MAX_WATCHES`] in all); `watchId` adds to an open one, whoever
+    /// opened it, and renews its lease. An optional `lease` (a duration; plain numbers count
+    /// seconds) is granted up to a day. Rows name ids. The answer's meta has `watchId`,
+    /// `lease` (seconds) and `watchDis`; its rows are the current records, one per requested
+    /// id, all-empty for an id the site does not know (such ids are not watched).
+    pub fn watch_sub(&self, request: &Grid, connection: u64, now: Instant) -> Result<Grid, SiteError> {
         const OP: &str = "watchSub";
         let lease = match meta_tag(request, "lease") {
             None => None,
@@ -353,7 +388,7 @@ impl Site {
         let id = match meta_tag(request, "watchId") {
             Some(value) => {
                 let id = watch_id_of(OP, Some(value))?;
-                let watch = state.watches.get_mut(&id)?;
+                let watch = state.watches.get_mut(&id, now)?;
                 let count = watch.ids.union(&known).count();
                 if count > watch::MAX_WATCH_IDS {
                     return Err(SiteError::TooManyWatchIds {
@@ -366,6 +401,7 @@ impl Site {
                 if let Some(lease) = lease {
                     watch.lease_secs = lease;
                 }
+                watch.renew(now);
                 id
             }
             None => {
@@ -379,15 +415,14 @@ impl Site {
                     }
                     other => return Err(wrong_kind(OP, "watchDis", "a string", other)),
                 };
-                let n = state
-                    .watches
-                    .open(dis, lease.unwrap_or(watch::DEFAULT_LEASE_SECS))?;
+                let lease = lease.unwrap_or(watch::DEFAULT_LEASE_SECS);
+                let n = state.watches.open(dis, lease, connection, now)?;
                 let id = watch_id(n);
-                state.watches.get_mut(&id)?.ids.extend(&known);
+                state.watches.get_mut(&id, now)?.ids.extend(&known);
                 id
             }
         };
-        let watch = state.watches.get_mut(&id)?;
+        let watch = state.watches.get_mut(&id, now)?;
         let mut meta = watch_meta(&id, Some(watch.lease_secs));
         put(&mut meta, "watchDis", Value::from(watch.dis.as_str()));
         let rows = positions
@@ -397,14 +432,18 @@ impl Site {
         Ok(make_grid(rows, meta))
     }
 
-    /// The watchUnsub op: meta `watchId`; rows name ids to stop watching, or a `close` marker
-    /// in the meta closes the whole watch. Ids the watch does not hold are ignored. Answers
-    /// an empty grid.
-    pub fn watch_unsub(&self, request: &Grid) -> Result<Grid, SiteError> {
+    /// The watchUnsub op at `now`: meta `watchId`; rows name ids to stop watching, or a
+    /// `close` marker in the meta closes the whole watch. Ids the watch does not hold are
+    /// ignored. It does not renew the lease. Answers an empty grid.
+    pub fn watch_unsub(&self, request: &Grid, now: Instant) -> Result<Grid, SiteError> {
         const OP: &str = "watchUnsub";
         let id = watch_id_of(OP, meta_tag(request, "watchId"))?;
         if meta_tag(request, "close").is_some() {
-            if !self.close_watch(&id) {
+            let mut state = self.state();
+            // A watch past its lease is unknown, as to every other op; closing it anyway
+            // saves it waiting for the sweep.
+            let live = state.watches.get_mut(&id, now).is_ok();
+            if !(state.watches.close(&id) && live) {
                 return Err(SiteError::UnknownWatch { id });
             }
         } else {
@@ -414,7 +453,7 @@ impl Site {
                 .map(|row| Ok(self.index.get(&id_of(OP, row.get("id"))?).copied()))
                 .collect::<Result<Vec<_>, SiteError>>()?;
             let mut state = self.state();
-            let watch = state.watches.get_mut(&id)?;
+            let watch = state.watches.get_mut(&id, now)?;
             for position in positions.into_iter().flatten() {
                 watch.ids.remove(&position);
                 watch.dirty.remove(&position);
@@ -423,16 +462,18 @@ impl Site {
         Ok(make_grid(Vec::new(), watch_meta(&id, None)))
     }
 
-    /// The watchPoll op: meta `watchId`. With a `refresh` marker in the meta, every watched
-    /// record; otherwise the watched records whose `curVal` changed since this watch's last
-    /// poll. Either way the poll starts a new change window. Meta `watchId` and `lease`.
-    pub fn watch_poll(&self, request: &Grid) -> Result<Grid, SiteError> {
+    /// The watchPoll op at `now`: meta `watchId`. With a `refresh` marker in the meta, every
+    /// watched record; otherwise the watched records whose `curVal` changed since this
+    /// watch's last poll. Either way the poll starts a new change window and renews the
+    /// lease. Meta `watchId` and `lease`.
+    pub fn watch_poll(&self, request: &Grid, now: Instant) -> Result<Grid, SiteError> {
         const OP: &str = "watchPoll";
         let id = watch_id_of(OP, meta_tag(request, "watchId"))?;
         let refresh = meta_tag(request, "refresh").is_some();
         let mut guard = self.state();
         let state = &mut *guard;
-        let watch = state.watches.get_mut(&id)?;
+        let watch = state.watches.get_mut(&id, now)?;
+        watch.renew(now);
         let positions: Vec<usize> = if refresh {
             watch.ids.iter().copied().collect()
         } else {
@@ -444,14 +485,17 @@ impl Site {
         Ok(make_grid(rows, watch_meta(&id, Some(lease))))
     }
 
-    /// Advances the simulated `curVal` of every watched point (unwatched points stay put)
-    /// and returns, for each open watch with records that changed in this tick, the watch
-    /// id and a grid (meta `watchId`) of those records, in watch id order. Watches with no
-    /// change get no grid, so a periodic caller pushes nothing empty. Changes are also kept
-    /// for each watch's next watchPoll, so pushing and polling do not interfere.
-    pub fn tick(&self) -> Vec<(String, Grid)> {
+    /// Closes the watches whose lease ran out at `now`, advances the simulated `curVal` of
+    /// every point a remaining watch holds (unwatched points stay put) and returns the
+    /// closed watches' ids and, for each remaining watch with records that changed in this
+    /// tick, the watch id and a grid (meta `watchId`) of those records, in watch id order.
+    /// Watches with no change get no grid, so a periodic caller pushes nothing empty.
+    /// Changes are also kept for each watch's next watchPoll, so pushing and polling do not
+    /// interfere.
+    pub fn tick(&self, now: Instant) -> Tick {
         let mut guard = self.state();
         let state = &mut *guard;
+        let expired = state.watches.sweep(now).into_iter().map(watch_id).collect();
         state.ticks += 1;
         let tick = state.ticks;
         let mut changed = BTreeSet::new();
@@ -471,7 +515,7 @@ impl Site {
                 changed.insert(position);
             }
         }
-        let mut pushes = Vec::new();
+        let mut changes = Vec::new();
         for (n, watch) in state.watches.iter_mut() {
             let hits: Vec<usize> = watch.ids.intersection(&changed).copied().collect();
             if hits.is_empty() {
@@ -481,15 +525,26 @@ impl Site {
             let id = watch_id(n);
             let rows = hits.into_iter().map(|i| state.records[i].clone()).collect();
             let grid = make_grid(rows, watch_meta(&id, None));
-            pushes.push((id, grid));
+            changes.push((id, grid));
         }
-        pushes
+        Tick { changes, expired }
     }
 
-    /// Closes the watch `watch_id` (for instance when the connection that opened it goes
-    /// away). Returns whether it was open.
-    pub fn close_watch(&self, watch_id: &str) -> bool {
-        self.state().watches.close(watch_id)
+    /// Closes every watch connection `connection` opened (when it goes away) and returns
+    /// their ids.
+    pub fn close_watches_of(&self, connection: u64) -> Vec<String> {
+        let mut state = self.state();
+        state
+            .watches
+            .close_owned_by(connection)
+            .into_iter()
+            .map(watch_id)
+            .collect()
+    }
+
+    /// Whether the watch `watch_id` is open (its lease may have run out since the last tick).
+    pub fn has_watch(&self, watch_id: &str) -> bool {
+        self.state().watches.contains(watch_id)
     }
 
     fn state(&self) -> MutexGuard<'_, State> {

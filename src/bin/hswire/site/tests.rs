@@ -1,7 +1,26 @@
 use super::*;
 
+use std::sync::LazyLock;
+use std::time::Duration;
+
 use libhaystack::units::get_unit;
 use libhaystack::val::Number;
+
+/// The connection the helpers below ask from.
+const ALICE: u64 = 1;
+/// Another connection.
+const BOB: u64 = 2;
+
+/// The time the tests count from: a fixed instant, moved forward by hand, never slept to.
+fn start() -> Instant {
+    static START: LazyLock<Instant> = LazyLock::new(Instant::now);
+    *START
+}
+
+/// `secs` seconds after [`start`].
+fn at(secs: f64) -> Instant {
+    start() + Duration::from_secs_f64(secs)
+}
 
 fn date(year: i32, month: u32, day: u32) -> Date {
     Date::from_ymd(year, month, day).unwrap()
@@ -85,17 +104,48 @@ fn cur_val(site: &Site, id: &str) -> f64 {
     grid.rows[0].get_num("curVal").unwrap().value
 }
 
+/// Opens a watch from [`ALICE`] at [`start`].
 fn sub(site: &Site, dis: &str, ids: &[&str]) -> Grid {
-    site.watch_sub(&request(&[("watchDis", Value::from(dis))], id_rows(ids)))
-        .unwrap()
+    site.watch_sub(
+        &request(&[("watchDis", Value::from(dis))], id_rows(ids)),
+        ALICE,
+        start(),
+    )
+    .unwrap()
+}
+
+/// Opens an empty watch from `connection` at `now` with a lease of `lease` seconds, and
+/// returns its id.
+fn open(site: &Site, connection: u64, now: Instant, lease: f64) -> Result<String, SiteError> {
+    let meta = [
+        ("watchDis", Value::from("leased")),
+        ("lease", Value::make_number(lease)),
+    ];
+    let opened = site.watch_sub(&request(&meta, Vec::new()), connection, now)?;
+    Ok(meta_str(&opened, "watchId"))
 }
 
 fn poll(site: &Site, watch: &str, refresh: bool) -> Result<Grid, SiteError> {
+    poll_at(site, watch, refresh, start())
+}
+
+fn poll_at(site: &Site, watch: &str, refresh: bool, now: Instant) -> Result<Grid, SiteError> {
     let mut meta = vec![("watchId", Value::from(watch))];
     if refresh {
         meta.push(("refresh", Value::make_marker()));
     }
-    site.watch_poll(&request(&meta, Vec::new()))
+    site.watch_poll(&request(&meta, Vec::new()), now)
+}
+
+fn close_request(watch: &str) -> Grid {
+    request(
+        &[("watchId", Value::from(watch)), ("close", Value::make_marker())],
+        Vec::new(),
+    )
+}
+
+fn close(site: &Site, watch: &str) -> Result<Grid, SiteError> {
+    site.watch_unsub(&close_request(watch), start())
 }
 
 impl Site {
@@ -480,7 +530,7 @@ fn watch_sub_poll_refresh_unsub_and_close() {
     // Ticks until some value moves; each poll then returns exactly what changed.
     let mut changed = BTreeSet::new();
     for _ in 0..20 {
-        for (id, grid) in site.tick() {
+        for (id, grid) in site.tick(start()).changes {
             assert_eq!(id, watch);
             assert_eq!(meta_str(&grid, "watchId"), watch);
             changed.extend(ids(&grid));
@@ -502,15 +552,16 @@ fn watch_sub_poll_refresh_unsub_and_close() {
         &[("watchId", Value::from(watch.as_str()))],
         id_rows(&[watched[1]]),
     );
-    site.watch_unsub(&unsub).unwrap();
+    site.watch_unsub(&unsub, start()).unwrap();
     assert_eq!(ids(&poll(&site, &watch, true).unwrap()), [watched[0], watched[2]]);
 
     // Adding to the open watch.
     let more = site
-        .watch_sub(&request(
-            &[("watchId", Value::from(watch.as_str()))],
-            id_rows(&["s-1"]),
-        ))
+        .watch_sub(
+            &request(&[("watchId", Value::from(watch.as_str()))], id_rows(&["s-1"])),
+            ALICE,
+            start(),
+        )
         .unwrap();
     assert_eq!(meta_str(&more, "watchId"), watch);
     assert_eq!(meta_str(&more, "watchDis"), "test");
@@ -519,39 +570,30 @@ fn watch_sub_poll_refresh_unsub_and_close() {
         ["s-1", watched[0], watched[2]]
     );
 
-    let close = request(
-        &[
-            ("watchId", Value::from(watch.as_str())),
-            ("close", Value::make_marker()),
-        ],
-        Vec::new(),
-    );
-    site.watch_unsub(&close).unwrap();
+    close(&site, &watch).unwrap();
     assert_eq!(
         poll(&site, &watch, false),
         Err(SiteError::UnknownWatch { id: watch.clone() })
     );
-    assert_eq!(
-        site.watch_unsub(&close),
-        Err(SiteError::UnknownWatch { id: watch })
-    );
+    assert_eq!(close(&site, &watch), Err(SiteError::UnknownWatch { id: watch }));
     assert_eq!(site.watch_count(), 0);
 }
 
 #[test]
 fn tick_moves_only_watched_points_and_reports_only_open_watches() {
     let site = Site::sample();
-    assert!(site.tick().is_empty());
+    let quiet = site.tick(start());
+    assert!(quiet.changes.is_empty() && quiet.expired.is_empty());
     let kept = meta_str(&sub(&site, "kept", &["p-2-2-2"]), "watchId");
     let closed = meta_str(&sub(&site, "closed", &["p-2-2-3"]), "watchId");
     assert_eq!((kept.as_str(), closed.as_str()), ("w-1", "w-2"));
-    assert!(site.close_watch(&closed));
-    assert!(!site.close_watch(&closed));
+    close(&site, &closed).unwrap();
+    assert!(close(&site, &closed).is_err());
 
     let before = (cur_val(&site, "p-2-2-2"), cur_val(&site, "p-2-2-3"));
     let mut pushed = 0;
     for _ in 0..20 {
-        for (id, grid) in site.tick() {
+        for (id, grid) in site.tick(start()).changes {
             assert_eq!(id, kept);
             assert_eq!(ids(&grid), ["p-2-2-2"]);
             pushed += 1;
@@ -575,15 +617,15 @@ fn unknown_watches_and_bad_watch_requests_are_refused() {
     }
     let add = request(&[("watchId", Value::from("w-7"))], id_rows(&["p-1-1-1"]));
     assert_eq!(
-        site.watch_sub(&add),
+        site.watch_sub(&add, ALICE, start()),
         Err(SiteError::UnknownWatch { id: "w-7".into() })
     );
     assert!(matches!(
-        site.watch_sub(&request(&[], id_rows(&["p-1-1-1"]))),
+        site.watch_sub(&request(&[], id_rows(&["p-1-1-1"])), ALICE, start()),
         Err(SiteError::MissingMeta { .. })
     ));
     assert!(matches!(
-        site.watch_poll(&Grid::make_empty()),
+        site.watch_poll(&Grid::make_empty(), start()),
         Err(SiteError::MissingMeta { .. })
     ));
     let bad_id = request(
@@ -591,7 +633,7 @@ fn unknown_watches_and_bad_watch_requests_are_refused() {
         vec![row(&[("id", Value::make_number(1.0))])],
     );
     assert!(matches!(
-        site.watch_sub(&bad_id),
+        site.watch_sub(&bad_id, ALICE, start()),
         Err(SiteError::WrongKind { tag: "id", .. })
     ));
     // A refused request opens nothing.
@@ -602,13 +644,17 @@ fn unknown_watches_and_bad_watch_requests_are_refused() {
 fn leases_are_seconds_clamped_to_a_day() {
     let site = Site::sample();
     let lease = |value: f64| {
-        site.watch_sub(&request(
-            &[
-                ("watchDis", Value::from("l")),
-                ("lease", Value::make_number(value)),
-            ],
-            Vec::new(),
-        ))
+        site.watch_sub(
+            &request(
+                &[
+                    ("watchDis", Value::from("l")),
+                    ("lease", Value::make_number(value)),
+                ],
+                Vec::new(),
+            ),
+            ALICE,
+            start(),
+        )
     };
     let granted = |grid: Grid| grid.meta.unwrap().get_num("lease").unwrap().value;
     assert_eq!(granted(lease(30.0).unwrap()), 30.0);
@@ -618,18 +664,147 @@ fn leases_are_seconds_clamped_to_a_day() {
 }
 
 #[test]
-fn the_number_of_open_watches_is_bounded() {
+fn the_number_of_open_watches_is_bounded_across_connections() {
     let site = Site::sample();
-    for _ in 0..watch::MAX_WATCHES {
-        sub(&site, "many", &[]);
+    // Sixteen connections of 64 watches fill the site.
+    for n in 0..watch::MAX_WATCHES {
+        open(
+            &site,
+            100 + (n / watch::MAX_WATCHES_PER_CONNECTION) as u64,
+            start(),
+            60.0,
+        )
+        .unwrap();
     }
-    let one_more = request(&[("watchDis", Value::from("one more"))], Vec::new());
     assert_eq!(
-        site.watch_sub(&one_more),
+        open(&site, ALICE, start(), 60.0),
         Err(SiteError::TooManyWatches { max: 1_024 })
     );
-    assert!(site.close_watch("w-5"));
-    assert_eq!(meta_str(&site.watch_sub(&one_more).unwrap(), "watchId"), "w-1025");
+    close(&site, "w-5").unwrap();
+    assert_eq!(open(&site, ALICE, start(), 60.0).as_deref(), Ok("w-1025"));
+}
+
+#[test]
+fn one_connection_holds_at_most_64_watches_and_others_still_open_theirs() {
+    let site = Site::sample();
+    for _ in 0..watch::MAX_WATCHES_PER_CONNECTION {
+        open(&site, ALICE, start(), 60.0).unwrap();
+    }
+    let refused = open(&site, ALICE, start(), 60.0);
+    assert_eq!(
+        refused,
+        Err(SiteError::TooManyConnectionWatches {
+            connection: ALICE,
+            open: 64,
+            max: 64
+        })
+    );
+    assert_eq!(
+        refused.unwrap_err().to_string(),
+        "connection 1 has 64 open watches: at most 64 per connection"
+    );
+    assert_eq!(open(&site, BOB, start(), 60.0).as_deref(), Ok("w-65"));
+    // Adding to a watch it has is not opening one.
+    let add = request(&[("watchId", Value::from("w-64"))], id_rows(&["p-1-1-1"]));
+    assert!(site.watch_sub(&add, ALICE, start()).is_ok());
+    close(&site, "w-1").unwrap();
+    assert_eq!(open(&site, ALICE, start(), 60.0).as_deref(), Ok("w-66"));
+}
+
+#[test]
+fn polls_and_re_subscriptions_renew_a_lease_and_pushes_do_not() {
+    let site = Site::sample();
+    let meta = [
+        ("watchDis", Value::from("renewed")),
+        ("lease", Value::make_number(10.0)),
+    ];
+    let opened = site
+        .watch_sub(&request(&meta, id_rows(&["p-3-1-1", "p-3-1-2"])), ALICE, start())
+        .unwrap();
+    let watch = meta_str(&opened, "watchId");
+
+    // A poll at 8 s holds the watch to 18 s.
+    poll_at(&site, &watch, false, at(8.0)).unwrap();
+    assert!(site.tick(at(17.0)).expired.is_empty());
+    // Naming it in a watchSub at 17 s holds it to 27 s.
+    let again = request(&[("watchId", Value::from(watch.as_str()))], Vec::new());
+    site.watch_sub(&again, ALICE, at(17.0)).unwrap();
+    // Pushes in between do not renew it.
+    let mut pushed = 0;
+    for step in 0..20 {
+        let tick = site.tick(at(17.5 + f64::from(step) * 0.4));
+        assert!(tick.expired.is_empty(), "step {step}");
+        pushed += tick.changes.len();
+    }
+    assert!(pushed > 0, "no change was pushed");
+    assert_eq!(site.tick(at(27.0)).expired, std::slice::from_ref(&watch));
+    assert_eq!(
+        poll_at(&site, &watch, false, at(27.0)),
+        Err(SiteError::UnknownWatch { id: watch })
+    );
+    assert_eq!(site.watch_count(), 0);
+}
+
+#[test]
+fn an_expired_watch_is_swept_once_and_the_others_stay() {
+    let site = Site::sample();
+    let short = open(&site, ALICE, start(), 5.0).unwrap();
+    // No lease asked: the default minute.
+    let default = meta_str(&sub(&site, "default", &["p-1-1-1"]), "watchId");
+    let long = open(&site, BOB, start(), 3_600.0).unwrap();
+
+    assert!(site.tick(at(4.9)).expired.is_empty());
+    assert_eq!(site.tick(at(5.0)).expired, std::slice::from_ref(&short));
+    assert!(site.tick(at(6.0)).expired.is_empty());
+    assert_eq!(site.tick(at(60.0)).expired, [default]);
+    assert_eq!(site.watch_count(), 1);
+    assert!(poll_at(&site, &long, false, at(61.0)).is_ok());
+    assert!(!site.has_watch(&short));
+    assert!(site.has_watch(&long));
+}
+
+#[test]
+fn a_watch_past_its_lease_is_unknown_even_before_it_is_swept() {
+    let site = Site::sample();
+    let watch = open(&site, ALICE, start(), 5.0).unwrap();
+    let unknown = Err(SiteError::UnknownWatch { id: watch.clone() });
+    assert!(site.has_watch(&watch));
+    assert_eq!(poll_at(&site, &watch, false, at(5.0)).map(|_| ()), unknown);
+    let add = request(&[("watchId", Value::from(watch.as_str()))], id_rows(&["p-1-1-1"]));
+    assert_eq!(site.watch_sub(&add, ALICE, at(5.0)).map(|_| ()), unknown);
+    // Closing it is refused as unknown too, but it goes at once.
+    assert_eq!(
+        site.watch_unsub(&close_request(&watch), at(5.0)).map(|_| ()),
+        unknown
+    );
+    assert!(!site.has_watch(&watch));
+    assert!(site.tick(at(6.0)).expired.is_empty());
+}
+
+#[test]
+fn a_connection_that_closes_takes_only_its_own_watches_with_it() {
+    let site = Site::sample();
+    let first = meta_str(&sub(&site, "a", &["p-1-1-1"]), "watchId");
+    let second = open(&site, ALICE, start(), 60.0).unwrap();
+    let bobs = open(&site, BOB, start(), 60.0).unwrap();
+    // Bob adding to Alice's watch does not make it his.
+    let add = request(&[("watchId", Value::from(first.as_str()))], id_rows(&["p-1-1-2"]));
+    site.watch_sub(&add, BOB, start()).unwrap();
+
+    assert_eq!(site.close_watches_of(ALICE), [first.clone(), second.clone()]);
+    assert_eq!(site.close_watches_of(ALICE), Vec::<String>::new());
+    for gone in [&first, &second] {
+        assert_eq!(
+            poll(&site, gone, false),
+            Err(SiteError::UnknownWatch { id: gone.clone() })
+        );
+    }
+    assert!(poll(&site, &bobs, false).is_ok());
+    assert_eq!(site.watch_count(), 1);
+    // Its watches no longer count against any limit.
+    for _ in 0..watch::MAX_WATCHES_PER_CONNECTION {
+        open(&site, ALICE, start(), 60.0).unwrap();
+    }
 }
 
 #[test]
@@ -639,7 +814,7 @@ fn requests_with_too_many_ids_are_refused() {
     let many: Vec<&str> = many.iter().map(String::as_str).collect();
     let grid = request(&[("watchDis", Value::from("big"))], id_rows(&many));
     assert_eq!(
-        site.watch_sub(&grid),
+        site.watch_sub(&grid, ALICE, start()),
         Err(SiteError::TooManyIds {
             op: "watchSub",
             count: 4_097,
@@ -699,9 +874,13 @@ fn about_ops_and_formats_describe_the_server() {
 #[test]
 fn handle_dispatches_by_op_and_refuses_the_rest() {
     let site = Site::sample();
-    let today = date(2026, 10, 15);
+    let caller = Caller {
+        connection: ALICE,
+        now: start(),
+        today: date(2026, 10, 15),
+    };
     for op in Op::ALL {
-        let answer = site.handle(op, &Grid::make_empty(), today);
+        let answer = site.handle(op, &Grid::make_empty(), &caller);
         if Site::OPS.contains(&op) {
             // Answered, or refused for what the empty request lacks, never as unsupported.
             assert!(!matches!(answer, Err(SiteError::UnsupportedOp { .. })), "{op:?}");
@@ -710,7 +889,7 @@ fn handle_dispatches_by_op_and_refuses_the_rest() {
         }
     }
     assert_eq!(
-        site.handle(Op::Read, &filter_request("site", None), today)
+        site.handle(Op::Read, &filter_request("site", None), &caller)
             .unwrap()
             .len(),
         10

@@ -1,7 +1,14 @@
-//! Watch bookkeeping: which records each open watch holds and which of them changed since
-//! its last poll.
+//! Watch bookkeeping: which records each open watch holds, which of them changed since
+//! its last poll, which connection opened it and when its lease runs out.
+//!
+//! A watch lives until the first of: a watchUnsub that closes it, the end of the connection
+//! that opened it, or its lease running out. Only the client's own watchPoll, or a watchSub
+//! naming the watch, renews the lease (the Haystack meaning of a lease); pushes do not, and
+//! an open connection does not either, so a client that only listens to pushes must still
+//! poll or re-subscribe within the lease. Time is always an argument, never read here.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
 
 use libhaystack::val::Number;
 
@@ -9,6 +16,9 @@ use super::SiteError;
 
 /// The most watches open at once, across all connections.
 pub const MAX_WATCHES: usize = 1_024;
+/// The most watches one connection holds open at once: a sixteenth of [`MAX_WATCHES`], so
+/// that one client cannot take every watch and lock the others out.
+pub const MAX_WATCHES_PER_CONNECTION: usize = 64;
 /// The most records one watch holds (the whole sample site fits).
 pub const MAX_WATCH_IDS: usize = 4_096;
 /// The lease given when a watchSub names none, in seconds.
@@ -20,7 +30,11 @@ pub const MAX_LEASE_SECS: u32 = 24 * 60 * 60;
 #[derive(Debug)]
 pub struct Watch {
     pub dis: String,
+    /// The connection that opened the watch (its `Peer::id`); the watch ends with it.
+    pub owner: u64,
     pub lease_secs: u32,
+    /// When the lease was granted or last renewed.
+    pub renewed: Instant,
     /// Watched records, by position in the site's record list: a set keeps answers in one
     /// fixed order and makes a repeated id a no-op.
     pub ids: BTreeSet<usize>,
@@ -74,6 +88,19 @@ fn describe_number(number: &Number) -> String {
     }
 }
 
+impl Watch {
+    /// Whether the lease has run out at `now`.
+    pub fn expired(&self, now: Instant) -> bool {
+        now.saturating_duration_since(self.renewed) >= Duration::from_secs(self.lease_secs.into())
+    }
+
+    /// Renews the lease from `now` (never moving it back, should requests be answered out
+    /// of order).
+    pub fn renew(&mut self, now: Instant) {
+        self.renewed = self.renewed.max(now);
+    }
+}
+
 impl Watches {
     pub fn new() -> Watches {
         Watches {
@@ -82,8 +109,17 @@ impl Watches {
         }
     }
 
-    /// Opens an empty watch and returns its number.
-    pub fn open(&mut self, dis: String, lease_secs: u32) -> Result<u64, SiteError> {
+    /// Opens an empty watch for connection `owner`, its lease starting at `now`, and
+    /// returns its number. Watches whose lease ran out still count until they are swept.
+    pub fn open(&mut self, dis: String, lease_secs: u32, owner: u64, now: Instant) -> Result<u64, SiteError> {
+        let owned = self.open.values().filter(|watch| watch.owner == owner).count();
+        if owned >= MAX_WATCHES_PER_CONNECTION {
+            return Err(SiteError::TooManyConnectionWatches {
+                connection: owner,
+                open: owned,
+                max: MAX_WATCHES_PER_CONNECTION,
+            });
+        }
         if self.open.len() >= MAX_WATCHES {
             return Err(SiteError::TooManyWatches { max: MAX_WATCHES });
         }
@@ -93,7 +129,9 @@ impl Watches {
             n,
             Watch {
                 dis,
+                owner,
                 lease_secs,
+                renewed: now,
                 ids: BTreeSet::new(),
                 dirty: BTreeSet::new(),
             },
@@ -101,16 +139,46 @@ impl Watches {
         Ok(n)
     }
 
-    /// The open watch with wire id `id`.
-    pub fn get_mut(&mut self, id: &str) -> Result<&mut Watch, SiteError> {
+    /// The open watch with wire id `id`, if its lease has not run out at `now`: a watch
+    /// past its lease is unknown from then on, though it is only removed when swept.
+    pub fn get_mut(&mut self, id: &str, now: Instant) -> Result<&mut Watch, SiteError> {
         parse_watch_id(id)
             .and_then(|n| self.open.get_mut(&n))
+            .filter(|watch| !watch.expired(now))
             .ok_or_else(|| SiteError::UnknownWatch { id: id.to_string() })
+    }
+
+    /// Whether a watch with wire id `id` is open (swept or not).
+    pub fn contains(&self, id: &str) -> bool {
+        parse_watch_id(id).is_some_and(|n| self.open.contains_key(&n))
     }
 
     /// Closes the watch with wire id `id`; false if no such watch was open.
     pub fn close(&mut self, id: &str) -> bool {
         parse_watch_id(id).is_some_and(|n| self.open.remove(&n).is_some())
+    }
+
+    /// Closes every watch connection `owner` opened and returns their numbers.
+    pub fn close_owned_by(&mut self, owner: u64) -> Vec<u64> {
+        self.remove_where(|watch| watch.owner == owner)
+    }
+
+    /// Closes every watch whose lease ran out at `now` and returns their numbers.
+    pub fn sweep(&mut self, now: Instant) -> Vec<u64> {
+        self.remove_where(|watch| watch.expired(now))
+    }
+
+    fn remove_where(&mut self, doomed: impl Fn(&Watch) -> bool) -> Vec<u64> {
+        let numbers: Vec<u64> = self
+            .open
+            .iter()
+            .filter(|(_, watch)| doomed(watch))
+            .map(|(n, _)| *n)
+            .collect();
+        for n in &numbers {
+            self.open.remove(n);
+        }
+        numbers
     }
 
     /// Every record some open watch holds.
