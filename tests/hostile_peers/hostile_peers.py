@@ -22,7 +22,6 @@ import asyncio
 import importlib.util
 import json
 import math
-import os
 import resource
 import signal
 import sys
@@ -126,6 +125,12 @@ PROCESSES: dict[int, asyncio.subprocess.Process] = {}
 
 
 def limit_files(nofile: int) -> Callable[[], None]:
+    """Sets a child's file limit before it runs; never above this process's hard limit,
+    which only a privileged process may raise."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY:
+        nofile = min(nofile, hard)
+
     def apply() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
 
@@ -338,7 +343,7 @@ class Client:
 async def open_or_none(url: str, timeout: float, **options: Any) -> Client | None:
     try:
         return await Client.open(url, timeout, **options)
-    except (asyncio.TimeoutError, OSError, ConnectionClosed, Exception):
+    except Exception:  # refused, reset, timed out or a failed upgrade: not opened
         return None
 
 
@@ -626,8 +631,10 @@ async def pending_bytes(hswire: str) -> None:
         # default: a decoder takes any level, and an attacker picks the one that costs most.
         compressed = await asyncio.to_thread(zlib.compress, bytes(PENDING_PAYLOAD), zlib.Z_BEST_COMPRESSION)
         flags = REQUEST_FLAGS | hw.FLAG_COMPRESSED | hw.FLAG_CHUNKED
+        zlib_name = hw.COMPRESSION_NAMES[hw.COMP_ZLIB]
+        type_key, compression_key, chunked_key, version_key = hw.HANDSHAKE_FIELDS
         offer = json.dumps(
-            dict(zip(hw.HANDSHAKE_FIELDS, (hw.HANDSHAKE_TYPE, [hw.COMPRESSION_NAMES[hw.COMP_ZLIB]], True, hw.HANDSHAKE_VERSION)))
+            {type_key: hw.HANDSHAKE_TYPE, compression_key: [zlib_name], chunked_key: True, version_key: hw.HANDSHAKE_VERSION}
         )
         agreed = 0
         sent = 0
@@ -639,8 +646,7 @@ async def pending_bytes(hswire: str) -> None:
                 answer = json.loads(await asyncio.wait_for(client.texts.get(), hw.HANDSHAKE_FALLBACK_TIMEOUT))
             except (asyncio.TimeoutError, ValueError):
                 answer = {}
-            compression, chunked = hw.HANDSHAKE_FIELDS[1], hw.HANDSHAKE_FIELDS[2]
-            if answer.get(compression) == hw.COMPRESSION_NAMES[hw.COMP_ZLIB] and answer.get(chunked) is True:
+            if answer.get(compression_key) == zlib_name and answer.get(chunked_key) is True:
                 agreed += 1
             for request_id in (1, 2):
                 frame = (
@@ -773,7 +779,7 @@ async def main() -> int:
                 await asyncio.wait_for(attack(args.hswire), min(cap, left))
             except asyncio.TimeoutError:
                 report(name, False, f"did not finish within {min(cap, left):.0f} s")
-            except Exception as error:  # noqa: BLE001 - an attack's error is its result
+            except Exception as error:  # an attack that breaks down has missed its target
                 report(name, False, f"{type(error).__name__}: {error}")
     except asyncio.CancelledError:
         print("interrupted", flush=True)
