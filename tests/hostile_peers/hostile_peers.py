@@ -1,0 +1,797 @@
+"""Hostile peers against `hswire serve` and `hswire call`, on 127.0.0.1 only.
+
+Each attack runs against a fresh `hswire serve --listen 127.0.0.1:0` started
+here (the last one against `hswire call`), measures what it did to the server
+(memory from /proc/PID/status, whether it still serves) and prints one line:
+`ok    name: figures` or `FAIL  name: figures`. A summary line follows; the
+script exits 1 when any attack missed its target.
+
+Every flag value, op code, header layout and handshake name comes from the
+generated binding, bindings/python/haystack_wire.py, imported by path.
+Every loop is bounded in count and time, and every process started here is
+stopped by its pid at the end, also when an attack fails or the run is
+interrupted.
+
+Usage: python hostile_peers.py --hswire PATH
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import json
+import math
+import resource
+import signal
+import sys
+import time
+import zlib
+from collections import deque
+from pathlib import Path
+from typing import Any, Awaitable, Callable
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def load_binding() -> Any:
+    path = ROOT / "bindings" / "python" / "haystack_wire.py"
+    spec = importlib.util.spec_from_file_location("haystack_wire", path)
+    if spec is None or spec.loader is None:
+        raise RuntimeError(f"cannot load the binding at {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+hw = load_binding()
+
+HOST = "127.0.0.1"
+# The whole run stays inside this budget; an attack that would start past it
+# is reported as not run. The calling script adds a hard cap a little above.
+RUN_BUDGET = 225.0
+# A request is a frame with none of the flags set.
+REQUEST_FLAGS = 0
+MB = 1024 * 1024
+# The file limit of the servers that are not under the fd-limit attack.
+SERVER_NOFILE = 4096
+
+
+# ---- results ----------------------------------------------------------------
+
+RESULTS: list[tuple[str, bool]] = []
+
+
+def report(name: str, ok: bool, detail: str) -> None:
+    print(f"{'ok  ' if ok else 'FAIL'}  {name}: {detail}", flush=True)
+    RESULTS.append((name, ok))
+
+
+# ---- frames and grids -------------------------------------------------------
+
+
+def grid(cols: list[str], rows: list[dict[str, Any]], **meta: Any) -> bytes:
+    """A Haystack 4 JSON grid."""
+    body = {
+        "_kind": "grid",
+        "meta": {"ver": "3.0", **meta},
+        "cols": [{"name": name} for name in cols],
+        "rows": rows,
+    }
+    return json.dumps(body).encode()
+
+
+EMPTY_GRID = grid(["empty"], [])
+
+
+def number(value: float) -> dict[str, Any]:
+    return {"_kind": "number", "val": value}
+
+
+def request_frame(op: str, request_id: int, payload: bytes) -> bytes:
+    return hw.BASE_HEADER.pack(REQUEST_FLAGS, request_id, hw.OP_CODES[op]) + payload
+
+
+def read_header(frame: bytes) -> tuple[int, int, int, bytes]:
+    """flags, request id, op code and the payload (as sent) of a frame."""
+    flags, request_id, op = hw.BASE_HEADER.unpack_from(frame)
+    return flags, request_id, op, frame[hw.header_size(flags) :]
+
+
+def error_dis(payload: bytes) -> str:
+    try:
+        return str(json.loads(payload)["meta"]["dis"])
+    except (ValueError, KeyError, TypeError):
+        return f"an error frame of {len(payload)} bytes"
+
+
+def first_line(text: str) -> str:
+    lines = text.strip().splitlines()
+    return lines[0] if lines else ""
+
+
+def p99(values: list[float]) -> float:
+    """The 99th percentile, nearest rank."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(0.99 * len(ordered)) - 1)]
+
+
+# ---- the server under attack ------------------------------------------------
+
+PROCESSES: dict[int, asyncio.subprocess.Process] = {}
+
+
+def limit_files(nofile: int) -> Callable[[], None]:
+    """Sets a child's file limit before it runs; never above this process's hard limit,
+    which only a privileged process may raise."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY:
+        nofile = min(nofile, hard)
+
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+
+    return apply
+
+
+async def stop_process(process: asyncio.subprocess.Process) -> None:
+    """Stops one process this script started, by its pid."""
+    PROCESSES.pop(process.pid, None)
+    if process.returncode is None:
+        try:
+            process.terminate()
+            await asyncio.wait_for(process.wait(), 5)
+        except ProcessLookupError:
+            pass
+        except asyncio.TimeoutError:
+            process.kill()
+            await process.wait()
+
+
+class Serve:
+    """One `hswire serve` process, its address and what it said on stderr."""
+
+    def __init__(self, process: asyncio.subprocess.Process, url: str) -> None:
+        self.process = process
+        self.url = url
+        self.port = int(url.rsplit(":", 1)[-1])
+        self.stderr: deque[str] = deque(maxlen=5)
+        self.hwm_kb = 0
+        self.drains = [
+            asyncio.ensure_future(self._drain(process.stdout, None)),
+            asyncio.ensure_future(self._drain(process.stderr, self.stderr)),
+        ]
+
+    @classmethod
+    async def start(cls, hswire: str, *flags: str, nofile: int = SERVER_NOFILE) -> Serve:
+        process = await asyncio.create_subprocess_exec(
+            hswire,
+            "serve",
+            "--listen",
+            f"{HOST}:0",
+            *flags,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            preexec_fn=limit_files(nofile),
+        )
+        PROCESSES[process.pid] = process
+        assert process.stdout is not None
+        try:
+            line = (await asyncio.wait_for(process.stdout.readline(), 30)).decode().strip()
+        except asyncio.TimeoutError:
+            line = ""
+        url = line.rsplit(" ", 1)[-1]
+        if not url.startswith("ws://"):
+            await stop_process(process)
+            raise RuntimeError(f"hswire serve said {line!r} instead of its address")
+        return cls(process, url)
+
+    @staticmethod
+    async def _drain(stream: asyncio.StreamReader | None, keep: deque[str] | None) -> None:
+        if stream is None:
+            return
+        while line := await stream.readline():
+            if keep is not None:
+                keep.append(line.decode(errors="replace").strip())
+
+    def status_kb(self, field: str) -> int | None:
+        """A `kB` field of /proc/PID/status (VmHWM, VmRSS), None once the process is gone."""
+        try:
+            with open(f"/proc/{self.process.pid}/status") as status:
+                for line in status:
+                    if line.startswith(field + ":"):
+                        return int(line.split()[1])
+        except (OSError, ValueError, IndexError):
+            return None
+        return None
+
+    def sample(self) -> None:
+        """Keeps the highest VmHWM seen, so that it survives the process."""
+        hwm = self.status_kb("VmHWM")
+        if hwm is not None:
+            self.hwm_kb = max(self.hwm_kb, hwm)
+
+    async def sample_every(self, seconds: float) -> None:
+        while True:
+            self.sample()
+            await asyncio.sleep(seconds)
+
+    def alive(self) -> bool:
+        if self.process.returncode is not None:
+            return False
+        try:
+            with open(f"/proc/{self.process.pid}/stat") as stat:
+                # The state follows the command name in parentheses; Z is a zombie.
+                return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+        except (OSError, IndexError):
+            return False
+
+    def fate(self) -> str:
+        """'alive', or how it ended and the last thing it said."""
+        if self.alive():
+            return "server alive"
+        said = self.stderr[-1] if self.stderr else "nothing on stderr"
+        code = self.process.returncode
+        return f"server gone (exit {code if code is not None else '?'}: {said})"
+
+    async def stop(self) -> None:
+        await stop_process(self.process)
+        for drain in self.drains:
+            drain.cancel()
+        await asyncio.gather(*self.drains, return_exceptions=True)
+
+
+# ---- clients ----------------------------------------------------------------
+
+
+class CallFailed(Exception):
+    """A request that got no successful response."""
+
+
+class Client:
+    """A binary-mode WebSocket client that names the subprotocol, with an optional reader."""
+
+    def __init__(self, ws: ClientConnection, reading: bool) -> None:
+        self.ws = ws
+        self.next_id = 0
+        self.waiting: dict[int, asyncio.Future[tuple[int, bytes]]] = {}
+        self.pushes: list[float] = []
+        self.texts: asyncio.Queue[str] = asyncio.Queue()
+        self.ended: float | None = None
+        self.reader = asyncio.ensure_future(self._read()) if reading else None
+
+    @classmethod
+    async def open(cls, url: str, timeout: float, reading: bool = True, max_queue: int = 16) -> Client:
+        ws = await asyncio.wait_for(
+            connect(
+                url,
+                subprotocols=[hw.SUBPROTOCOL],
+                compression=None,
+                proxy=None,
+                open_timeout=None,
+                ping_interval=None,
+                close_timeout=1,
+                max_size=None,
+                max_queue=max_queue,
+            ),
+            timeout,
+        )
+        return cls(ws, reading)
+
+    async def _read(self) -> None:
+        try:
+            async for message in self.ws:
+                if isinstance(message, str):
+                    self.texts.put_nowait(message)
+                    continue
+                flags, request_id, _, payload = read_header(message)
+                if flags & hw.FLAG_PUSH:
+                    self.pushes.append(time.monotonic())
+                elif flags & hw.FLAG_RESPONSE:
+                    waiter = self.waiting.pop(request_id, None)
+                    if waiter is not None and not waiter.done():
+                        waiter.set_result((flags, payload))
+        except (ConnectionClosed, OSError, ValueError):
+            pass
+        finally:
+            self.ended = time.monotonic()
+            for waiter in self.waiting.values():
+                if not waiter.done():
+                    waiter.set_exception(CallFailed("the connection closed"))
+
+    def new_id(self) -> int:
+        while True:
+            self.next_id = self.next_id % 0xFFFF + 1
+            if self.next_id != hw.PUSH_REQUEST_ID and self.next_id not in self.waiting:
+                return self.next_id
+
+    async def call(self, op: str, payload: bytes = EMPTY_GRID, timeout: float = 10) -> bytes:
+        """The payload of the successful response to one request."""
+        if self.reader is None:
+            raise CallFailed("this client does not read")
+        if self.reader.done():
+            raise CallFailed("the connection closed")
+        request_id = self.new_id()
+        waiter: asyncio.Future[tuple[int, bytes]] = asyncio.get_running_loop().create_future()
+        self.waiting[request_id] = waiter
+        try:
+            await self.ws.send(request_frame(op, request_id, payload))
+            flags, answer = await asyncio.wait_for(waiter, timeout)
+        except asyncio.TimeoutError:
+            raise CallFailed(f"no response to {op} within {timeout:g} s") from None
+        except (ConnectionClosed, OSError) as error:
+            raise CallFailed(f"the connection closed: {error}") from None
+        finally:
+            self.waiting.pop(request_id, None)
+        if flags & hw.FLAG_ERROR:
+            raise CallFailed(error_dis(answer))
+        return answer
+
+    async def close(self) -> None:
+        try:
+            await asyncio.wait_for(self.ws.close(), 2)
+        except (asyncio.TimeoutError, OSError, ConnectionClosed):
+            pass
+        if self.reader is not None:
+            self.reader.cancel()
+            await asyncio.gather(self.reader, return_exceptions=True)
+
+
+async def open_or_none(url: str, timeout: float, **options: Any) -> Client | None:
+    try:
+        return await Client.open(url, timeout, **options)
+    except Exception:  # refused, reset, timed out or a failed upgrade: not opened
+        return None
+
+
+async def close_all(clients: list[Client]) -> None:
+    await asyncio.gather(*(client.close() for client in clients), return_exceptions=True)
+
+
+async def bounded(count: int, concurrency: int, job: Callable[[int], Awaitable[Any]]) -> list[Any]:
+    """Runs job(0..count) with at most `concurrency` at once; exceptions are returned."""
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(index: int) -> Any:
+        async with gate:
+            return await job(index)
+
+    return await asyncio.gather(*(one(i) for i in range(count)), return_exceptions=True)
+
+
+async def about_ok(client: Client, timeout: float = 10) -> bool:
+    try:
+        await client.call("about", EMPTY_GRID, timeout)
+        return True
+    except CallFailed:
+        return False
+
+
+async def one_about(url: str, timeout: float) -> bool:
+    """A new client connects, does one about request and leaves."""
+    client = await open_or_none(url, timeout)
+    if client is None:
+        return False
+    try:
+        return await about_ok(client, timeout)
+    finally:
+        await client.close()
+
+
+async def point_ids(client: Client, filter_text: str, limit: int) -> list[Any]:
+    """The ids (as Haystack JSON refs) of the points a read with this filter finds."""
+    answer = await client.call("read", grid(["filter", "limit"], [{"filter": filter_text, "limit": number(limit)}]))
+    rows = json.loads(answer).get("rows", [])
+    return [row["id"] for row in rows if "id" in row]
+
+
+def watch_sub(dis: str, ids: list[Any]) -> bytes:
+    return grid(["id"], [{"id": ref} for ref in ids], watchDis=dis)
+
+
+# ---- the attacks ------------------------------------------------------------
+
+
+async def fd_limit(hswire: str) -> None:
+    """400 held connections against a server with 256 files, then 100 new clients."""
+    server = await Serve.start(hswire, nofile=256)
+    held: list[Client] = []
+    try:
+        opened = await asyncio.gather(*(open_or_none(server.url, 5) for _ in range(400)))
+        held = [client for client in opened if client is not None]
+        upgraded = len(held)
+        await asyncio.sleep(1)
+        alive_while_held = server.alive()
+        await close_all(held)
+        held = []
+        await asyncio.sleep(0.5)
+        served = sum(await asyncio.gather(*(one_about(server.url, 10) for _ in range(100))))
+        ok = alive_while_held and served == 100
+        report(
+            "fd-limit",
+            ok,
+            f"under a file limit of 256, {upgraded}/400 connections upgraded; "
+            f"{'server alive' if alive_while_held else server.fate()} while held; "
+            f"{served}/100 new clients served",
+        )
+    finally:
+        await close_all(held)
+        await server.stop()
+
+
+async def silent(hswire: str) -> None:
+    """200 connections that never finish an upgrade must be closed within 15 s."""
+    server = await Serve.start(hswire)
+    upgrade = (
+        f"GET / HTTP/1.1\r\nHost: {HOST}:{server.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+        f"Sec-WebSocket-Protocol: {hw.SUBPROTOCOL}\r\n\r\n"
+    ).encode()
+    half = upgrade[: len(upgrade) // 2]
+    writers: list[asyncio.StreamWriter] = []
+    try:
+        readers: list[asyncio.StreamReader] = []
+        for index in range(200):
+            reader, writer = await asyncio.wait_for(asyncio.open_connection(HOST, server.port), 5)
+            if index % 2:
+                writer.write(half)
+                await writer.drain()
+            readers.append(reader)
+            writers.append(writer)
+        started = time.monotonic()
+
+        async def closed_after(reader: asyncio.StreamReader) -> float | None:
+            try:
+                # Whatever the server says before it closes (an HTTP error, say) is read and dropped.
+                while await reader.read(65536):
+                    pass
+            except OSError:
+                pass
+            return time.monotonic() - started
+
+        async def within(reader: asyncio.StreamReader) -> float | None:
+            try:
+                return await asyncio.wait_for(closed_after(reader), 15)
+            except asyncio.TimeoutError:
+                return None
+
+        times = [t for t in await asyncio.gather(*(within(r) for r in readers)) if t is not None]
+        last = f", the last after {max(times):.1f} s" if times else ""
+        report(
+            "silent",
+            len(times) == 200,
+            f"200 silent connections (100 sent nothing, 100 half an upgrade request), "
+            f"{len(times)} closed within 15 s{last}; {server.fate()}",
+        )
+    finally:
+        for writer in writers:
+            writer.close()
+        await server.stop()
+
+
+HIS_RANGE = "2024-01-01,2024-01-31"
+PIPELINE_SECONDS = 30.0
+
+
+async def pipeline(hswire: str) -> None:
+    """400 month-long hisReads that are never read vs a healthy client's pushes and requests."""
+    server = await Serve.start(hswire)
+    sampler = asyncio.ensure_future(server.sample_every(0.2))
+    healthy: Client | None = None
+    attacker: Client | None = None
+    sender: asyncio.Future[None] | None = None
+    try:
+        healthy = await Client.open(server.url, 10)
+        points = await point_ids(healthy, "point and his", 20)
+        if not points:
+            report("pipeline", False, "the site's read of `point and his` found no point")
+            return
+        his_read = grid(["id", "range"], [{"id": points[0], "range": HIS_RANGE}])
+        month = await healthy.call("hisRead", his_read, 30)
+        await healthy.call("watchSub", watch_sub("pipeline", points), 10)
+
+        attacker = await Client.open(server.url, 10, reading=False, max_queue=1)
+        sent = 0
+
+        async def flood() -> None:
+            nonlocal sent
+            assert attacker is not None
+            for request_id in range(1, 401):
+                await attacker.ws.send(request_frame("hisRead", request_id, his_read))
+                sent += 1
+
+        started = time.monotonic()
+        sender = asyncio.ensure_future(flood())
+        latencies: list[float] = []
+        failures: list[str] = []
+
+        async def timed_about() -> None:
+            assert healthy is not None
+            asked = time.monotonic()
+            try:
+                await healthy.call("about", EMPTY_GRID, 5)
+                latencies.append(time.monotonic() - asked)
+            except CallFailed as error:
+                failures.append(str(error))
+
+        asks = []
+        while time.monotonic() - started < PIPELINE_SECONDS:
+            asks.append(asyncio.ensure_future(timed_about()))
+            await asyncio.sleep(0.5)
+        ended = time.monotonic()
+        await asyncio.gather(*asks)
+        server.sample()
+        pushes = [t for t in healthy.pushes if started <= t <= ended]
+        marks = [started, *pushes, ended]
+        gap = max(b - a for a, b in zip(marks, marks[1:]))
+        hwm_mb = server.hwm_kb / 1024
+        ok = hwm_mb < 300 and gap <= 3 and not failures and bool(latencies)
+        latency = f"p99 {p99(latencies) * 1000:.0f} ms" if latencies else "no latency"
+        failed = f" (first failure: {failures[0]})" if failures else ""
+        report(
+            "pipeline",
+            ok,
+            f"{sent}/400 month hisReads ({len(month):,} bytes each) sent unread; VmHWM {hwm_mb:.0f} MB; "
+            f"{len(pushes)} pushes in {ended - started:.0f} s, largest gap {gap:.1f} s; "
+            f"{len(latencies)}/{len(asks)} about requests answered, {latency}{failed}; {server.fate()}",
+        )
+    finally:
+        sampler.cancel()
+        if sender is not None:
+            sender.cancel()
+        await asyncio.gather(*(t for t in (sampler, sender) if t is not None), return_exceptions=True)
+        await close_all([c for c in (healthy, attacker) if c is not None])
+        await server.stop()
+
+
+async def watch_churn(hswire: str) -> None:
+    """1,100 clients each open a watch and leave without closing it; then one more must get one."""
+    server = await Serve.start(hswire)
+    try:
+        probe = await Client.open(server.url, 10)
+        try:
+            points = await point_ids(probe, "point", 1)
+        finally:
+            await probe.close()
+        if not points:
+            report("watch-churn", False, "the site's read of `point` found no point")
+            return
+
+        async def churn(index: int) -> bool:
+            client = await Client.open(server.url, 10)
+            try:
+                await client.call("watchSub", watch_sub(f"churn {index}", points), 10)
+                return True
+            finally:
+                await client.close()
+
+        outcomes = await bounded(1100, 50, churn)
+        succeeded = sum(1 for outcome in outcomes if outcome is True)
+        last_error = next((str(o) or type(o).__name__ for o in reversed(outcomes) if isinstance(o, BaseException)), "")
+        client = await Client.open(server.url, 10)
+        try:
+            await client.call("watchSub", watch_sub("after the churn", points), 10)
+            final, ok = "succeeded", True
+        except CallFailed as error:
+            final, ok = f"refused: {error}", False
+        finally:
+            await client.close()
+        refused = f" (last refusal: {last_error})" if last_error else ""
+        report(
+            "watch-churn",
+            ok,
+            f"{succeeded}/1100 clients opened a watch and left without closing it{refused}; "
+            f"a new client's watchSub {final}",
+        )
+    finally:
+        await server.stop()
+
+
+async def idle(hswire: str) -> None:
+    """What 1,000 upgraded, idle connections cost the server."""
+    server = await Serve.start(hswire, nofile=SERVER_NOFILE)
+    held: list[Client] = []
+    try:
+        # One connection first, so that what the first one sets up is not counted per connection.
+        warm = await Client.open(server.url, 10)
+        held.append(warm)
+        await about_ok(warm)
+        await asyncio.sleep(1)
+        before = server.status_kb("VmRSS") or 0
+        opened = await bounded(1000, 100, lambda _: Client.open(server.url, 10, reading=False))
+        held += [client for client in opened if isinstance(client, Client)]
+        count = len(held) - 1
+        await asyncio.sleep(1)
+        after = server.status_kb("VmRSS") or 0
+        per = (after - before) / max(count, 1)
+        report(
+            "idle",
+            count == 1000 and per <= 32,
+            f"{count}/1000 idle connections; VmRSS {before / 1024:.1f} MB -> {after / 1024:.1f} MB, "
+            f"{per:.1f} KB per connection; {server.fate()}",
+        )
+    finally:
+        await close_all(held)
+        await server.stop()
+
+
+PENDING_PAYLOAD = 63 * MB
+
+
+async def pending_bytes(hswire: str) -> None:
+    """10 connections, each leaving 2 zlib chunked sequences of ~63 MiB unfinished."""
+    server = await Serve.start(hswire, "--compression", hw.COMPRESSION_NAMES[hw.COMP_ZLIB], "--chunked")
+    sampler = asyncio.ensure_future(server.sample_every(0.1))
+    clients: list[Client] = []
+    try:
+        # The densest zlib stream (about 1,000:1 on zeros), not the level peers send by
+        # default: a decoder takes any level, and an attacker picks the one that costs most.
+        compressed = await asyncio.to_thread(zlib.compress, bytes(PENDING_PAYLOAD), zlib.Z_BEST_COMPRESSION)
+        flags = REQUEST_FLAGS | hw.FLAG_COMPRESSED | hw.FLAG_CHUNKED
+        zlib_name = hw.COMPRESSION_NAMES[hw.COMP_ZLIB]
+        type_key, compression_key, chunked_key, version_key = hw.HANDSHAKE_FIELDS
+        offer = json.dumps(
+            {type_key: hw.HANDSHAKE_TYPE, compression_key: [zlib_name], chunked_key: True, version_key: hw.HANDSHAKE_VERSION}
+        )
+        agreed = 0
+        sent = 0
+        for _ in range(10):
+            client = await Client.open(server.url, 10)
+            clients.append(client)
+            await client.ws.send(offer)
+            try:
+                answer = json.loads(await asyncio.wait_for(client.texts.get(), hw.HANDSHAKE_FALLBACK_TIMEOUT))
+            except (asyncio.TimeoutError, ValueError):
+                answer = {}
+            if answer.get(compression_key) == zlib_name and answer.get(chunked_key) is True:
+                agreed += 1
+            for request_id in (1, 2):
+                frame = (
+                    hw.BASE_HEADER.pack(flags, request_id, hw.OP_CODES["read"])
+                    + hw.ALGORITHM_HEADER.pack(hw.COMP_ZLIB)
+                    + hw.CHUNK_HEADER.pack(0, 2)
+                    + compressed
+                )
+                try:
+                    await asyncio.wait_for(client.ws.send(frame), 10)
+                    sent += 1
+                except (asyncio.TimeoutError, ConnectionClosed, OSError):
+                    break
+        await asyncio.sleep(5)
+        server.sample()
+        closed = [client for client in clients if client.reader is not None and client.reader.done()]
+        codes: dict[str, int] = {}
+        for client in closed:
+            rcvd = client.ws.close_rcvd
+            code = str(rcvd.code) if rcvd is not None else "no close frame"
+            codes[code] = codes.get(code, 0) + 1
+        how = ", ".join(f"{code} x{n}" for code, n in sorted(codes.items()))
+        hwm_mb = server.hwm_kb / 1024
+        report(
+            "pending-bytes",
+            hwm_mb < 300,
+            f"{agreed}/10 handshakes agreed to zlib and chunking; {sent}/20 first chunks of "
+            f"{PENDING_PAYLOAD // MB} MiB ({len(compressed):,} bytes compressed) sent; VmHWM {hwm_mb:.0f} MB; "
+            f"{len(closed)}/10 connections closed by the server{f' ({how})' if how else ''}; {server.fate()}",
+        )
+    finally:
+        sampler.cancel()
+        await asyncio.gather(sampler, return_exceptions=True)
+        await close_all(clients)
+        await server.stop()
+
+
+async def call_no_upgrade(hswire: str) -> None:
+    """`hswire call` against a server that accepts and never answers the upgrade."""
+    held: list[asyncio.StreamWriter] = []
+
+    async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+        try:
+            while await reader.read(65536):
+                pass
+        except OSError:
+            pass
+
+    listener = await asyncio.start_server(hold, HOST, 0)
+    port = listener.sockets[0].getsockname()[1]
+    process: asyncio.subprocess.Process | None = None
+    try:
+        started = time.monotonic()
+        process = await asyncio.create_subprocess_exec(
+            hswire,
+            "call",
+            "--url",
+            f"ws://{HOST}:{port}",
+            "about",
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        PROCESSES[process.pid] = process
+        try:
+            _, err = await asyncio.wait_for(process.communicate(), 30)
+            seconds = time.monotonic() - started
+            code = process.returncode
+            ok = code != 0 and seconds <= 10.5
+            said = first_line(err.decode(errors="replace")) or "nothing on stderr"
+            detail = f"exit {code} after {seconds:.1f} s; stderr: {said}"
+        except asyncio.TimeoutError:
+            ok = False
+            detail = "still waiting after 30 s; stopped"
+        report("call-no-upgrade", ok, f"a listener that accepts and never answers: {detail}")
+    finally:
+        if process is not None:
+            await stop_process(process)
+        for writer in held:
+            writer.close()
+        listener.close()
+
+
+ATTACKS: list[tuple[str, Callable[[str], Awaitable[None]], float]] = [
+    ("fd-limit", fd_limit, 45),
+    ("silent", silent, 25),
+    ("pipeline", pipeline, 60),
+    ("watch-churn", watch_churn, 45),
+    ("idle", idle, 40),
+    ("pending-bytes", pending_bytes, 30),
+    ("call-no-upgrade", call_no_upgrade, 35),
+]
+
+
+def raise_own_file_limit() -> int:
+    """The suite holds over 1,000 sockets at once: its soft file limit goes up to the hard one."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard if hard != resource.RLIM_INFINITY else 65536
+    if soft == resource.RLIM_INFINITY or soft >= wanted:
+        return soft
+    resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    return wanted
+
+
+async def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--hswire", required=True)
+    parser.add_argument("--only", action="append", help="run only this attack (repeatable)")
+    args = parser.parse_args()
+    limit = raise_own_file_limit()
+    if limit < 2 * SERVER_NOFILE:
+        print(f"warning: this process may open only {limit} files", flush=True)
+
+    task = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        if task is not None:
+            loop.add_signal_handler(signum, task.cancel)
+
+    deadline = time.monotonic() + RUN_BUDGET
+    try:
+        for name, attack, cap in ATTACKS:
+            if args.only and name not in args.only:
+                continue
+            left = deadline - time.monotonic()
+            if left < cap / 2:
+                report(name, False, f"not run: {left:.0f} s of the run's {RUN_BUDGET:.0f} s left")
+                continue
+            try:
+                await asyncio.wait_for(attack(args.hswire), min(cap, left))
+            except asyncio.TimeoutError:
+                report(name, False, f"did not finish within {min(cap, left):.0f} s")
+            except Exception as error:  # an attack that breaks down has missed its target
+                report(name, False, f"{type(error).__name__}: {error}")
+    except asyncio.CancelledError:
+        print("interrupted", flush=True)
+        RESULTS.append(("interrupted", False))
+    finally:
+        for process in list(PROCESSES.values()):
+            await stop_process(process)
+    passed = sum(1 for _, ok in RESULTS if ok)
+    failed = len(RESULTS) - passed
+    print(f"hostile peers: {passed} passed, {failed} failed", flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
