@@ -592,7 +592,8 @@ async def watch_churn(hswire: str) -> None:
 
 async def idle(hswire: str) -> None:
     """What 1,000 upgraded, idle connections cost the server."""
-    server = await Serve.start(hswire, nofile=SERVER_NOFILE)
+    # The warm-up connection below is the 1,001st.
+    server = await Serve.start(hswire, "--max-connections", "1001", nofile=SERVER_NOFILE)
     held: list[Client] = []
     try:
         # One connection first, so that what the first one sets up is not counted per connection.
@@ -665,7 +666,7 @@ async def pending_bytes(hswire: str) -> None:
         closed = [client for client in clients if client.reader is not None and client.reader.done()]
         codes: dict[str, int] = {}
         for client in closed:
-            rcvd = client.ws.close_rcvd
+            rcvd = client.ws.protocol.close_rcvd
             code = str(rcvd.code) if rcvd is not None else "no close frame"
             codes[code] = codes.get(code, 0) + 1
         how = ", ".join(f"{code} x{n}" for code, n in sorted(codes.items()))

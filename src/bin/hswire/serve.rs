@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use haystack_wire::connection::{Fault, Peer, Request, Router, Server, ServerConfig, Subscribers};
 use haystack_wire::{hayson, Compression, Op};
 use libhaystack::val::{Date, DateTime, Grid, HaystackDict};
+use tokio::sync::Semaphore;
 
 use crate::site::{Caller, Site, SiteError};
 
@@ -157,15 +158,31 @@ fn caller(request: &Request) -> Caller {
 
 /// One handler per op the site answers; other ops get the router's error grid.
 fn routes(site: &Arc<Site>, watchers: &Arc<Watchers>) -> Router {
+    // Reads and histories are CPU work of up to tens of milliseconds and megabytes of
+    // grid: they run off the runtime's threads, so that one client's pile of them does not
+    // hold up the pushes and the small requests of the others, and no more of them at once
+    // than there are cores, so that their working memory stays bounded too.
+    let cores = std::thread::available_parallelism().map_or(2, |cores| cores.get());
+    let heavy_work = Arc::new(Semaphore::new(cores));
     let plain = |op: Op| {
-        let site = Arc::clone(site);
+        let (site, heavy_work) = (Arc::clone(site), Arc::clone(&heavy_work));
         move |request: Request| {
-            let site = Arc::clone(&site);
-            async move {
+            let (site, heavy_work) = (Arc::clone(&site), Arc::clone(&heavy_work));
+            let answer = move || {
                 let answer = site
                     .handle(op, &request_grid(&request)?, &caller(&request))
                     .map_err(fault)?;
                 Ok(hayson::encode_grid(&answer))
+            };
+            async move {
+                if !matches!(op, Op::Read | Op::HisRead) {
+                    return answer();
+                }
+                let failed = || Fault::new(format!("the {op} handler failed"));
+                let _turn = heavy_work.acquire_owned().await.map_err(|_| failed())?;
+                tokio::task::spawn_blocking(answer)
+                    .await
+                    .unwrap_or_else(|_| Err(failed()))
             }
         }
     };
