@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use haystack_wire::connection::{
-    error_dis, error_grid, Answer, Client, ClientConfig, ClientError, Fault, Offer, Router, Server,
-    ServerConfig, Session, Subscribers,
+    error_dis, error_grid, Answer, Capabilities, Client, ClientConfig, ClientError, Fault, Offer, Router,
+    Server, ServerConfig, Session, Subscribers,
 };
 use haystack_wire::protocol::{defaults, handshake, Version};
 use haystack_wire::{BaseHeader, Compression, Decoder, Encoder, Flags, Frame, Op};
@@ -145,7 +145,11 @@ async fn the_server_chunks_and_compresses_only_what_was_agreed() {
     .await;
     let len = defaults::CHUNK_SIZE * 2 + 10;
 
-    let (mut socket, answer) = bare_client(&url, &Offer::new(&[Compression::Zlib], true)).await;
+    let (mut socket, answer) = bare_client(
+        &url,
+        &Offer::new(&Capabilities::new().compression([Compression::Zlib]).chunked(true)),
+    )
+    .await;
     assert_eq!(answer.compression.as_deref(), Some(Compression::Zlib.name()));
     assert!(answer.chunked);
     let request = Encoder::new()
@@ -167,7 +171,11 @@ async fn the_server_chunks_and_compresses_only_what_was_agreed() {
     }
 
     // A client that did not ask for chunks gets one compressed frame.
-    let (mut socket, answer) = bare_client(&url, &Offer::new(&[Compression::Zlib], false)).await;
+    let (mut socket, answer) = bare_client(
+        &url,
+        &Offer::new(&Capabilities::new().compression([Compression::Zlib])),
+    )
+    .await;
     assert!(!answer.chunked);
     let request = Encoder::new()
         .request(6, Op::HisRead, len.to_string().as_bytes())
@@ -181,7 +189,7 @@ async fn the_server_chunks_and_compresses_only_what_was_agreed() {
     );
 
     // And one that offered nothing gets a plain v1 frame.
-    let (mut socket, answer) = bare_client(&url, &Offer::new(&[], false)).await;
+    let (mut socket, answer) = bare_client(&url, &Offer::new(&Capabilities::new())).await;
     assert_eq!(answer.compression, None);
     socket
         .send(Message::binary(

@@ -25,6 +25,7 @@
 //! still be read.
 
 mod body;
+mod capabilities;
 mod client;
 mod error_grid;
 mod handshake;
@@ -33,6 +34,7 @@ mod outbox;
 mod server;
 
 pub use body::{Body, BodyError};
+pub use capabilities::Capabilities;
 pub use client::{Client, ClientConfig, ClientError, Push, Pushes};
 pub use error_grid::{error_dis, error_grid};
 pub use handshake::{auth_message, parse_auth, Answer, HandshakeError, Offer, Session};

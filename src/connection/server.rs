@@ -519,7 +519,12 @@ impl Connection<'_> {
         let Ok(offer) = Offer::parse(text) else {
             return;
         };
-        let answer = Answer::to_offer(&offer, &self.config.compression, self.config.chunked);
+        let answer = Answer::to_offer(
+            &offer,
+            &super::Capabilities::new()
+                .compression(self.config.compression.iter().copied())
+                .chunked(self.config.chunked),
+        );
         let session = answer.session(&offer);
         // The answer is queued before any frame of the new session, so the client reads it first.
         let _ = self.peer.outbox.send_text(answer.to_json()).await;

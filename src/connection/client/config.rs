@@ -2,14 +2,14 @@
 
 use std::time::Duration;
 
+use super::super::capabilities::Capabilities;
 use crate::protocol::{handshake, Compression};
 use crate::Limits;
 
 /// How a [`Client`](super::Client) connects.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
-    pub(super) compression: Vec<Compression>,
-    pub(super) chunked: bool,
+    pub(super) capabilities: Capabilities,
     pub(super) auth_token: Option<String>,
     pub(super) handshake_timeout: Duration,
     pub(super) request_timeout: Option<Duration>,
@@ -22,8 +22,7 @@ impl ClientConfig {
     /// request timeout.
     pub fn new() -> Self {
         ClientConfig {
-            compression: Vec::new(),
-            chunked: false,
+            capabilities: Capabilities::new(),
             auth_token: None,
             handshake_timeout: handshake::FALLBACK_TIMEOUT,
             request_timeout: Some(Duration::from_secs(30)),
@@ -35,13 +34,20 @@ impl ClientConfig {
     /// Offers these algorithms, in order of preference. A client that offers
     /// an algorithm or chunking opens with the capability handshake.
     pub fn compression(mut self, algorithms: impl IntoIterator<Item = Compression>) -> Self {
-        self.compression = algorithms.into_iter().collect();
+        self.capabilities = self.capabilities.compression(algorithms);
         self
     }
 
     /// Offers to receive (and send) chunked payloads.
     pub fn chunked(mut self, chunked: bool) -> Self {
-        self.chunked = chunked;
+        self.capabilities = self.capabilities.chunked(chunked);
+        self
+    }
+
+    /// Offers these capabilities, replacing what [`ClientConfig::compression`]
+    /// and [`ClientConfig::chunked`] set.
+    pub fn capabilities(mut self, capabilities: Capabilities) -> Self {
+        self.capabilities = capabilities;
         self
     }
 
@@ -74,10 +80,6 @@ impl ClientConfig {
     pub fn push_capacity(mut self, pushes: usize) -> Self {
         self.push_capacity = pushes.max(1);
         self
-    }
-
-    pub(super) fn offers_anything(&self) -> bool {
-        !self.compression.is_empty() || self.chunked
     }
 }
 

@@ -88,8 +88,8 @@ impl Client {
                 .await
                 .map_err(closed)?;
         }
-        let session = if config.offers_anything() {
-            let offer = Offer::new(&config.compression, config.chunked);
+        let session = if config.capabilities.offers_anything() {
+            let offer = Offer::new(&config.capabilities);
             negotiate(&mut socket, &offer, config.handshake_timeout).await?
         } else {
             Session::V1
