@@ -99,6 +99,14 @@ impl Outbox {
             encoder.encode(base, payload).map(|frame| vec![frame])
         }
     }
+
+    /// Queues a WebSocket ping (the client's keepalive).
+    pub(crate) async fn send_ping(&self) -> Result<(), WriterGone> {
+        self.queue
+            .send(Message::Ping(Default::default()))
+            .await
+            .map_err(|_| WriterGone)
+    }
 }
 
 fn encoder_for(session: Session) -> Encoder {

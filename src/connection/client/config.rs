@@ -15,11 +15,17 @@ pub struct ClientConfig {
     pub(super) request_timeout: Option<Duration>,
     pub(super) limits: Limits,
     pub(super) push_capacity: usize,
+    pub(super) push_budget: usize,
+    pub(super) connect_timeout: Duration,
+    pub(super) ping_interval: Option<Duration>,
+    pub(super) pong_timeout: Duration,
 }
 
 impl ClientConfig {
-    /// A v1 client: no token, no handshake, the default limits, a 30-second
-    /// request timeout.
+    /// A v1 client: no token, no handshake, the default limits, 10 seconds
+    /// to connect, a 30-second request timeout, up to 1,024 pushes and
+    /// 16 MiB of them queued, and a ping after 20 quiet seconds that must be
+    /// answered within 20 more.
     pub fn new() -> Self {
         ClientConfig {
             capabilities: Capabilities::new(),
@@ -28,6 +34,10 @@ impl ClientConfig {
             request_timeout: Some(Duration::from_secs(30)),
             limits: Limits::DEFAULT,
             push_capacity: 1024,
+            push_budget: 16 << 20,
+            connect_timeout: Duration::from_secs(10),
+            ping_interval: Some(Duration::from_secs(20)),
+            pong_timeout: Duration::from_secs(20),
         }
     }
 
@@ -76,9 +86,64 @@ impl ClientConfig {
         self
     }
 
-    /// How many pushes wait for [`Pushes`](super::Pushes) before later ones are dropped (and counted).
+    /// How long [`Client::connect`](super::Client::connect) may take in all:
+    /// the TCP connect, the WebSocket upgrade, the token and the capability
+    /// handshake together. Past it, the connect fails with
+    /// [`ClientError::ConnectTimeout`](super::ClientError::ConnectTimeout).
+    /// The default is 10 seconds, the reference client's.
+    ///
+    /// A server that never answers the offer is only found to be a v1 server
+    /// after [`ClientConfig::handshake_timeout`]; keep this deadline longer
+    /// than that wait, or such a server is never reached.
+    pub fn connect_timeout(mut self, deadline: Duration) -> Self {
+        self.connect_timeout = deadline;
+        self
+    }
+
+    /// How many pushes wait for [`Pushes`](super::Pushes) before later ones
+    /// are dropped (and counted). The default is 1,024.
+    ///
+    /// Pushes are bounded by count and by bytes ([`ClientConfig::push_budget`]):
+    /// when either bound is reached, the newest push is dropped and counted in
+    /// [`Client::dropped_pushes`](super::Client::dropped_pushes); the pushes
+    /// already queued are kept.
     pub fn push_capacity(mut self, pushes: usize) -> Self {
         self.push_capacity = pushes.max(1);
+        self
+    }
+
+    /// How many payload bytes of pushes may wait for [`Pushes`](super::Pushes)
+    /// at once. A push that would take the queue past this is dropped and
+    /// counted in [`Client::dropped_pushes`](super::Client::dropped_pushes),
+    /// as when [`ClientConfig::push_capacity`] is reached; a push larger than
+    /// the whole budget is always dropped. Bytes are freed as soon as
+    /// [`Pushes`](super::Pushes) hands a push out.
+    ///
+    /// The default, 16 MiB, holds thousands of ordinary watch updates (a few
+    /// KiB each), while a server that floods a client nobody reads costs that
+    /// much memory and no more: a count alone would let 1,024 pushes of up to
+    /// [`Limits::max_message`] each pile up, gigabytes.
+    pub fn push_budget(mut self, bytes: usize) -> Self {
+        self.push_budget = bytes;
+        self
+    }
+
+    /// Keepalive: when nothing has been heard from the server for this long,
+    /// the client sends a WebSocket ping. Anything the server sends counts as
+    /// heard: a pong, a ping, a frame (a whole WebSocket message; one still
+    /// arriving does not count yet). `None` turns keepalive off. The default
+    /// is 20 seconds.
+    pub fn ping_interval(mut self, interval: Option<Duration>) -> Self {
+        self.ping_interval = interval;
+        self
+    }
+
+    /// How long after its ping the server has to say anything. If nothing
+    /// comes, the server is declared dead: every waiting request fails with
+    /// [`ClientError::Unresponsive`](super::ClientError::Unresponsive), so do
+    /// later ones, and the socket is dropped. The default is 20 seconds.
+    pub fn pong_timeout(mut self, wait: Duration) -> Self {
+        self.pong_timeout = wait;
         self
     }
 }

@@ -20,6 +20,15 @@ pub enum ClientError {
         #[source]
         source: Box<tungstenite::Error>,
     },
+    /// The connection was not open within [`ClientConfig::connect_timeout`](super::ClientConfig::connect_timeout):
+    /// the server did not accept, upgrade, or finish the handshake in time.
+    #[error("cannot connect to {url}: not connected within {after:?}")]
+    ConnectTimeout {
+        /// The URL.
+        url: String,
+        /// The deadline that passed.
+        after: Duration,
+    },
     /// The server answered with an error grid.
     #[error("the server answered the {op} request with an error: {dis}")]
     Remote {
@@ -86,6 +95,16 @@ pub enum ClientError {
         /// Why.
         #[source]
         source: BodyError,
+    },
+    /// The server was declared dead by the keepalive: it said nothing for
+    /// [`ClientConfig::ping_interval`](super::ClientConfig::ping_interval),
+    /// then did not answer a ping within
+    /// [`ClientConfig::pong_timeout`](super::ClientConfig::pong_timeout).
+    /// The connection is dropped; every request, waiting or later, fails with this.
+    #[error("the server stopped answering: nothing heard from it for {silent_for:?}, not even a pong")]
+    Unresponsive {
+        /// How long the server had been silent when it was declared dead.
+        silent_for: Duration,
     },
     /// The connection is closed.
     #[error("connection closed: {reason}")]

@@ -7,13 +7,11 @@ mod pending;
 mod pushes;
 mod reader;
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::header::SEC_WEBSOCKET_PROTOCOL;
@@ -23,15 +21,15 @@ use tokio_tungstenite::WebSocketStream;
 
 use super::body::Body;
 use super::handshake::{auth_message, Answer, Offer, Session};
-use super::ids::RequestIds;
 use super::outbox::{write_loop, Outbox, SendError};
 use super::websocket_config;
 use crate::protocol::{handshake, BaseHeader, Op};
 pub use config::ClientConfig;
 pub use error::ClientError;
-use pending::{Pending, Registration, Shared};
+use pending::{Ended, Registration, Shared};
+use pushes::PushQueue;
 pub use pushes::{Push, Pushes};
-use reader::read_loop;
+use reader::{read_loop, Keepalive, Reader};
 
 /// A connection to a Haystack server speaking binary frames.
 ///
@@ -64,8 +62,22 @@ pub struct Client {
 impl Client {
     /// Opens a connection to `url` (`ws://host:port/path`) naming the spec's
     /// WebSocket subprotocol, sends the token, and negotiates when the config
-    /// offers compression or chunking.
+    /// offers compression or chunking, all within
+    /// [`ClientConfig::connect_timeout`] (else [`ClientError::ConnectTimeout`]).
     pub async fn connect(url: &str, config: ClientConfig) -> Result<Client, ClientError> {
+        let after = config.connect_timeout;
+        tokio::time::timeout(after, Client::open(url, &config))
+            .await
+            .unwrap_or_else(|_| {
+                Err(ClientError::ConnectTimeout {
+                    url: url.to_owned(),
+                    after,
+                })
+            })
+    }
+
+    /// Everything [`Client::connect`] does, without its deadline.
+    async fn open(url: &str, config: &ClientConfig) -> Result<Client, ClientError> {
         let connect_error = |source| ClientError::Connect {
             url: url.to_owned(),
             source: Box::new(source),
@@ -94,7 +106,7 @@ impl Client {
         } else {
             Session::V1
         };
-        Ok(Client::start(socket, session, &config))
+        Ok(Client::start(socket, session, config))
     }
 
     fn start<S>(socket: WebSocketStream<S>, session: Session, config: &ClientConfig) -> Client
@@ -103,25 +115,28 @@ impl Client {
     {
         let (sink, stream) = socket.split();
         let (outbox, queue) = Outbox::new(session);
-        let shared = Arc::new(Shared {
-            pending: Mutex::new(Pending {
-                ids: RequestIds::new(),
-                waiting: HashMap::new(),
-                tickets: 0,
-                closed: None,
+        let outbox = Arc::new(outbox);
+        let shared = Arc::new(Shared::new());
+        let (push_queue, pushes) = PushQueue::new(config.push_capacity, config.push_budget);
+        let writer = tokio::spawn(write_loop(sink, queue));
+        let reader = Reader {
+            shared: Arc::clone(&shared),
+            pushes: push_queue,
+            limits: config.limits,
+            keepalive: config.ping_interval.map(|interval| Keepalive {
+                interval,
+                pong_timeout: config.pong_timeout,
             }),
-            dropped_pushes: AtomicU64::new(0),
-            unmatched: AtomicU64::new(0),
-        });
-        let (push_sender, push_queue) = mpsc::channel(config.push_capacity);
-        tokio::spawn(write_loop(sink, queue));
-        tokio::spawn(read_loop(stream, Arc::clone(&shared), push_sender, config.limits));
+            outbox: Arc::downgrade(&outbox),
+            writer: writer.abort_handle(),
+        };
+        tokio::spawn(read_loop(stream, reader));
         Client {
             shared,
-            outbox: Arc::new(outbox),
+            outbox,
             session,
             request_timeout: config.request_timeout,
-            pushes: Arc::new(Mutex::new(Some(Pushes { queue: push_queue }))),
+            pushes: Arc::new(Mutex::new(Some(pushes))),
         }
     }
 
@@ -131,7 +146,8 @@ impl Client {
     }
 
     /// The server's pushes. The first call takes them; later calls get `None`.
-    /// Pushes nobody takes are dropped once [`ClientConfig::push_capacity`] wait.
+    /// Pushes nobody takes are dropped once [`ClientConfig::push_capacity`]
+    /// of them, or [`ClientConfig::push_budget`] bytes of them, wait.
     pub fn pushes(&self) -> Option<Pushes> {
         self.pushes
             .lock()
@@ -139,7 +155,8 @@ impl Client {
             .take()
     }
 
-    /// Pushes dropped because their queue was full.
+    /// Pushes dropped because their queue was full (in count or in bytes),
+    /// or because nobody takes them any more.
     pub fn dropped_pushes(&self) -> u64 {
         self.shared.dropped_pushes.load(Ordering::Relaxed)
     }
@@ -187,17 +204,19 @@ impl Client {
         outcome.unwrap_or_else(|_| Err(self.closed_error()))
     }
 
-    /// Closes the connection; requests still waiting fail with [`ClientError::Closed`].
+    /// Closes the connection; requests still waiting fail with [`ClientError::Closed`]
+    /// (unless the connection had already ended otherwise, which they are then told).
     pub async fn close(self) {
         let _ = self.outbox.close(None).await;
-        self.shared.close("closed by this client".to_owned());
+        self.shared
+            .close(Ended::Closed("closed by this client".to_owned()));
     }
 
     fn closed_error(&self) -> ClientError {
-        let reason = self.shared.lock().closed.clone();
-        ClientError::Closed {
-            reason: reason.unwrap_or_else(|| "the connection's writer stopped".to_owned()),
-        }
+        self.shared
+            .ended()
+            .unwrap_or_else(|| Ended::Closed("the connection's writer stopped".to_owned()))
+            .error()
     }
 }
 
