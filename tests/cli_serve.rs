@@ -1,9 +1,11 @@
 //! The `hswire serve` and `hswire call` contract, checked from outside: a
 //! server process on 127.0.0.1 and one call process per request.
 
+use std::io::Read;
 use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
 use std::process::{Child, Command, Output, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use haystack_wire::connection::{Client, ClientConfig, ClientError};
 use haystack_wire::Op;
@@ -352,4 +354,45 @@ async fn one_connection_opens_at_most_64_watches_and_another_still_opens_its_own
     tokio::time::timeout(Duration::from_secs(30), run)
         .await
         .expect("the test finishes within half a minute");
+}
+
+#[test]
+fn call_gives_up_on_a_server_that_never_upgrades_after_its_timeout() {
+    // Bound but never accepted from: the TCP connect succeeds (the kernel
+    // queues it), the WebSocket upgrade is never answered.
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a port on 127.0.0.1");
+    let url = format!("ws://{}", listener.local_addr().expect("its address"));
+    let started = Instant::now();
+    let mut call = Command::new(env!("CARGO_BIN_EXE_hswire"))
+        .args(["call", "--url", &url, "--timeout", "1", "about"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("hswire call starts");
+    let status = loop {
+        if let Some(status) = call.try_wait().expect("hswire call can be waited for") {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(10) {
+            let _ = call.kill();
+            let _ = call.wait();
+            panic!("hswire call still waiting after 10 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let elapsed = started.elapsed();
+    let mut stderr = String::new();
+    call.stderr
+        .take()
+        .expect("stderr is piped")
+        .read_to_string(&mut stderr)
+        .expect("stderr is text");
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert_eq!(
+        stderr,
+        format!("hswire: cannot connect to {url}: not connected within 1s\n")
+    );
+    assert!(elapsed >= Duration::from_secs(1), "gave up after {elapsed:?}");
+    assert!(elapsed < Duration::from_secs(4), "gave up only after {elapsed:?}");
+    drop(listener);
 }

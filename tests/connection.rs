@@ -7,12 +7,14 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use haystack_wire::connection::{
-    error_dis, error_grid, Answer, Client, ClientConfig, ClientError, Fault, Offer, Router, Server,
-    ServerConfig, Session, Subscribers,
+    error_dis, error_grid, Answer, Capabilities, Client, ClientConfig, ClientError, Fault, Offer, Router,
+    Server, ServerConfig, Session, Subscribers,
 };
 use haystack_wire::protocol::{defaults, handshake, Version};
 use haystack_wire::{BaseHeader, Compression, Decoder, Encoder, Flags, Frame, Op};
 use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::handshake::server::{
     ErrorResponse, Request as HttpRequest, Response as HttpResponse,
@@ -146,7 +148,11 @@ async fn the_server_chunks_and_compresses_only_what_was_agreed() {
     .await;
     let len = defaults::CHUNK_SIZE * 2 + 10;
 
-    let (mut socket, answer) = bare_client(&url, &Offer::new(&[Compression::Zlib], true)).await;
+    let (mut socket, answer) = bare_client(
+        &url,
+        &Offer::new(&Capabilities::new().compression([Compression::Zlib]).chunked(true)),
+    )
+    .await;
     assert_eq!(answer.compression.as_deref(), Some(Compression::Zlib.name()));
     assert!(answer.chunked);
     let request = Encoder::new()
@@ -168,7 +174,11 @@ async fn the_server_chunks_and_compresses_only_what_was_agreed() {
     }
 
     // A client that did not ask for chunks gets one compressed frame.
-    let (mut socket, answer) = bare_client(&url, &Offer::new(&[Compression::Zlib], false)).await;
+    let (mut socket, answer) = bare_client(
+        &url,
+        &Offer::new(&Capabilities::new().compression([Compression::Zlib])),
+    )
+    .await;
     assert!(!answer.chunked);
     let request = Encoder::new()
         .request(6, Op::HisRead, len.to_string().as_bytes())
@@ -182,7 +192,7 @@ async fn the_server_chunks_and_compresses_only_what_was_agreed() {
     );
 
     // And one that offered nothing gets a plain v1 frame.
-    let (mut socket, answer) = bare_client(&url, &Offer::new(&[], false)).await;
+    let (mut socket, answer) = bare_client(&url, &Offer::new(&Capabilities::new())).await;
     assert_eq!(answer.compression, None);
     socket
         .send(Message::binary(
@@ -485,4 +495,212 @@ async fn the_server_names_the_subprotocol_a_client_offers() {
     // A client that names none is served without one.
     let (_, response) = tokio_tungstenite::connect_async(&url).await.unwrap();
     assert!(response.headers().get(SEC_WEBSOCKET_PROTOCOL).is_none());
+}
+
+#[tokio::test]
+async fn a_server_that_accepts_but_never_upgrades_fails_the_connect_at_its_deadline() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}", listener.local_addr().unwrap());
+    // Accepts, then says nothing, for at most 5 s.
+    let holder = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        drop(stream);
+    });
+    let deadline = Duration::from_millis(300);
+    let started = Instant::now();
+    let outcome = tokio::time::timeout(
+        Duration::from_secs(5),
+        Client::connect(&url, ClientConfig::new().connect_timeout(deadline)),
+    )
+    .await
+    .expect("the connect gave up by itself");
+    let elapsed = started.elapsed();
+    match outcome {
+        Err(error @ ClientError::ConnectTimeout { .. }) => {
+            let ClientError::ConnectTimeout { url: at, after } = &error else {
+                unreachable!()
+            };
+            assert_eq!((at.as_str(), *after), (url.as_str(), deadline));
+            let message = error.to_string();
+            assert!(message.contains(&url) && message.contains("300ms"), "{message}");
+        }
+        Ok(client) => panic!(
+            "connected to a server that never upgraded: {:?}",
+            client.session()
+        ),
+        Err(other) => panic!("expected a connect timeout, got {other}"),
+    }
+    assert!(elapsed >= deadline, "gave up after {elapsed:?}");
+    assert!(elapsed < deadline * 5, "gave up only after {elapsed:?}");
+    holder.abort();
+}
+
+/// A WebSocket server that answers the first request only after pushing
+/// `pushes` watch updates of `len` bytes each.
+async fn pushing_server(pushes: usize, len: usize) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        let mut socket = tokio_tungstenite::accept_hdr_async(stream, name_subprotocol)
+            .await
+            .unwrap();
+        let mut encoder = Encoder::new();
+        let update = payload(len);
+        while let Some(Ok(message)) = socket.next().await {
+            if let Message::Binary(frame) = message {
+                let request = Frame::decode(&frame).unwrap();
+                for _ in 0..pushes {
+                    let push = encoder.push(Op::WatchPoll, &update).unwrap();
+                    socket.send(Message::binary(push)).await.unwrap();
+                }
+                let response = encoder
+                    .response(request.request_id(), request.op(), request.payload, false)
+                    .unwrap();
+                socket.send(Message::binary(response)).await.unwrap();
+            }
+        }
+    });
+    url
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pushes_nobody_takes_are_dropped_once_their_bytes_reach_the_budget() {
+    const MIB: usize = 1 << 20;
+    let sent = 100;
+    let budget = 4 * MIB;
+    let url = pushing_server(sent, MIB).await;
+    let config = ClientConfig::new().push_budget(budget);
+    let client = Client::connect(&url, config).await.unwrap();
+    let pushes = client.pushes().unwrap();
+
+    // Watches the queue while the pushes pour in, taking none of them.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = {
+        let stop = Arc::clone(&stop);
+        tokio::spawn(async move {
+            let mut most = 0;
+            while !stop.load(Ordering::Acquire) {
+                most = most.max(pushes.queued_bytes());
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            (most.max(pushes.queued_bytes()), pushes)
+        })
+    };
+    // The response comes after every push, so once it is here all were read.
+    let answer = tokio::time::timeout(Duration::from_secs(30), client.request(Op::Read, b"go"))
+        .await
+        .expect("the pushes and the response arrived");
+    assert_eq!(answer.unwrap(), b"go");
+    stop.store(true, Ordering::Release);
+    let (most, mut pushes) = sampler.await.unwrap();
+
+    assert!(
+        most <= budget,
+        "{most} bytes queued, over the {budget}-byte budget"
+    );
+    assert_eq!((pushes.queued(), pushes.queued_bytes()), (4, budget));
+    assert_eq!(client.dropped_pushes(), (sent - 4) as u64);
+    // Taking a push frees its bytes; the ones kept are the oldest, intact.
+    let first = pushes.next().await.unwrap();
+    assert_eq!((first.op, first.payload), (Op::WatchPoll, payload(MIB)));
+    assert_eq!(pushes.queued_bytes(), budget - MIB);
+}
+
+#[tokio::test]
+async fn a_server_that_stops_reading_is_declared_dead_and_its_requests_fail() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}", listener.local_addr().unwrap());
+    let (resume, resumed) = oneshot::channel::<()>();
+    let (report, ended) = oneshot::channel::<bool>();
+    tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        let mut socket = tokio_tungstenite::accept_hdr_async(stream, name_subprotocol)
+            .await
+            .unwrap();
+        // Reads nothing, so pings go unanswered and the request unread.
+        let _ = tokio::time::timeout(Duration::from_secs(5), resumed).await;
+        // Then reads what is left: the client must have dropped the socket.
+        let gone = tokio::time::timeout(Duration::from_secs(2), async {
+            while let Some(Ok(_)) = socket.next().await {}
+        })
+        .await
+        .is_ok();
+        let _ = report.send(gone);
+    });
+
+    let (ping, pong) = (Duration::from_millis(200), Duration::from_millis(200));
+    let config = ClientConfig::new()
+        .ping_interval(Some(ping))
+        .pong_timeout(pong)
+        .request_timeout(None);
+    let started = Instant::now();
+    let client = Client::connect(&url, config).await.unwrap();
+    let outcome = tokio::time::timeout(Duration::from_secs(5), client.request(Op::Read, b"anyone?"))
+        .await
+        .expect("the request failed by itself");
+    let elapsed = started.elapsed();
+    match outcome {
+        Err(ClientError::Unresponsive { silent_for }) => {
+            assert!(silent_for >= ping + pong, "declared dead after {silent_for:?}")
+        }
+        other => panic!("expected the keepalive error, got {other:?}"),
+    }
+    assert!(elapsed >= ping + pong, "failed after {elapsed:?}");
+    assert!(
+        elapsed < ping + pong + Duration::from_secs(1),
+        "failed only after {elapsed:?}"
+    );
+    // Later requests fail the same way, at once.
+    assert!(matches!(
+        client.request(Op::About, b"").await,
+        Err(ClientError::Unresponsive { .. })
+    ));
+    resume.send(()).unwrap();
+    assert!(ended.await.unwrap(), "the client kept the socket open");
+}
+
+#[tokio::test]
+async fn keepalive_does_not_fire_on_a_healthy_idle_connection() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}", listener.local_addr().unwrap());
+    let pings = Arc::new(AtomicUsize::new(0));
+    {
+        let pings = Arc::clone(&pings);
+        // Reads all the time, so the socket answers each ping with a pong.
+        tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            let mut socket = tokio_tungstenite::accept_hdr_async(stream, name_subprotocol)
+                .await
+                .unwrap();
+            let mut encoder = Encoder::new();
+            while let Some(Ok(message)) = socket.next().await {
+                match message {
+                    Message::Ping(_) => {
+                        pings.fetch_add(1, Ordering::SeqCst);
+                    }
+                    Message::Binary(frame) => {
+                        let request = Frame::decode(&frame).unwrap();
+                        let response = encoder
+                            .response(request.request_id(), request.op(), request.payload, false)
+                            .unwrap();
+                        socket.send(Message::binary(response)).await.unwrap();
+                    }
+                    _ => {}
+                }
+            }
+        });
+    }
+    let config = ClientConfig::new()
+        .ping_interval(Some(Duration::from_millis(100)))
+        .pong_timeout(Duration::from_millis(500));
+    let client = Client::connect(&url, config).await.unwrap();
+    // Ten intervals of silence from both sides.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(pings.load(Ordering::SeqCst) >= 3, "the client did not ping");
+    let answer = tokio::time::timeout(Duration::from_secs(5), client.request(Op::Read, b"still here"))
+        .await
+        .expect("answered in time");
+    assert_eq!(answer.unwrap(), b"still here");
 }

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use haystack_wire::connection::{
-    Answer, Client, ClientConfig, Monitor, Offer, Peer, Router, Server, ServerConfig, Subscribers,
+    Answer, Capabilities, Client, ClientConfig, Monitor, Offer, Peer, Router, Server, ServerConfig,
+    Subscribers,
 };
 use haystack_wire::{BaseHeader, Compression, Encoder, Flags, Frame, Limits, Op};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -256,7 +257,7 @@ async fn a_stalled_subscriber_does_not_hold_up_pushes_to_the_others() {
     };
     let config = ServerConfig::new().max_queued_bytes(2 << 20).write_timeout(None);
     let (url, _) = start(config, router).await;
-    let healthy = Client::connect(&url, ClientConfig::new().push_capacity(100))
+    let healthy = Client::connect(&url, ClientConfig::new().push_capacity(100).push_budget(64 << 20))
         .await
         .unwrap();
     healthy.request(Op::WatchSub, b"").await.unwrap();
@@ -321,7 +322,7 @@ async fn past_the_connection_cap_new_connections_are_refused_and_the_others_go_o
 /// A socket that agreed on zlib and chunking with the server.
 async fn negotiated_socket(url: &str) -> Socket {
     let mut socket = raw_socket(url).await;
-    let offer = Offer::new(&[Compression::Zlib], true);
+    let offer = Offer::new(&Capabilities::new().compression([Compression::Zlib]).chunked(true));
     socket.send(Message::text(offer.to_json())).await.unwrap();
     match tokio::time::timeout(PATIENCE, socket.next()).await.unwrap() {
         Some(Ok(Message::Text(text))) => {

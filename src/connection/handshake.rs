@@ -6,6 +6,7 @@
 
 use serde_json::{Map, Value};
 
+use super::capabilities::Capabilities;
 use crate::protocol::handshake::{self, fields};
 use crate::protocol::{Compression, Version};
 
@@ -75,15 +76,16 @@ pub struct Offer {
 }
 
 impl Offer {
-    /// The offer of a client that accepts `compression` (in that order) and,
-    /// when `chunked`, chunks.
-    pub fn new(compression: &[Compression], chunked: bool) -> Offer {
+    /// The offer of a client with these capabilities: its algorithms, in its
+    /// order of preference, and chunks when it accepts them.
+    pub fn new(capabilities: &Capabilities) -> Offer {
         Offer {
-            compression: compression
+            compression: capabilities
+                .algorithms()
                 .iter()
                 .map(|algorithm| algorithm.name().to_owned())
                 .collect(),
-            chunked,
+            chunked: capabilities.is_chunked(),
             version: u64::from(handshake::VERSION),
         }
     }
@@ -135,15 +137,16 @@ pub struct Answer {
 }
 
 impl Answer {
-    /// A server's answer to `offer`: the first algorithm of the offer that
-    /// the server `supports`, and chunking only when both want it.
-    pub fn to_offer(offer: &Offer, supports: &[Compression], chunked: bool) -> Answer {
+    /// The answer of a server with `capabilities` to `offer`: the first
+    /// algorithm of the offer that the server supports, and chunking only
+    /// when both want it.
+    pub fn to_offer(offer: &Offer, capabilities: &Capabilities) -> Answer {
         let chosen = offer
             .known_algorithms()
-            .find(|algorithm| supports.contains(algorithm));
+            .find(|algorithm| capabilities.algorithms().contains(algorithm));
         Answer {
             compression: chosen.map(|algorithm| algorithm.name().to_owned()),
-            chunked: offer.chunked && chunked,
+            chunked: offer.chunked && capabilities.is_chunked(),
             version: u64::from(handshake::VERSION),
         }
     }
@@ -278,7 +281,7 @@ mod tests {
 
     #[test]
     fn offer_is_the_reference_message() {
-        let offer = Offer::new(&[Compression::Zlib], true);
+        let offer = Offer::new(&Capabilities::new().compression([Compression::Zlib]).chunked(true));
         assert_eq!(
             offer.to_json(),
             r#"{"type":"capabilities","compression":["zlib"],"chunked":true,"version":2}"#
@@ -292,21 +295,22 @@ mod tests {
             r#"{"type":"capabilities","compression":["brotli","lzma","zlib"],"chunked":true,"version":2}"#,
         )
         .unwrap();
-        let answer = Answer::to_offer(&offer, &[Compression::Zlib, Compression::Lzma], false);
+        let server = Capabilities::new().compression([Compression::Zlib, Compression::Lzma]);
+        let answer = Answer::to_offer(&offer, &server);
         assert_eq!(answer.compression.as_deref(), Some("lzma"));
         assert!(!answer.chunked, "chunking needs both peers");
         assert_eq!(
             answer.to_json(),
             r#"{"type":"capabilities","compression":"lzma","chunked":false,"version":2}"#
         );
-        let none = Answer::to_offer(&offer, &[], true);
+        let none = Answer::to_offer(&offer, &Capabilities::new().chunked(true));
         assert_eq!(none.compression, None);
         assert!(none.chunked);
     }
 
     #[test]
     fn a_client_ignores_an_algorithm_it_did_not_offer() {
-        let offer = Offer::new(&[Compression::Zlib], false);
+        let offer = Offer::new(&Capabilities::new().compression([Compression::Zlib]));
         let answer =
             Answer::parse(r#"{"type":"capabilities","compression":"lzma","chunked":true,"version":2}"#)
                 .unwrap();

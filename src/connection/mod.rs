@@ -9,7 +9,10 @@
 //!   correlates any number of concurrent requests with their responses by
 //!   request id ([`RequestIds`]), surfaces error responses as
 //!   [`ClientError::Remote`] with the error grid's `dis`, and hands pushes
-//!   to [`Pushes`].
+//!   to [`Pushes`]. Against a faulty server it gives up connecting at a
+//!   deadline, keeps queued pushes within a count and a byte budget, and
+//!   pings a quiet server, declaring it dead when nothing answers (see
+//!   [`ClientConfig`]).
 //! - The server checks the token, answers the handshake (the client's first
 //!   algorithm it supports; chunking only when both want it), runs each
 //!   request's handler from a [`Router`] on its own task, answers failures
@@ -26,6 +29,7 @@
 
 mod body;
 mod budget;
+mod capabilities;
 mod client;
 mod control;
 mod error_grid;
@@ -36,6 +40,7 @@ mod server;
 mod write_deadline;
 
 pub use body::{Body, BodyError};
+pub use capabilities::Capabilities;
 pub use client::{Client, ClientConfig, ClientError, Push, Pushes};
 pub use error_grid::{error_dis, error_grid};
 pub use handshake::{auth_message, parse_auth, Answer, HandshakeError, Offer, Session};

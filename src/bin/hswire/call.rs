@@ -2,6 +2,7 @@
 
 use std::io::Write;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use haystack_wire::connection::{Client, ClientConfig, ClientError};
 use haystack_wire::{hayson, Compression, Op};
@@ -22,6 +23,12 @@ pub struct Args {
     /// Send this token first.
     #[arg(long)]
     auth_token: Option<String>,
+    /// Seconds to connect (TCP, WebSocket upgrade, token and handshake
+    /// together), and then again for the response. A server that ignores
+    /// the capability offer is only reached if this outlasts the handshake's
+    /// fallback wait.
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = seconds)]
+    timeout: Duration,
     /// The op, by its Haystack name (e.g. about, read, hisRead).
     op: Op,
     /// The request grid as Haystack 4 JSON (default: an empty grid).
@@ -37,7 +44,9 @@ pub fn run(args: &Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
     };
     let mut config = ClientConfig::new()
         .compression(args.compression)
-        .chunked(args.chunked);
+        .chunked(args.chunked)
+        .connect_timeout(args.timeout)
+        .request_timeout(Some(args.timeout));
     if let Some(token) = &args.auth_token {
         config = config.auth_token(token.clone());
     }
@@ -62,4 +71,15 @@ pub fn run(args: &Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
             Err(error) => Err(error.into()),
         }
     })
+}
+
+/// A positive, finite number of seconds (fractions allowed).
+fn seconds(text: &str) -> Result<Duration, String> {
+    let seconds: f64 = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of seconds"))?;
+    if seconds.is_nan() || seconds <= 0.0 {
+        return Err(format!("`{text}`: the timeout must be more than 0 seconds"));
+    }
+    Duration::try_from_secs_f64(seconds).map_err(|_| format!("`{text}` seconds is too long a timeout"))
 }

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use super::super::capabilities::Capabilities;
 use crate::protocol::{defaults, Compression};
 use crate::Limits;
 
@@ -13,8 +14,7 @@ use crate::Limits;
 /// what it is.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
-    pub(super) compression: Vec<Compression>,
-    pub(super) chunked: bool,
+    pub(super) capabilities: Capabilities,
     pub(super) auth_token: Option<String>,
     pub(super) limits: Limits,
     pub(super) max_in_flight: usize,
@@ -45,8 +45,7 @@ impl ServerConfig {
     /// token, and uses the default limits and deadlines.
     pub fn new() -> Self {
         ServerConfig {
-            compression: Vec::new(),
-            chunked: false,
+            capabilities: Capabilities::new(),
             auth_token: None,
             limits: ServerConfig::DEFAULT_LIMITS,
             max_in_flight: 32,
@@ -63,13 +62,20 @@ impl ServerConfig {
 
     /// The algorithms the server agrees to; the client's preference decides among them.
     pub fn compression(mut self, algorithms: impl IntoIterator<Item = Compression>) -> Self {
-        self.compression = algorithms.into_iter().collect();
+        self.capabilities = self.capabilities.compression(algorithms);
         self
     }
 
     /// Agrees to chunking with clients that want it.
     pub fn chunked(mut self, chunked: bool) -> Self {
-        self.chunked = chunked;
+        self.capabilities = self.capabilities.chunked(chunked);
+        self
+    }
+
+    /// Agrees to these capabilities, replacing what [`ServerConfig::compression`]
+    /// and [`ServerConfig::chunked`] set.
+    pub fn capabilities(mut self, capabilities: Capabilities) -> Self {
+        self.capabilities = capabilities;
         self
     }
 

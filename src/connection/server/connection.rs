@@ -442,7 +442,7 @@ impl Connection<'_> {
         let Ok(offer) = Offer::parse(text) else {
             return;
         };
-        let answer = Answer::to_offer(&offer, &self.config.compression, self.config.chunked);
+        let answer = Answer::to_offer(&offer, &self.config.capabilities);
         let session = answer.session(&offer);
         // The answer is queued before any frame of the new session, so the client reads it first.
         let _ = self.peer.outbox.queue_text(answer.to_json());

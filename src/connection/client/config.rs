@@ -1,0 +1,155 @@
+//! How a client connects: what it offers, how long it waits, what it accepts.
+
+use std::time::Duration;
+
+use super::super::capabilities::Capabilities;
+use crate::protocol::{handshake, Compression};
+use crate::Limits;
+
+/// How a [`Client`](super::Client) connects.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    pub(super) capabilities: Capabilities,
+    pub(super) auth_token: Option<String>,
+    pub(super) handshake_timeout: Duration,
+    pub(super) request_timeout: Option<Duration>,
+    pub(super) limits: Limits,
+    pub(super) push_capacity: usize,
+    pub(super) push_budget: usize,
+    pub(super) connect_timeout: Duration,
+    pub(super) ping_interval: Option<Duration>,
+    pub(super) pong_timeout: Duration,
+}
+
+impl ClientConfig {
+    /// A v1 client: no token, no handshake, the default limits, 10 seconds
+    /// to connect, a 30-second request timeout, up to 1,024 pushes and
+    /// 16 MiB of them queued, and a ping after 20 quiet seconds that must be
+    /// answered within 20 more.
+    pub fn new() -> Self {
+        ClientConfig {
+            capabilities: Capabilities::new(),
+            auth_token: None,
+            handshake_timeout: handshake::FALLBACK_TIMEOUT,
+            request_timeout: Some(Duration::from_secs(30)),
+            limits: Limits::DEFAULT,
+            push_capacity: 1024,
+            push_budget: 16 << 20,
+            connect_timeout: Duration::from_secs(10),
+            ping_interval: Some(Duration::from_secs(20)),
+            pong_timeout: Duration::from_secs(20),
+        }
+    }
+
+    /// Offers these algorithms, in order of preference. A client that offers
+    /// an algorithm or chunking opens with the capability handshake.
+    pub fn compression(mut self, algorithms: impl IntoIterator<Item = Compression>) -> Self {
+        self.capabilities = self.capabilities.compression(algorithms);
+        self
+    }
+
+    /// Offers to receive (and send) chunked payloads.
+    pub fn chunked(mut self, chunked: bool) -> Self {
+        self.capabilities = self.capabilities.chunked(chunked);
+        self
+    }
+
+    /// Offers these capabilities, replacing what [`ClientConfig::compression`]
+    /// and [`ClientConfig::chunked`] set.
+    pub fn capabilities(mut self, capabilities: Capabilities) -> Self {
+        self.capabilities = capabilities;
+        self
+    }
+
+    /// Sends `token` as the connection's first message.
+    pub fn auth_token(mut self, token: impl Into<String>) -> Self {
+        self.auth_token = Some(token.into());
+        self
+    }
+
+    /// How long to wait for the server's answer to the offer before falling
+    /// back to v1; the spec's default is [`handshake::FALLBACK_TIMEOUT`].
+    pub fn handshake_timeout(mut self, wait: Duration) -> Self {
+        self.handshake_timeout = wait;
+        self
+    }
+
+    /// How long a request waits for its response (`None`: for ever).
+    pub fn request_timeout(mut self, wait: Option<Duration>) -> Self {
+        self.request_timeout = wait;
+        self
+    }
+
+    /// What the client accepts from the server.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// How long [`Client::connect`](super::Client::connect) may take in all:
+    /// the TCP connect, the WebSocket upgrade, the token and the capability
+    /// handshake together. Past it, the connect fails with
+    /// [`ClientError::ConnectTimeout`](super::ClientError::ConnectTimeout).
+    /// The default is 10 seconds, the reference client's.
+    ///
+    /// A server that never answers the offer is only found to be a v1 server
+    /// after [`ClientConfig::handshake_timeout`]; keep this deadline longer
+    /// than that wait, or such a server is never reached.
+    pub fn connect_timeout(mut self, deadline: Duration) -> Self {
+        self.connect_timeout = deadline;
+        self
+    }
+
+    /// How many pushes wait for [`Pushes`](super::Pushes) before later ones
+    /// are dropped (and counted). The default is 1,024.
+    ///
+    /// Pushes are bounded by count and by bytes ([`ClientConfig::push_budget`]):
+    /// when either bound is reached, the newest push is dropped and counted in
+    /// [`Client::dropped_pushes`](super::Client::dropped_pushes); the pushes
+    /// already queued are kept.
+    pub fn push_capacity(mut self, pushes: usize) -> Self {
+        self.push_capacity = pushes.max(1);
+        self
+    }
+
+    /// How many payload bytes of pushes may wait for [`Pushes`](super::Pushes)
+    /// at once. A push that would take the queue past this is dropped and
+    /// counted in [`Client::dropped_pushes`](super::Client::dropped_pushes),
+    /// as when [`ClientConfig::push_capacity`] is reached; a push larger than
+    /// the whole budget is always dropped. Bytes are freed as soon as
+    /// [`Pushes`](super::Pushes) hands a push out.
+    ///
+    /// The default, 16 MiB, holds thousands of ordinary watch updates (a few
+    /// KiB each), while a server that floods a client nobody reads costs that
+    /// much memory and no more: a count alone would let 1,024 pushes of up to
+    /// [`Limits::max_message`] each pile up, gigabytes.
+    pub fn push_budget(mut self, bytes: usize) -> Self {
+        self.push_budget = bytes;
+        self
+    }
+
+    /// Keepalive: when nothing has been heard from the server for this long,
+    /// the client sends a WebSocket ping. Anything the server sends counts as
+    /// heard: a pong, a ping, a frame (a whole WebSocket message; one still
+    /// arriving does not count yet). `None` turns keepalive off. The default
+    /// is 20 seconds.
+    pub fn ping_interval(mut self, interval: Option<Duration>) -> Self {
+        self.ping_interval = interval;
+        self
+    }
+
+    /// How long after its ping the server has to say anything. If nothing
+    /// comes, the server is declared dead: every waiting request fails with
+    /// [`ClientError::Unresponsive`](super::ClientError::Unresponsive), so do
+    /// later ones, and the socket is dropped. The default is 20 seconds.
+    pub fn pong_timeout(mut self, wait: Duration) -> Self {
+        self.pong_timeout = wait;
+        self
+    }
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig::new()
+    }
+}

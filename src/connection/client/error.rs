@@ -1,0 +1,115 @@
+//! What can go wrong with a connection or one request.
+
+use std::time::Duration;
+
+use tokio_tungstenite::tungstenite;
+
+use super::super::body::BodyError;
+use crate::protocol::Op;
+
+/// What went wrong with a connection or one request.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// The WebSocket connection could not be opened.
+    #[error("cannot connect to {url}: {source}")]
+    Connect {
+        /// The URL.
+        url: String,
+        /// What the WebSocket layer reported.
+        #[source]
+        source: Box<tungstenite::Error>,
+    },
+    /// The connection was not open within [`ClientConfig::connect_timeout`](super::ClientConfig::connect_timeout):
+    /// the server did not accept, upgrade, or finish the handshake in time.
+    #[error("cannot connect to {url}: not connected within {after:?}")]
+    ConnectTimeout {
+        /// The URL.
+        url: String,
+        /// The deadline that passed.
+        after: Duration,
+    },
+    /// The server answered with an error grid.
+    #[error("the server answered the {op} request with an error: {dis}")]
+    Remote {
+        /// The op of the request.
+        op: Op,
+        /// The request id.
+        request_id: u16,
+        /// The error grid's `dis`.
+        dis: String,
+        /// The error grid, as sent.
+        payload: Vec<u8>,
+    },
+    /// No response came in time.
+    #[error("no response to the {op} request {request_id} within {after:?}")]
+    Timeout {
+        /// The op of the request.
+        op: Op,
+        /// The request id.
+        request_id: u16,
+        /// The timeout.
+        after: Duration,
+    },
+    /// The response to the request carries another op.
+    #[error("the {op} request {request_id} was answered with op {answered}")]
+    OpMismatch {
+        /// The op of the request.
+        op: Op,
+        /// The request id.
+        request_id: u16,
+        /// The op of the response.
+        answered: Op,
+    },
+    /// Every request id is waiting for a response.
+    #[error("all {pending} request ids are waiting for responses")]
+    TooManyPending {
+        /// How many requests are waiting.
+        pending: usize,
+    },
+    /// The request could not be framed.
+    #[error("cannot frame the {op} request: {source}")]
+    Encode {
+        /// The op of the request.
+        op: Op,
+        /// Why.
+        #[source]
+        source: crate::Error,
+    },
+    /// The response's frames were refused by the decoder.
+    #[error("the response to the {op} request {request_id} was refused: {source}")]
+    Frame {
+        /// The op of the request.
+        op: Op,
+        /// The request id.
+        request_id: u16,
+        /// Why.
+        #[source]
+        source: crate::Error,
+    },
+    /// The request could not be made into a payload, or the response read as one.
+    #[error("{op} payload: {source}")]
+    Body {
+        /// The op of the request.
+        op: Op,
+        /// Why.
+        #[source]
+        source: BodyError,
+    },
+    /// The server was declared dead by the keepalive: it said nothing for
+    /// [`ClientConfig::ping_interval`](super::ClientConfig::ping_interval),
+    /// then did not answer a ping within
+    /// [`ClientConfig::pong_timeout`](super::ClientConfig::pong_timeout).
+    /// The connection is dropped; every request, waiting or later, fails with this.
+    #[error("the server stopped answering: nothing heard from it for {silent_for:?}, not even a pong")]
+    Unresponsive {
+        /// How long the server had been silent when it was declared dead.
+        silent_for: Duration,
+    },
+    /// The connection is closed.
+    #[error("connection closed: {reason}")]
+    Closed {
+        /// Why, as far as this side knows.
+        reason: String,
+    },
+}

@@ -1,0 +1,265 @@
+//! The client side: connect, authenticate, negotiate, then correlate
+//! concurrent requests with their responses and hand pushes to a stream.
+
+mod config;
+mod error;
+mod pending;
+mod pushes;
+mod reader;
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::header::SEC_WEBSOCKET_PROTOCOL;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::WebSocketStream;
+
+use super::body::Body;
+use super::handshake::{auth_message, Answer, Offer, Session};
+use super::outbox::{write_loop, Outbox, SendError};
+use super::websocket_config;
+use crate::protocol::{handshake, BaseHeader, Op};
+pub use config::ClientConfig;
+pub use error::ClientError;
+use pending::{Ended, Registration, Shared};
+use pushes::PushQueue;
+pub use pushes::{Push, Pushes};
+use reader::{read_loop, Keepalive, Reader};
+
+/// A connection to a Haystack server speaking binary frames.
+///
+/// Cheap to clone; clones share the connection, and any number of tasks may
+/// have requests in flight at once. The connection closes when the last
+/// clone is dropped, or on [`Client::close`].
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), haystack_wire::connection::ClientError> {
+/// use haystack_wire::connection::{Client, ClientConfig};
+/// use haystack_wire::{Compression, Op};
+///
+/// let config = ClientConfig::new().compression([Compression::Zlib]).chunked(true);
+/// let client = Client::connect("ws://127.0.0.1:8080", config).await?;
+/// let about: serde_json::Value = client.call(Op::About, &serde_json::json!({
+///     "_kind": "grid", "meta": {"ver": "3.0"}, "cols": [{"name": "empty"}], "rows": []
+/// })).await?;
+/// println!("{about}");
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Client {
+    shared: Arc<Shared>,
+    outbox: Arc<Outbox>,
+    session: Session,
+    request_timeout: Option<Duration>,
+    pushes: Arc<Mutex<Option<Pushes>>>,
+}
+
+impl Client {
+    /// Opens a connection to `url` (`ws://host:port/path`) naming the spec's
+    /// WebSocket subprotocol, sends the token, and negotiates when the config
+    /// offers compression or chunking, all within
+    /// [`ClientConfig::connect_timeout`] (else [`ClientError::ConnectTimeout`]).
+    pub async fn connect(url: &str, config: ClientConfig) -> Result<Client, ClientError> {
+        let after = config.connect_timeout;
+        tokio::time::timeout(after, Client::open(url, &config))
+            .await
+            .unwrap_or_else(|_| {
+                Err(ClientError::ConnectTimeout {
+                    url: url.to_owned(),
+                    after,
+                })
+            })
+    }
+
+    /// Everything [`Client::connect`] does, without its deadline.
+    async fn open(url: &str, config: &ClientConfig) -> Result<Client, ClientError> {
+        let connect_error = |source| ClientError::Connect {
+            url: url.to_owned(),
+            source: Box::new(source),
+        };
+        let mut request = url.into_client_request().map_err(connect_error)?;
+        request.headers_mut().insert(
+            SEC_WEBSOCKET_PROTOCOL,
+            HeaderValue::from_static(handshake::SUBPROTOCOL),
+        );
+        let (mut socket, _) = tokio_tungstenite::connect_async_with_config(
+            request,
+            Some(websocket_config(&config.limits)),
+            true,
+        )
+        .await
+        .map_err(connect_error)?;
+        if let Some(token) = &config.auth_token {
+            socket
+                .send(Message::text(auth_message(token)))
+                .await
+                .map_err(closed)?;
+        }
+        let session = if config.capabilities.offers_anything() {
+            let offer = Offer::new(&config.capabilities);
+            negotiate(&mut socket, &offer, config.handshake_timeout).await?
+        } else {
+            Session::V1
+        };
+        Ok(Client::start(socket, session, config))
+    }
+
+    fn start<S>(socket: WebSocketStream<S>, session: Session, config: &ClientConfig) -> Client
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let (sink, stream) = socket.split();
+        let (outbox, queue) = Outbox::new(session);
+        let outbox = Arc::new(outbox);
+        let shared = Arc::new(Shared::new());
+        let (push_queue, pushes) = PushQueue::new(config.push_capacity, config.push_budget);
+        let writer = tokio::spawn(write_loop(sink, queue));
+        let reader = Reader {
+            shared: Arc::clone(&shared),
+            pushes: push_queue,
+            limits: config.limits,
+            keepalive: config.ping_interval.map(|interval| Keepalive {
+                interval,
+                pong_timeout: config.pong_timeout,
+            }),
+            outbox: Arc::downgrade(&outbox),
+            writer: writer.abort_handle(),
+        };
+        tokio::spawn(read_loop(stream, reader));
+        Client {
+            shared,
+            outbox,
+            session,
+            request_timeout: config.request_timeout,
+            pushes: Arc::new(Mutex::new(Some(pushes))),
+        }
+    }
+
+    /// What the handshake agreed.
+    pub fn session(&self) -> Session {
+        self.session
+    }
+
+    /// The server's pushes. The first call takes them; later calls get `None`.
+    /// Pushes nobody takes are dropped once [`ClientConfig::push_capacity`]
+    /// of them, or [`ClientConfig::push_budget`] bytes of them, wait.
+    pub fn pushes(&self) -> Option<Pushes> {
+        self.pushes
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take()
+    }
+
+    /// Pushes dropped because their queue was full (in count or in bytes),
+    /// or because nobody takes them any more.
+    pub fn dropped_pushes(&self) -> u64 {
+        self.shared.dropped_pushes.load(Ordering::Relaxed)
+    }
+
+    /// Responses that matched no waiting request (late, after a timeout, or bogus).
+    pub fn unmatched_responses(&self) -> u64 {
+        self.shared.unmatched.load(Ordering::Relaxed)
+    }
+
+    /// Sends `body` as an `op` request and reads the response as the same type.
+    pub async fn call<B: Body>(&self, op: Op, body: &B) -> Result<B, ClientError> {
+        let payload = body
+            .to_payload()
+            .map_err(|source| ClientError::Body { op, source })?;
+        let response = self.request(op, &payload).await?;
+        B::from_payload(response).map_err(|source| ClientError::Body { op, source })
+    }
+
+    /// Sends `payload` as an `op` request and returns the response's payload.
+    /// An error response is [`ClientError::Remote`], with the grid's `dis`.
+    pub async fn request(&self, op: Op, payload: &[u8]) -> Result<Vec<u8>, ClientError> {
+        let (request_id, ticket, outcome) = self.shared.register(op)?;
+        let _registration = Registration {
+            shared: &self.shared,
+            id: request_id,
+            ticket,
+        };
+        self.outbox
+            .send(BaseHeader::request(request_id, op), payload)
+            .await
+            .map_err(|error| match error {
+                SendError::Encode(source) => ClientError::Encode { op, source },
+                SendError::Closed | SendError::OverBudget(_) => self.closed_error(),
+            })?;
+        let outcome = match self.request_timeout {
+            Some(after) => tokio::time::timeout(after, outcome)
+                .await
+                .map_err(|_| ClientError::Timeout {
+                    op,
+                    request_id,
+                    after,
+                })?,
+            None => outcome.await,
+        };
+        outcome.unwrap_or_else(|_| Err(self.closed_error()))
+    }
+
+    /// Closes the connection; requests still waiting fail with [`ClientError::Closed`]
+    /// (unless the connection had already ended otherwise, which they are then told).
+    pub async fn close(self) {
+        let _ = self.outbox.close(None).await;
+        self.shared
+            .close(Ended::Closed("closed by this client".to_owned()));
+    }
+
+    fn closed_error(&self) -> ClientError {
+        self.shared
+            .ended()
+            .unwrap_or_else(|| Ended::Closed("the connection's writer stopped".to_owned()))
+            .error()
+    }
+}
+
+fn closed(error: tungstenite::Error) -> ClientError {
+    ClientError::Closed {
+        reason: error.to_string(),
+    }
+}
+
+/// Sends the offer and waits for the answer. No answer in time, or a text
+/// that is not one, means a v1 server, as in the reference.
+async fn negotiate<S>(
+    socket: &mut WebSocketStream<S>,
+    offer: &Offer,
+    wait: Duration,
+) -> Result<Session, ClientError>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    socket
+        .send(Message::text(offer.to_json()))
+        .await
+        .map_err(closed)?;
+    let deadline = Instant::now() + wait;
+    loop {
+        match tokio::time::timeout_at(deadline, socket.next()).await {
+            Err(_) => return Ok(Session::V1),
+            Ok(Some(Ok(Message::Text(text)))) => {
+                return Ok(Answer::parse(&text).map_or(Session::V1, |answer| answer.session(offer)));
+            }
+            Ok(Some(Ok(Message::Close(frame)))) => {
+                return Err(ClientError::Closed {
+                    reason: format!("the server closed the connection during the handshake ({frame:?})"),
+                })
+            }
+            // No frame is owed to a client that has not asked anything yet; pings are answered by the socket.
+            Ok(Some(Ok(_))) => {}
+            Ok(Some(Err(error))) => return Err(closed(error)),
+            Ok(None) => {
+                return Err(ClientError::Closed {
+                    reason: "the server closed the connection during the handshake".to_owned(),
+                })
+            }
+        }
+    }
+}
