@@ -25,7 +25,10 @@ fuzz_target!(|data: &[u8]| {
             flags,
         })) => {
             // The error carries the base header as it is, for the answer.
-            let raw = RawBaseHeader::read(data.first_chunk().expect("an unknown op follows a whole base header"));
+            let raw = RawBaseHeader::read(
+                data.first_chunk()
+                    .expect("an unknown op follows a whole base header"),
+            );
             assert_eq!((raw.op, raw.request_id, raw.flags), (code, request_id, flags));
         }
         Err(_) => {}
