@@ -1,6 +1,8 @@
 //! The header layout: one struct per section with its offsets and its
 //! `read`/`to_bytes` pair, the `FrameHeader` that strings the sections
-//! together, the `HeaderError` of decoding, and a table of every field.
+//! together, the `HeaderError` of decoding with the spec's policy for unknown
+//! op codes, the `RawBaseHeader` that reads and answers such frames, and a
+//! table of every field.
 //!
 //! Everything about positions comes from the layout section of the spec: the
 //! offsets become constants and array indices here, and no other code in the
