@@ -1,8 +1,10 @@
 //! Building frames: one frame per message, or a chunked sequence.
 
 use crate::compression::{Compressor, ZlibBackend};
-use crate::protocol::{defaults, AlgorithmHeader, BaseHeader, ChunkHeader, Compression, FrameHeader, Op};
-use crate::Error;
+use crate::protocol::{
+    defaults, AlgorithmHeader, BaseHeader, ChunkHeader, Compression, FrameHeader, Op, RawBaseHeader,
+};
+use crate::{Error, Kind};
 
 /// Encodes messages into frames, the way the reference does.
 ///
@@ -222,6 +224,51 @@ fn write_frame(
             Ok(())
         }
     }
+}
+
+/// The answer to a request whose op code the receiver does not know: an
+/// uncompressed, unchunked error response to `request_id` that echoes the op
+/// byte `op_code` as received, then `payload` (an error grid the caller makes).
+///
+/// A decoder reports such a request as [`HeaderError::UnknownOp`] with
+/// [`HeaderError::answerable`] set; its fields are the arguments here.
+///
+/// ```
+/// use haystack_wire::protocol::{HeaderError, RawBaseHeader};
+/// use haystack_wire::{unknown_op_response, Decoder, Error, Flags, Kind};
+///
+/// // A request with op code 200, which this version does not know.
+/// let request = RawBaseHeader { flags: Flags::EMPTY, request_id: 7, op: 200 }.to_bytes();
+/// let error = Decoder::new().decode(&request).unwrap_err();
+/// let Error::Header(header @ HeaderError::UnknownOp { code, request_id, .. }) = error else {
+///     panic!("op 200 is unknown: {error}");
+/// };
+/// assert!(header.answerable());
+///
+/// let answer = unknown_op_response(request_id, code, br#"{"_kind":"grid"}"#);
+/// let echoed = RawBaseHeader::read(answer.first_chunk().expect("a whole header"));
+/// assert_eq!(echoed.flags, Kind::ErrorResponse.flags());
+/// assert_eq!((echoed.request_id, echoed.op), (7, 200));
+/// ```
+///
+/// [`HeaderError::UnknownOp`]: crate::protocol::HeaderError::UnknownOp
+/// [`HeaderError::answerable`]: crate::protocol::HeaderError::answerable
+pub fn unknown_op_response(request_id: u16, op_code: u8, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(RawBaseHeader::LEN + payload.len());
+    unknown_op_response_into(request_id, op_code, payload, &mut out);
+    out
+}
+
+/// Appends the frame of [`unknown_op_response`] to `out`.
+pub fn unknown_op_response_into(request_id: u16, op_code: u8, payload: &[u8], out: &mut Vec<u8>) {
+    let header = RawBaseHeader {
+        flags: Kind::ErrorResponse.flags(),
+        request_id,
+        op: op_code,
+    };
+    out.reserve(RawBaseHeader::LEN + payload.len());
+    out.extend_from_slice(&header.to_bytes());
+    out.extend_from_slice(payload);
 }
 
 impl Default for Encoder {

@@ -7,7 +7,11 @@ use crate::protocol::{Compression, HeaderError, Op};
 pub enum ErrorScope {
     /// One message is refused: its frame's base header was read, so the peer
     /// can be answered with an error frame for that request, and the
-    /// connection goes on.
+    /// connection goes on. For a header error (an unknown op code, when the
+    /// spec's policy keeps the connection), [`HeaderError::answerable`] says
+    /// whether to answer, and [`crate::unknown_op_response`] builds the
+    /// answer: an op code this version does not know has no
+    /// [`BaseHeader`](crate::BaseHeader) to answer with.
     Message,
     /// The peer is broken or abusive (a frame that cannot be read at all, or a
     /// flood past the connection's budgets): close the connection.
@@ -22,7 +26,9 @@ pub enum ErrorScope {
 #[non_exhaustive]
 pub enum Error {
     /// The frame's header could not be read: too short, an unknown op code or
-    /// algorithm id, or flag bits the spec rejects.
+    /// algorithm id, or flag bits the spec rejects. Only an unknown op code,
+    /// when the spec's policy answers it, spares the connection
+    /// ([`HeaderError::keeps_connection`]).
     #[error(transparent)]
     Header(#[from] HeaderError),
 
@@ -204,12 +210,17 @@ impl Error {
     ///
     /// Decoding errors about one frame's payload or one sequence are
     /// [`ErrorScope::Message`]; the frame's base header says which request to
-    /// answer. A header that cannot be read, a frame past the size limit, and
-    /// floods past the pending budgets are [`ErrorScope::Connection`]. Errors
-    /// of the sending side (chunk size, compressor failure) are reported as
-    /// `Message`: they concern what was being sent, not the peer.
+    /// answer. So is an unknown op code when the spec's policy keeps the
+    /// connection ([`HeaderError::keeps_connection`]): the error carries the
+    /// request id and the flags, and [`HeaderError::answerable`] says whether
+    /// to answer. Any other header that cannot be read, a frame past the size
+    /// limit, and floods past the pending budgets are
+    /// [`ErrorScope::Connection`]. Errors of the sending side (chunk size,
+    /// compressor failure) are reported as `Message`: they concern what was
+    /// being sent, not the peer.
     pub fn scope(&self) -> ErrorScope {
         match self {
+            Error::Header(error) if error.keeps_connection() => ErrorScope::Message,
             Error::Header(_)
             | Error::FrameTooLarge { .. }
             | Error::TooManyPending { .. }

@@ -60,7 +60,7 @@ mod limits;
 pub use assembler::{ChunkAssembler, Clock, ManualClock, Message, SystemClock};
 pub use compression::{Compressor, Decompressor, ZlibBackend};
 pub use decode::Decoder;
-pub use encode::Encoder;
+pub use encode::{unknown_op_response, unknown_op_response_into, Encoder};
 pub use error::{Error, ErrorScope};
 pub use frame::{Frame, Kind};
 pub use limits::Limits;

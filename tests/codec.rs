@@ -5,10 +5,10 @@
 
 use std::time::Duration;
 
-use haystack_wire::protocol::{defaults, HeaderError, HeaderSection, UnknownOpName};
+use haystack_wire::protocol::{defaults, HeaderError, HeaderSection, RawBaseHeader, UnknownOpName};
 use haystack_wire::{
-    BaseHeader, ChunkAssembler, Compression, Decoder, Encoder, Error, Flags, Frame, FrameHeader, ManualClock,
-    Message, Op,
+    unknown_op_response, unknown_op_response_into, BaseHeader, ChunkAssembler, Compression, Decoder, Encoder,
+    Error, ErrorScope, Flags, Frame, FrameHeader, Kind, ManualClock, Message, Op,
 };
 
 /// A Haystack 4 JSON grid of `rows` point records, like the reference's `_large_grid`.
@@ -169,14 +169,170 @@ fn frames_shorter_than_the_base_header_are_rejected() {
 }
 
 #[test]
-fn an_unknown_op_code_is_rejected_with_the_code() {
+fn an_unknown_op_code_is_reported_with_the_code_the_request_id_and_the_flags() {
     let code = unknown_op_code();
     let mut frame = Encoder::new().request(1, Op::Read, b"{}").unwrap();
     frame[BaseHeader::OP_OFFSET] = code;
     assert_eq!(
         Decoder::new().decode(&frame),
-        Err(Error::Header(HeaderError::UnknownOp { code }))
+        Err(Error::Header(HeaderError::UnknownOp {
+            code,
+            request_id: 1,
+            flags: Flags::EMPTY
+        }))
     );
+}
+
+/// Op 200, which no version has used yet.
+const NEWER_OP: u8 = 200;
+
+/// A frame with op byte [`NEWER_OP`], these flags and this id, then `payload`.
+fn newer_op_frame(flags: Flags, request_id: u16, payload: &[u8]) -> Vec<u8> {
+    assert_eq!(Op::from_code(NEWER_OP), None, "op {NEWER_OP} is unknown");
+    let mut frame = RawBaseHeader {
+        flags,
+        request_id,
+        op: NEWER_OP,
+    }
+    .to_bytes()
+    .to_vec();
+    frame.extend_from_slice(payload);
+    frame
+}
+
+#[test]
+fn a_request_with_op_200_decodes_to_an_answerable_error_with_its_id_flags_and_code() {
+    let frame = newer_op_frame(Flags::EMPTY, 42, br#"{"_kind":"grid"}"#);
+    let error = Decoder::new().decode(&frame).unwrap_err();
+    let expected = HeaderError::UnknownOp {
+        code: NEWER_OP,
+        request_id: 42,
+        flags: Flags::EMPTY,
+    };
+    assert_eq!(error, Error::Header(expected));
+    assert!(expected.answerable());
+    assert!(expected.keeps_connection());
+    assert_eq!(error.scope(), ErrorScope::Message);
+}
+
+#[test]
+fn a_compressed_or_chunked_request_with_op_200_is_answerable_too() {
+    for flags in [
+        Flags::COMPRESSED,
+        Flags::CHUNKED,
+        Flags::COMPRESSED | Flags::CHUNKED,
+    ] {
+        // The sections the flags announce are never read: the base header is enough.
+        let frame = newer_op_frame(flags, 9, &[0xff; 8]);
+        let error = Decoder::new().decode(&frame).unwrap_err();
+        let Error::Header(header) = error else {
+            panic!("{flags}: {error}")
+        };
+        assert_eq!(
+            header,
+            HeaderError::UnknownOp {
+                code: NEWER_OP,
+                request_id: 9,
+                flags
+            }
+        );
+        assert!(header.answerable(), "{flags}");
+    }
+}
+
+#[test]
+fn a_response_or_a_push_with_op_200_is_not_answerable_and_only_its_frame_goes() {
+    let kinds = [
+        Kind::Response.flags(),
+        Kind::ErrorResponse.flags(),
+        Kind::Push.flags(),
+        Kind::Response.flags() | Flags::CHUNKED,
+    ];
+    for flags in kinds {
+        let error = Decoder::new()
+            .decode(&newer_op_frame(flags, 3, b"{}"))
+            .unwrap_err();
+        let Error::Header(header) = error else {
+            panic!("{flags}: {error}")
+        };
+        assert_eq!(
+            header,
+            HeaderError::UnknownOp {
+                code: NEWER_OP,
+                request_id: 3,
+                flags
+            }
+        );
+        assert!(!header.answerable(), "{flags}");
+        assert!(header.keeps_connection(), "{flags}");
+        assert_eq!(error.scope(), ErrorScope::Message, "{flags}");
+    }
+}
+
+#[test]
+fn unused_flag_bits_are_refused_before_the_op_code_is_looked_at() {
+    let error = Decoder::new()
+        .decode(&newer_op_frame(Flags::from_bits(0x80), 3, b"{}"))
+        .unwrap_err();
+    assert_eq!(error, Error::Header(HeaderError::UnusedFlagBits { flags: 0x80 }));
+    assert_eq!(error.scope(), ErrorScope::Connection);
+}
+
+#[test]
+fn the_answer_to_an_unknown_op_is_an_error_response_echoing_the_id_the_op_byte_and_the_payload() {
+    let payload = br#"{"_kind":"grid","meta":{"ver":"3.0","err":{"_kind":"marker"}},"cols":[],"rows":[]}"#;
+    let answer = unknown_op_response(42, NEWER_OP, payload);
+    assert_eq!(answer.len(), RawBaseHeader::LEN + payload.len());
+    let (header, rest) = answer.split_first_chunk().expect("a whole base header");
+    assert_eq!(
+        RawBaseHeader::read(header),
+        RawBaseHeader {
+            flags: Flags::RESPONSE | Flags::ERROR,
+            request_id: 42,
+            op: NEWER_OP,
+        }
+    );
+    assert_eq!(rest, payload);
+    // The peer that sent op 200 reads the answer; this decoder knows no op 200,
+    // reads the rest of the base header and, the frame being a response, does not answer it.
+    let error = Decoder::new().decode(&answer).unwrap_err();
+    assert_eq!(
+        error,
+        Error::Header(HeaderError::UnknownOp {
+            code: NEWER_OP,
+            request_id: 42,
+            flags: Flags::RESPONSE | Flags::ERROR
+        })
+    );
+    let Error::Header(header) = error else {
+        unreachable!()
+    };
+    assert!(!header.answerable());
+
+    let mut out = b"before".to_vec();
+    unknown_op_response_into(42, NEWER_OP, payload, &mut out);
+    assert_eq!(&out[..6], b"before");
+    assert_eq!(&out[6..], &answer[..]);
+}
+
+#[test]
+fn the_answer_with_a_known_op_byte_is_an_ordinary_error_response() {
+    let answer = unknown_op_response(5, Op::Read.code(), b"{}");
+    let message = decode_one(&answer);
+    assert_eq!(message.flags, Kind::ErrorResponse.flags());
+    assert_eq!((message.request_id, message.op), (5, Op::Read));
+    assert_eq!(&message.payload[..], b"{}");
+    assert_eq!(answer, Encoder::new().response(5, Op::Read, b"{}", true).unwrap());
+}
+
+#[test]
+fn the_raw_base_header_writes_the_bytes_of_the_base_header() {
+    for op in Op::ALL {
+        let base = BaseHeader::response(0xbeef, op);
+        let raw = RawBaseHeader::from(base);
+        assert_eq!(raw.to_bytes(), base.to_bytes(), "{op}");
+        assert_eq!(RawBaseHeader::read(&base.to_bytes()), raw, "{op}");
+    }
 }
 
 #[test]

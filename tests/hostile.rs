@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use haystack_wire::protocol::{defaults, AlgorithmHeader, ChunkHeader, HeaderError, HeaderSection};
+use haystack_wire::protocol::{
+    defaults, AlgorithmHeader, ChunkHeader, HeaderError, HeaderSection, RawBaseHeader,
+};
 use haystack_wire::{
     BaseHeader, Compression, Compressor, Decoder, Encoder, Error, ErrorScope, Flags, FrameHeader, Limits,
     ManualClock, Message, Op,
@@ -528,6 +530,67 @@ fn a_valid_message_interleaved_with_bad_frames_comes_out_intact() {
 }
 
 #[test]
+fn frames_with_an_unknown_op_leave_every_pending_sequence_as_it_was() {
+    let first = b"the first half, ".to_vec();
+    let second = b"and the second".to_vec();
+    let whole = [first.clone(), second.clone()].concat();
+    let mut decoder = Decoder::new();
+    let read = BaseHeader::response(8, Op::Read);
+    let nav = BaseHeader::request(9, Op::Nav);
+    assert_eq!(owned(decoder.decode(&chunk(read, 0, 2, &first))), Ok(None));
+    assert_eq!(owned(decoder.decode(&chunk(nav, 0, 2, &first))), Ok(None));
+    assert_eq!(decoder.pending_count(), 2);
+
+    // Op 200 in a plain request, in a chunk of the same request ids as the
+    // pending sequences, compressed, and in a response and a push.
+    assert_eq!(Op::from_code(200), None);
+    let unknown = |flags: Flags, request_id: u16, tail: &[u8]| {
+        let mut frame = RawBaseHeader {
+            flags,
+            request_id,
+            op: 200,
+        }
+        .to_bytes()
+        .to_vec();
+        frame.extend_from_slice(tail);
+        frame
+    };
+    let chunk_tail = ChunkHeader { index: 1, total: 2 }.to_bytes();
+    let frames = [
+        (unknown(Flags::EMPTY, 9, b"{}"), true),
+        (unknown(Flags::CHUNKED, 9, &chunk_tail), true),
+        (unknown(Flags::COMPRESSED, 8, &[0, 1, 2, 3]), true),
+        (unknown(Flags::RESPONSE | Flags::CHUNKED, 8, &chunk_tail), false),
+        (unknown(Flags::PUSH, 0, b"{}"), false),
+    ];
+    for (frame, answerable) in &frames {
+        let error = decoder.decode(frame).unwrap_err();
+        let Error::Header(header) = error else {
+            panic!("{error}")
+        };
+        assert!(
+            matches!(header, HeaderError::UnknownOp { code: 200, .. }),
+            "{header}"
+        );
+        assert_eq!(header.answerable(), *answerable, "{header}");
+        assert_eq!(error.scope(), ErrorScope::Message, "{header}");
+        assert_eq!(decoder.pending_count(), 2, "{header}");
+    }
+
+    let done = owned(decoder.decode(&chunk(read, 1, 2, &second))).expect("the chunk decodes");
+    assert_eq!(
+        done.map(|m| (m.request_id, m.op, m.payload.into_owned())),
+        Some((8, Op::Read, whole.clone()))
+    );
+    let done = owned(decoder.decode(&chunk(nav, 1, 2, &second))).expect("the chunk decodes");
+    assert_eq!(
+        done.map(|m| (m.request_id, m.op, m.payload.into_owned())),
+        Some((9, Op::Nav, whole))
+    );
+    assert_eq!(decoder.pending_count(), 0);
+}
+
+#[test]
 fn errors_say_whether_to_answer_or_to_close() {
     let message_errors = [
         Error::ZeroChunkTotal {
@@ -549,6 +612,17 @@ fn errors_say_whether_to_answer_or_to_close() {
             algorithm: Compression::Zlib,
             len: 3,
         },
+        // The spec's `unknown_ops` policy is `answer`: the frame goes, the connection stays.
+        Error::Header(HeaderError::UnknownOp {
+            code: 0,
+            request_id: 1,
+            flags: Flags::EMPTY,
+        }),
+        Error::Header(HeaderError::UnknownOp {
+            code: 0,
+            request_id: 0,
+            flags: Flags::PUSH,
+        }),
     ];
     for error in message_errors {
         assert_eq!(error.scope(), ErrorScope::Message, "{error}");
@@ -565,7 +639,13 @@ fn errors_say_whether_to_answer_or_to_close() {
             op: Op::Read,
             limit: 1,
         },
-        Error::Header(HeaderError::UnknownOp { code: 0 }),
+        Error::Header(HeaderError::UnknownCompression { id: 9 }),
+        Error::Header(HeaderError::UnusedFlagBits { flags: 0x80 }),
+        Error::Header(HeaderError::Truncated {
+            section: HeaderSection::Base,
+            needed: BaseHeader::LEN,
+            actual: 2,
+        }),
     ];
     for error in connection_errors {
         assert_eq!(error.scope(), ErrorScope::Connection, "{error}");

@@ -27,6 +27,8 @@ __all__ = [
     "OP_CODES",
     "CODE_OPS",
     "RETIRED_OP_CODES",
+    "UNKNOWN_OP_POLICY",
+    "UNKNOWN_OP_ANSWERED_UNLESS",
     "COMP_ZLIB",
     "COMP_LZMA",
     "ZLIB_LEVEL",
@@ -163,6 +165,28 @@ CODE_OPS: dict[int, str] = {
 
 RETIRED_OP_CODES: dict[int, str] = {}
 """Retired op codes and the names they had; never reused."""
+
+UNKNOWN_OP_POLICY: str = "answer"
+"""
+The spec's `unknown_ops` policy, `answer` or `reject`. How a receiver
+treats a frame whose op byte holds a code it does not know, such as a
+request from a peer of a newer version. A request (a frame with none of
+the `answered_unless` flags) is answered with an error response (flags
+`response` and `error`, uncompressed, unchunked) that carries the request
+id and the op byte as received, then an error grid, and the connection
+goes on; each chunk of a chunked request is answered on its own, and the
+sender keeps the first answer. A response or a push with an unknown op is
+dropped: the receiver asked nothing under that op. Nothing after the base
+header is read. Under `reject`, the header is unreadable and the receiver
+closes the connection. (The reference ignores such a frame, requests
+included.)
+"""
+
+UNKNOWN_OP_ANSWERED_UNLESS: int = FLAG_RESPONSE | FLAG_PUSH
+"""
+A frame with an unknown op code and any of these flags is no request:
+under `answer`, it is dropped instead of answered.
+"""
 
 # -- Compression --------------------------------------------------------------
 

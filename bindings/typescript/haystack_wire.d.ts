@@ -54,6 +54,26 @@ export declare const UNUSED_FLAG_MASK: 0xe0;
 export declare const REJECT_UNUSED_FLAG_BITS: true;
 
 /**
+ * The spec's `unknown_ops` policy, `answer` or `reject`. How a receiver treats a frame
+ * whose op byte holds a code it does not know, such as a request from a peer of a newer
+ * version. A request (a frame with none of the `answered_unless` flags) is answered
+ * with an error response (flags `response` and `error`, uncompressed, unchunked) that
+ * carries the request id and the op byte as received, then an error grid, and the
+ * connection goes on; each chunk of a chunked request is answered on its own, and the
+ * sender keeps the first answer. A response or a push with an unknown op is dropped:
+ * the receiver asked nothing under that op. Nothing after the base header is read.
+ * Under `reject`, the header is unreadable and the receiver closes the connection. (The
+ * reference ignores such a frame, requests included.)
+ */
+export declare const UNKNOWN_OP_POLICY: "answer";
+
+/**
+ * A frame with an unknown op code and any of these flags is no request: under `answer`,
+ * it is dropped instead of answered.
+ */
+export declare const UNKNOWN_OP_ANSWERED_UNLESS: 0x05;
+
+/**
  * DEFLATE in a zlib container (RFC 1950), as made by zlib's `compress` at level 1 with
  * the default window and memory level.
  */
@@ -291,6 +311,16 @@ export interface DecodedHeader {
 }
 
 /**
+ * The base header's fields, as an unknown-op `HeaderError` carries them: the op byte as
+ * received.
+ */
+export interface BaseHeaderFields {
+  flags: number;
+  requestId: number;
+  op: number;
+}
+
+/**
  * Why a header could not be read or written.
  */
 export declare class HeaderError extends Error {
@@ -301,6 +331,15 @@ export declare class HeaderError extends Error {
     | "unknown_algorithm"
     | "missing_field"
     | "out_of_range";
+  /**
+   * For `unknown_op`: the base header as read, to answer the frame with.
+   */
+  readonly header?: BaseHeaderFields;
+  /**
+   * Whether the receiver answers the frame with an error response: an unknown op in a
+   * request, under the `answer` policy.
+   */
+  readonly answerable: boolean;
 }
 
 /**

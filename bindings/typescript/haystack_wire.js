@@ -60,6 +60,26 @@ export const UNUSED_FLAG_MASK = 0xe0;
 export const REJECT_UNUSED_FLAG_BITS = true;
 
 /**
+ * The spec's `unknown_ops` policy, `answer` or `reject`. How a receiver treats a frame
+ * whose op byte holds a code it does not know, such as a request from a peer of a newer
+ * version. A request (a frame with none of the `answered_unless` flags) is answered
+ * with an error response (flags `response` and `error`, uncompressed, unchunked) that
+ * carries the request id and the op byte as received, then an error grid, and the
+ * connection goes on; each chunk of a chunked request is answered on its own, and the
+ * sender keeps the first answer. A response or a push with an unknown op is dropped:
+ * the receiver asked nothing under that op. Nothing after the base header is read.
+ * Under `reject`, the header is unreadable and the receiver closes the connection. (The
+ * reference ignores such a frame, requests included.)
+ */
+export const UNKNOWN_OP_POLICY = "answer";
+
+/**
+ * A frame with an unknown op code and any of these flags is no request: under `answer`,
+ * it is dropped instead of answered.
+ */
+export const UNKNOWN_OP_ANSWERED_UNLESS = 0x05;
+
+/**
  * DEFLATE in a zlib container (RFC 1950), as made by zlib's `compress` at level 1 with
  * the default window and memory level.
  */
@@ -249,12 +269,17 @@ export const RETIRED_COMPRESSION_IDS = Object.freeze({});
 /**
  * Why a header could not be read or written: `reason` is one of `truncated`,
  * `unused_bits`, `unknown_op`, `unknown_algorithm`, `missing_field` or `out_of_range`.
+ * For `unknown_op`, `header` holds the base header as read, the op byte as received,
+ * and `answerable` says whether the receiver answers the frame with an error response
+ * (see `UNKNOWN_OP_POLICY`).
  */
 export class HeaderError extends Error {
-  constructor(reason, message) {
+  constructor(reason, message, header = undefined, answerable = false) {
     super(message);
     this.name = "HeaderError";
     this.reason = reason;
+    this.header = header;
+    this.answerable = answerable;
   }
 }
 
@@ -300,7 +325,8 @@ export function encodeHeader(view, header, offset = 0) {
  * Reads the header at `offset` of `view`: the header's fields (sections the flags do
  * not announce are absent) and the offset of the payload. Throws a `HeaderError` for a
  * header cut short, unused flag bits (when refused), or an op or algorithm the spec
- * does not know.
+ * does not know; for an unknown op, the error carries the base header and whether to
+ * answer it.
  */
 export function decodeHeader(view, offset = 0) {
   if (view.byteLength - offset < BASE_HEADER_SIZE) {
@@ -316,7 +342,8 @@ export function decodeHeader(view, offset = 0) {
   header.requestId = view.getUint16(at + 1, false);
   header.op = view.getUint8(at + 3);
   if (!(header.op in CODE_OPS)) {
-    throw new HeaderError("unknown_op", `unknown op code ${header.op}`);
+    const answerable = UNKNOWN_OP_POLICY === "answer" && (flags & UNKNOWN_OP_ANSWERED_UNLESS) === 0;
+    throw new HeaderError("unknown_op", `unknown op code ${header.op}`, { ...header }, answerable);
   }
   at += BASE_HEADER_SIZE;
   if ((flags & FLAG_COMPRESSED) !== 0) {

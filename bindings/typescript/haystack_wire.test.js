@@ -13,9 +13,13 @@ import {
   COMP_ZLIB,
   FLAG_CHUNKED,
   FLAG_COMPRESSED,
+  FLAG_ERROR,
+  FLAG_PUSH,
   FLAG_RESPONSE,
   HeaderError,
   OP_CODES,
+  UNKNOWN_OP_ANSWERED_UNLESS,
+  UNKNOWN_OP_POLICY,
   decodeHeader,
   encodeHeader,
   headerSize,
@@ -101,6 +105,36 @@ test("refuses what the Rust decoder refuses, with a reason", () => {
   assert.equal(reason([0x08, 0x00, 0x01, 0x01, 0x07]), "unknown_algorithm");
   assert.equal(reason([0x10, 0x00, 0x01, 0x01, 0x00]), "truncated");
   assert.equal(reason([0x01, 0x00, 0x01, 0x01]), "accepted");
+});
+
+test("an unknown op carries the base header and whether to answer it", () => {
+  assert.equal(UNKNOWN_OP_POLICY, "answer");
+  assert.equal(UNKNOWN_OP_ANSWERED_UNLESS, FLAG_RESPONSE | FLAG_PUSH);
+  assert.equal(CODE_OPS[200], undefined);
+  const refusal = (flags) => {
+    try {
+      decodeHeader(new DataView(Uint8Array.from([flags, 0x01, 0x2c, 200, 0x7b, 0x7d]).buffer));
+    } catch (error) {
+      assert.ok(error instanceof HeaderError);
+      return error;
+    }
+    assert.fail("op 200 was accepted");
+  };
+  const request = refusal(0);
+  assert.equal(request.reason, "unknown_op");
+  assert.deepEqual(request.header, { flags: 0, requestId: 300, op: 200 });
+  assert.equal(request.answerable, true);
+  assert.equal(refusal(FLAG_COMPRESSED).answerable, true, "the sections after the base header are not read");
+  for (const flags of [FLAG_RESPONSE, FLAG_RESPONSE | FLAG_ERROR, FLAG_PUSH]) {
+    const error = refusal(flags);
+    assert.deepEqual(error.header, { flags, requestId: 300, op: 200 });
+    assert.equal(error.answerable, false, `flags ${flags}`);
+  }
+
+  // The answer: an error response echoing the id and the op byte.
+  const view = new DataView(new ArrayBuffer(headerSize(FLAG_RESPONSE | FLAG_ERROR)));
+  encodeHeader(view, { ...request.header, flags: FLAG_RESPONSE | FLAG_ERROR });
+  assert.deepEqual([...new Uint8Array(view.buffer)], [0x03, 0x01, 0x2c, 200]);
 });
 
 test("refuses to encode a field that is missing or out of range", () => {

@@ -67,6 +67,25 @@ fn constants(protocol: &Protocol) -> Vec<Constant> {
         reject,
         "Whether `decodeHeader` refuses a frame that sets a bit of `UNUSED_FLAG_MASK`.".into(),
     );
+    let policy = quoted(protocol.unknown_ops.policy.name());
+    push(
+        "UNKNOWN_OP_POLICY".into(),
+        policy.clone(),
+        policy,
+        format!(
+            "The spec's `unknown_ops` policy, `answer` or `reject`. {}",
+            protocol.unknown_ops.doc
+        ),
+    );
+    let unanswered = format!("0x{:02x}", protocol.unanswered_mask());
+    push(
+        "UNKNOWN_OP_ANSWERED_UNLESS".into(),
+        unanswered.clone(),
+        unanswered,
+        "A frame with an unknown op code and any of these flags is no request: under `answer`, \
+         it is dropped instead of answered."
+            .into(),
+    );
     for a in &protocol.algorithms {
         push(
             format!("COMP_{}", shouty(&a.name)),
@@ -319,11 +338,15 @@ pub fn generate_js(protocol: &Protocol) -> String {
         &mut out,
         "",
         "Why a header could not be read or written: `reason` is one of `truncated`, \
-         `unused_bits`, `unknown_op`, `unknown_algorithm`, `missing_field` or `out_of_range`.",
+         `unused_bits`, `unknown_op`, `unknown_algorithm`, `missing_field` or `out_of_range`. \
+         For `unknown_op`, `header` holds the base header as read, the op byte as received, and \
+         `answerable` says whether the receiver answers the frame with an error response \
+         (see `UNKNOWN_OP_POLICY`).",
     );
     out.push_str(
-        "export class HeaderError extends Error {\n  constructor(reason, message) {\n    \
-         super(message);\n    this.name = \"HeaderError\";\n    this.reason = reason;\n  }\n}\n",
+        "export class HeaderError extends Error {\n  constructor(reason, message, header = undefined, answerable = false) {\n    \
+         super(message);\n    this.name = \"HeaderError\";\n    this.reason = reason;\n    \
+         this.header = header;\n    this.answerable = answerable;\n  }\n}\n",
     );
 
     out.push('\n');
@@ -386,11 +409,12 @@ pub fn generate_js(protocol: &Protocol) -> String {
         "Reads the header at `offset` of `view`: the header's fields (sections the flags do \
          not announce are absent) and the offset of the payload. Throws a `HeaderError` for a \
          header cut short, unused flag bits (when refused), or an op or algorithm the spec does \
-         not know.",
+         not know; for an unknown op, the error carries the base header and whether to answer it.",
     );
     out.push_str("export function decodeHeader(view, offset = 0) {\n");
     out.push_str("  if (view.byteLength - offset < BASE_HEADER_SIZE) {\n    throw new HeaderError(\"truncated\", `${view.byteLength - offset} bytes are shorter than the base header`);\n  }\n");
     out.push_str("  const header = {};\n  let at = offset;\n");
+    let mut op_field = None;
     for s in &protocol.sections {
         let indent = if s.present_when.is_some() { "    " } else { "  " };
         if let Some(g) = guard(s) {
@@ -423,13 +447,8 @@ pub fn generate_js(protocol: &Protocol) -> String {
                 ));
             }
             match f.role {
-                crate::model::Role::Op => {
-                    let _ = writeln!(
-                        out,
-                        "{indent}if (!(header.{0} in CODE_OPS)) {{\n{indent}  throw new HeaderError(\"unknown_op\", `unknown op code ${{header.{0}}}`);\n{indent}}}",
-                        camel(&f.name)
-                    );
-                }
+                // Checked once the section is read, so that the error carries all of it.
+                crate::model::Role::Op => op_field = Some(camel(&f.name)),
                 crate::model::Role::Compression => {
                     let _ = writeln!(
                         out,
@@ -439,6 +458,12 @@ pub fn generate_js(protocol: &Protocol) -> String {
                 }
                 _ => {}
             }
+        }
+        if let Some(op) = op_field.take() {
+            let _ = writeln!(
+                out,
+                "{indent}if (!(header.{op} in CODE_OPS)) {{\n{indent}  const answerable = UNKNOWN_OP_POLICY === \"answer\" && (flags & UNKNOWN_OP_ANSWERED_UNLESS) === 0;\n{indent}  throw new HeaderError(\"unknown_op\", `unknown op code ${{header.{op}}}`, {{ ...header }}, answerable);\n{indent}}}"
+            );
         }
         let _ = writeln!(out, "{indent}at += {}_HEADER_SIZE;", shouty(&s.name));
         if s.present_when.is_some() {
@@ -510,10 +535,34 @@ pub fn generate_dts(protocol: &Protocol) -> String {
     comment(&mut out, "", "A decoded header and where the payload starts.");
     out.push_str("export interface DecodedHeader {\n  header: FrameHeader;\n  payloadOffset: number;\n}\n");
     out.push('\n');
+    let base = protocol.sections.first();
+    comment(
+        &mut out,
+        "",
+        "The base header's fields, as an unknown-op `HeaderError` carries them: the op byte as received.",
+    );
+    out.push_str("export interface BaseHeaderFields {\n");
+    for f in base.map_or(&[][..], |b| &b.fields[..]) {
+        let _ = writeln!(out, "  {}: number;", camel(&f.name));
+    }
+    out.push_str("}\n");
+    out.push('\n');
     comment(&mut out, "", "Why a header could not be read or written.");
     out.push_str(
-        "export declare class HeaderError extends Error {\n  readonly reason:\n    | \"truncated\"\n    | \"unused_bits\"\n    | \"unknown_op\"\n    | \"unknown_algorithm\"\n    | \"missing_field\"\n    | \"out_of_range\";\n}\n",
+        "export declare class HeaderError extends Error {\n  readonly reason:\n    | \"truncated\"\n    | \"unused_bits\"\n    | \"unknown_op\"\n    | \"unknown_algorithm\"\n    | \"missing_field\"\n    | \"out_of_range\";\n",
     );
+    comment(
+        &mut out,
+        "  ",
+        "For `unknown_op`: the base header as read, to answer the frame with.",
+    );
+    out.push_str("  readonly header?: BaseHeaderFields;\n");
+    comment(
+        &mut out,
+        "  ",
+        "Whether the receiver answers the frame with an error response: an unknown op in a request, under the `answer` policy.",
+    );
+    out.push_str("  readonly answerable: boolean;\n}\n");
     out.push('\n');
     comment(
         &mut out,

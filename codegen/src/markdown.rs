@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use crate::model::{JsonShape, Protocol, Retired, Scalar, Section, Unit, UnusedBitsPolicy};
+use crate::model::{JsonShape, Protocol, Retired, Scalar, Section, Unit, UnknownOpPolicy, UnusedBitsPolicy};
 use crate::text::{bytes, quoted};
 
 /// Where the document is checked in, relative to the project root.
@@ -215,6 +215,18 @@ fn ops(md: &mut String, protocol: &Protocol) {
         );
     }
     md.push('\n');
+    let u = &protocol.unknown_ops;
+    let policy = match u.policy {
+        UnknownOpPolicy::Answer => {
+            let unless: Vec<String> = u.answered_unless.iter().map(|f| format!("`{f}`")).collect();
+            format!(
+                "Policy `answer`; a frame with any of the flags {} is no request (`answered_unless`).",
+                unless.join(", ")
+            )
+        }
+        UnknownOpPolicy::Reject => "Policy `reject`.".to_owned(),
+    };
+    let _ = writeln!(md, "### Unknown op codes\n\n{policy}\n\n{}\n", u.doc);
 }
 
 fn algorithms(md: &mut String, protocol: &Protocol) {

@@ -17,6 +17,8 @@ pub struct Protocol {
     pub flags: Vec<Flag>,
     /// The bits no version assigns.
     pub unused_bits: UnusedBits,
+    /// What a receiver does with an op code it does not know.
+    pub unknown_ops: UnknownOps,
     /// The operations, in the spec's order.
     pub ops: Vec<Op>,
     /// The compression algorithms, in the spec's order.
@@ -41,6 +43,16 @@ impl Protocol {
     /// them no meaning.
     pub fn unassigned_flag_mask(&self) -> u8 {
         self.unused_bits.mask() | self.reserved.flag_mask()
+    }
+
+    /// The mask of the flags that make a frame something other than a
+    /// request, as far as unknown op codes are concerned.
+    pub fn unanswered_mask(&self) -> u8 {
+        self.unknown_ops
+            .answered_unless
+            .iter()
+            .filter_map(|name| self.flag(name))
+            .fold(0, |m, f| m | f.mask())
     }
 
     /// The flag with this name.
@@ -143,6 +155,44 @@ impl UnusedBits {
     pub fn mask(&self) -> u8 {
         self.bits.iter().fold(0, |m, b| m | (1 << b))
     }
+}
+
+/// What a receiver does with a frame whose op code it does not know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnknownOpPolicy {
+    /// Answer a request with an error response echoing its id and op byte,
+    /// drop a response or a push, and keep the connection.
+    Answer,
+    /// The frame's header is unreadable: close the connection.
+    Reject,
+}
+
+impl UnknownOpPolicy {
+    /// Every policy, with its spelling in the spec.
+    pub const ALL: [(&'static str, UnknownOpPolicy); 2] = [
+        ("answer", UnknownOpPolicy::Answer),
+        ("reject", UnknownOpPolicy::Reject),
+    ];
+
+    /// The spelling in the spec.
+    pub fn name(self) -> &'static str {
+        Self::ALL.iter().find(|(_, p)| *p == self).map_or("?", |(n, _)| n)
+    }
+}
+
+/// How unknown op codes are treated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownOps {
+    /// What a receiver does.
+    pub policy: UnknownOpPolicy,
+    /// The names of the flags any of which makes a frame something other
+    /// than a request (declared flags, each once).
+    pub answered_unless: Vec<String>,
+    /// Why, and what peers do.
+    pub doc: String,
+    /// Whether the spec has the entry; one written before it existed does
+    /// not, and reads as [`UnknownOpPolicy::Reject`].
+    pub stated: bool,
 }
 
 /// One operation.

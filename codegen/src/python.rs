@@ -59,7 +59,16 @@ fn names(protocol: &Protocol) -> Vec<String> {
         ]
         .map(String::from),
     );
-    names.extend(["OP_CODES", "CODE_OPS", "RETIRED_OP_CODES"].map(String::from));
+    names.extend(
+        [
+            "OP_CODES",
+            "CODE_OPS",
+            "RETIRED_OP_CODES",
+            "UNKNOWN_OP_POLICY",
+            "UNKNOWN_OP_ANSWERED_UNLESS",
+        ]
+        .map(String::from),
+    );
     names.extend(
         protocol
             .algorithms
@@ -177,6 +186,32 @@ fn ops(py: &mut Py, protocol: &Protocol) {
         "Op codes to Haystack op names.",
     );
     retired_dict(py, "RETIRED_OP_CODES", &protocol.reserved.ops, "op codes");
+    py.constant(
+        "UNKNOWN_OP_POLICY",
+        "str",
+        &quoted(protocol.unknown_ops.policy.name()),
+        &format!(
+            "The spec's `unknown_ops` policy, `answer` or `reject`. {}",
+            protocol.unknown_ops.doc
+        ),
+    );
+    let unanswered: Vec<String> = protocol
+        .unknown_ops
+        .answered_unless
+        .iter()
+        .map(|f| format!("FLAG_{}", shouty(f)))
+        .collect();
+    py.constant(
+        "UNKNOWN_OP_ANSWERED_UNLESS",
+        "int",
+        &if unanswered.is_empty() {
+            "0".to_owned()
+        } else {
+            unanswered.join(" | ")
+        },
+        "A frame with an unknown op code and any of these flags is no request: under \
+         `answer`, it is dropped instead of answered.",
+    );
 }
 
 fn algorithms(py: &mut Py, protocol: &Protocol) {

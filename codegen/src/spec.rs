@@ -20,6 +20,11 @@ pub struct Spec {
     pub flags: Vec<FlagSpec>,
     /// The bits no version assigns, and what a decoder does with them.
     pub unused_flag_bits: UnusedBitsSpec,
+    /// How a receiver treats a frame whose op code it does not know. A spec
+    /// written before the entry existed has none; it reads as `reject`, the
+    /// behaviour of those releases.
+    #[serde(default)]
+    pub unknown_ops: Option<UnknownOpsSpec>,
     /// The operations and their codes.
     pub ops: Vec<OpSpec>,
     /// The compression algorithms and their ids.
@@ -67,6 +72,20 @@ pub struct UnusedBitsSpec {
     /// `ignore` or `reject`.
     pub policy: String,
     /// Why, and what peers do.
+    pub doc: String,
+}
+
+/// What a receiver does with a frame whose op code it does not know.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnknownOpsSpec {
+    /// `answer` or `reject`.
+    pub policy: String,
+    /// Flag names any of which makes a frame something other than a request;
+    /// under `answer`, such a frame is dropped instead of answered.
+    #[serde(default)]
+    pub answered_unless: Vec<String>,
+    /// What receivers do, and why.
     pub doc: String,
 }
 

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 
 use crate::model::{
     Algorithm, Default, Field, Flag, Handshake, HandshakeField, JsonShape, Op, Parameter, Protocol, Reserved,
-    Retired, Role, Scalar, Section, Unit, UnusedBits, UnusedBitsPolicy, Version, WireType,
+    Retired, Role, Scalar, Section, Unit, UnknownOpPolicy, UnknownOps, UnusedBits, UnusedBitsPolicy, Version,
+    WireType,
 };
 use crate::spec::{self, Spec};
 use crate::Error;
@@ -38,6 +39,7 @@ impl Checker<'_> {
         let reserved = self.reserved(&spec.reserved, &versions)?;
         let flags = self.flags(&spec.flags, &versions, &reserved.flags)?;
         let unused_bits = self.unused_bits(&spec.unused_flag_bits, &flags, &reserved.flags)?;
+        let unknown_ops = self.unknown_ops(spec.unknown_ops.as_ref(), &flags)?;
         let ops = self.ops(&spec.ops, &reserved.ops)?;
         let algorithms = self.algorithms(&spec.compression, &reserved.algorithms)?;
         let sections = self.layout(&spec.layout, &flags)?;
@@ -49,6 +51,7 @@ impl Checker<'_> {
             versions,
             flags,
             unused_bits,
+            unknown_ops,
             ops,
             algorithms,
             sections,
@@ -328,6 +331,51 @@ impl Checker<'_> {
         })
     }
 
+    /// A spec without the entry predates it and reads as `reject`, which is
+    /// what every release before it did.
+    fn unknown_ops(&self, entry: Option<&spec::UnknownOpsSpec>, flags: &[Flag]) -> Result<UnknownOps, Error> {
+        let Some(entry) = entry else {
+            return Ok(UnknownOps {
+                policy: UnknownOpPolicy::Reject,
+                answered_unless: Vec::new(),
+                doc: "This spec does not say how a receiver treats an op code it does not know; \
+                      it is read as `reject`, what releases before the `unknown_ops` entry did."
+                    .to_owned(),
+                stated: false,
+            });
+        };
+        let Some(policy) = UnknownOpPolicy::ALL
+            .iter()
+            .find(|(n, _)| *n == entry.policy)
+            .map(|(_, p)| *p)
+        else {
+            return self.fail(
+                "unknown_ops.policy",
+                format!("unknown policy `{}`; expected `answer` or `reject`", entry.policy),
+            );
+        };
+        let mut seen = HashMap::new();
+        for (i, name) in entry.answered_unless.iter().enumerate() {
+            let path = format!("unknown_ops.answered_unless[{i}]");
+            if !flags.iter().any(|f| &f.name == name) {
+                return self.fail(path, format!("`{name}` is not a flag declared under `flags`"));
+            }
+            self.unique(&mut seen, name.clone(), path, "flag")?;
+        }
+        if policy == UnknownOpPolicy::Answer && entry.answered_unless.is_empty() {
+            return self.fail(
+                "unknown_ops.answered_unless",
+                "policy `answer` needs the flags that mark a frame as a response or a push; without them, every frame with an unknown op would be answered, answers included",
+            );
+        }
+        Ok(UnknownOps {
+            policy,
+            answered_unless: entry.answered_unless.clone(),
+            doc: self.doc("unknown_ops.doc", &entry.doc)?,
+            stated: true,
+        })
+    }
+
     fn ops(&self, ops: &[spec::OpSpec], retired: &[Retired]) -> Result<Vec<Op>, Error> {
         if ops.is_empty() {
             return self.fail("ops", "at least one op is needed");
@@ -481,6 +529,15 @@ impl Checker<'_> {
                     return self.fail(
                         format!("{fpath}.role"),
                         "the flags field must be in the base header: the flags say which other sections are present",
+                    );
+                }
+                if matches!(role, Role::Op | Role::RequestId) && i != 0 {
+                    return self.fail(
+                        format!("{fpath}.role"),
+                        format!(
+                            "the `{}` field must be in the base header: a receiver reads it, with the flags, from a frame whose op it does not know, to answer that frame",
+                            role.name()
+                        ),
                     );
                 }
                 self.unique(&mut roles, role.name(), format!("{fpath}.role"), "role")?;

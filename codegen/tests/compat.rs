@@ -275,3 +275,60 @@ fn findings_say_which_spec_their_path_is_in() {
         "{line}"
     );
 }
+
+#[test]
+fn a_receiver_that_stops_answering_unknown_ops_breaks_the_wire() {
+    assert_eq!(
+        findings(|s| s["unknown_ops"]["policy"] = Value::from("reject")),
+        one("UNKNOWN_OP_POLICY_CHANGED", "WIRE", "unknown_ops.policy")
+    );
+    let dropped = edited_protocol(|s| {
+        s.as_mapping_mut().expect("a mapping").remove("unknown_ops");
+    });
+    let found = check(&committed(), &dropped);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].rule.name(), "UNKNOWN_OP_POLICY_CHANGED");
+    assert_eq!(
+        (found[0].side, found[0].path.as_str()),
+        (Side::Base, "unknown_ops")
+    );
+}
+
+#[test]
+fn answering_other_frames_for_unknown_ops_breaks_the_wire() {
+    assert_eq!(
+        findings(|s| s["unknown_ops"]["answered_unless"] = Value::from(vec!["response"])),
+        one("UNKNOWN_OP_POLICY_CHANGED", "WIRE", "unknown_ops.answered_unless")
+    );
+    assert_eq!(
+        findings(|s| s["unknown_ops"]["answered_unless"] = Value::from(vec!["push", "response"])),
+        vec![],
+        "the same flags in another order"
+    );
+}
+
+#[test]
+fn starting_to_answer_unknown_ops_is_an_addition_from_a_stated_or_an_absent_reject() {
+    let stated = edited_protocol(|s| s["unknown_ops"]["policy"] = Value::from("reject"));
+    assert_eq!(findings_between(&stated, &committed()), vec![]);
+    let absent = edited_protocol(|s| {
+        s.as_mapping_mut().expect("a mapping").remove("unknown_ops");
+    });
+    assert_eq!(findings_between(&absent, &committed()), vec![]);
+    assert_eq!(
+        findings_between(&absent, &stated),
+        vec![],
+        "absent reads as reject"
+    );
+}
+
+#[test]
+fn the_released_spec_speaks_to_the_committed_one() {
+    let released = parse(
+        include_str!("../../spec/released/protocol.yaml"),
+        std::path::Path::new("spec/released/protocol.yaml"),
+    )
+    .expect("the released spec is valid");
+    assert!(!released.unknown_ops.stated);
+    assert_eq!(findings_between(&released, &committed()), vec![]);
+}

@@ -5,13 +5,16 @@
 //!    bindings and the doc gain it, `compat` passes;
 //! 2. `read` renumbered: `compat` fails with OP_CODE_CHANGED;
 //! 3. a retired flag bit reused: validation refuses it while the retirement is
-//!    listed, and `compat` fails with FLAG_BIT_REUSED once it is deleted.
+//!    listed, and `compat` fails with FLAG_BIT_REUSED once it is deleted;
+//! 4. the unknown op policy set to `reject`: the crate builds, and no unknown
+//!    op is answerable or spares the connection.
 //!
 //! The copy builds into `target/evolution`, a target folder of its own, so
 //! that it never waits on the lock of the build running this test.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::{Mutex, PoisonError};
 
 /// The workspace being tested.
 fn project() -> PathBuf {
@@ -106,6 +109,28 @@ impl Copy {
         (output.status.code(), text(&output.stdout))
     }
 
+    /// Builds the copy's binary `bin` in `target/evolution` and runs it.
+    ///
+    /// The copies of all these tests build there, and Cargo hashes a
+    /// workspace member the same wherever it sits, so they share the
+    /// artefacts and the build script's output. One copy builds at a time,
+    /// and its spec is written again first: newer than the build script's
+    /// last run, it is generated again from this copy's spec instead of the
+    /// module of the copy built before being reused.
+    fn cargo_run(&self, bin: &str) -> Output {
+        static BUILDS: Mutex<()> = Mutex::new(());
+        let _one_at_a_time = BUILDS.lock().unwrap_or_else(PoisonError::into_inner);
+        let spec = self.read("protocol.yaml");
+        self.write("protocol.yaml", &spec);
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        Command::new(cargo)
+            .current_dir(&self.0)
+            .env("CARGO_TARGET_DIR", project().join("target/evolution"))
+            .args(["run", "--quiet", "--offline", "--locked", "--bin", bin])
+            .output()
+            .expect("run cargo on the copy")
+    }
+
     /// Runs the codegen command on the copy's spec.
     fn codegen(&self, args: &[&str]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_haystack-wire-codegen"))
@@ -175,22 +200,51 @@ fn a_new_op_builds_round_trips_and_passes_compat() {
 
     // The crate itself regenerates from the edited spec and carries the op.
     copy.write("src/bin/evolution_probe.rs", PROBE);
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let run = Command::new(cargo)
-        .current_dir(&copy.0)
-        .env("CARGO_TARGET_DIR", project().join("target/evolution"))
-        .args([
-            "run",
-            "--quiet",
-            "--offline",
-            "--locked",
-            "--bin",
-            "evolution_probe",
-        ])
-        .output()
-        .expect("run cargo on the copy");
+    let run = copy.cargo_run("evolution_probe");
     assert!(run.status.success(), "{}", text(&run.stderr));
     assert_eq!(text(&run.stdout), "hisReadBatch round-trips as code 19\n");
+}
+
+/// Checks, under `policy: reject`, that an unknown op answers nothing and closes the connection.
+const REJECT_PROBE: &str = r#"
+use haystack_wire::protocol::{HeaderError, RawBaseHeader};
+use haystack_wire::{Decoder, Error, ErrorScope, Flags};
+
+fn main() {
+    for flags in [Flags::EMPTY, Flags::RESPONSE, Flags::PUSH] {
+        let frame = RawBaseHeader { flags, request_id: 7, op: 200 }.to_bytes();
+        let error = Decoder::new().decode(&frame).expect_err("op 200 is unknown");
+        let Error::Header(header) = error.clone() else {
+            panic!("not a header error: {error}");
+        };
+        assert_eq!(header, HeaderError::UnknownOp { code: 200, request_id: 7, flags });
+        assert!(!header.answerable(), "{flags}");
+        assert!(!header.keeps_connection(), "{flags}");
+        assert_eq!(error.scope(), ErrorScope::Connection, "{flags}");
+    }
+    println!("under reject, an unknown op answers nothing and closes the connection");
+}
+"#;
+
+#[test]
+fn a_reject_policy_builds_and_leaves_nothing_answerable() {
+    let copy = Copy::new("reject-unknown-ops");
+    copy.edit(
+        "protocol.yaml",
+        "unknown_ops:\n  policy: answer\n",
+        "unknown_ops:\n  policy: reject\n",
+    );
+    // The released spec has no entry, which reads as `reject`: nothing changed for peers.
+    let (code, report) = copy.compat();
+    assert_eq!(code, Some(0), "{report}");
+
+    copy.write("src/bin/reject_probe.rs", REJECT_PROBE);
+    let run = copy.cargo_run("reject_probe");
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    assert_eq!(
+        text(&run.stdout),
+        "under reject, an unknown op answers nothing and closes the connection\n"
+    );
 }
 
 #[test]

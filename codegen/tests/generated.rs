@@ -1,9 +1,14 @@
 //! The generated Rust, pinned: any change to the spec or to a generator shows
 //! here as a reviewable diff (`cargo insta review`).
 
+mod common;
+
 use std::path::Path;
 
+use common::edited_protocol;
 use haystack_wire_codegen::{generate_rust_file, parse, rust};
+use quote::ToTokens;
+use serde_yaml::Value;
 
 const SPEC_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../protocol.yaml");
 
@@ -43,4 +48,52 @@ fn every_generated_public_item_is_documented() {
             );
         }
     }
+}
+
+/// The body of the method `name` of `impl HeaderError` in `source`, as tokens.
+fn header_error_method(source: &str, name: &str) -> String {
+    let file = syn::parse_file(source).expect("the generated source parses");
+    file.items
+        .iter()
+        .filter_map(|item| match item {
+            syn::Item::Impl(block) if block.self_ty.to_token_stream().to_string() == "HeaderError" => {
+                Some(block)
+            }
+            _ => None,
+        })
+        .flat_map(|block| &block.items)
+        .find_map(|item| match item {
+            syn::ImplItem::Fn(method) if method.sig.ident == name => {
+                Some(method.block.to_token_stream().to_string())
+            }
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no HeaderError::{name} in the generated source"))
+}
+
+#[test]
+fn under_reject_no_header_error_is_answerable_or_spares_the_connection() {
+    let protocol = edited_protocol(|s| s["unknown_ops"]["policy"] = Value::from("reject"));
+    let source = rust::generate(&protocol).expect("generates");
+    assert_eq!(header_error_method(&source, "answerable"), "{ false }");
+    assert_eq!(header_error_method(&source, "keeps_connection"), "{ false }");
+    assert!(source.contains("The spec's policy is `reject`: nothing is answerable."));
+}
+
+#[test]
+fn under_answer_an_unknown_op_is_answerable_unless_the_frame_is_a_response_or_a_push() {
+    let source = generate_rust_file(Path::new(SPEC_PATH)).expect("the spec generates");
+    let answerable = header_error_method(&source, "answerable");
+    assert!(
+        answerable.contains("HeaderError :: UnknownOp { flags , .. } =>")
+            && answerable.contains("! flags . intersects (Flags :: RESPONSE . union (Flags :: PUSH))")
+            && answerable.contains("_ => false"),
+        "{answerable}"
+    );
+    let keeps = header_error_method(&source, "keeps_connection");
+    assert!(keeps.contains("HeaderError :: UnknownOp { .. }"), "{keeps}");
+    // Another choice of flags in the spec is another mask in the code.
+    let protocol = edited_protocol(|s| s["unknown_ops"]["answered_unless"] = Value::from(vec!["push"]));
+    let source = rust::generate(&protocol).expect("generates");
+    assert!(header_error_method(&source, "answerable").contains("intersects (Flags :: PUSH)"));
 }

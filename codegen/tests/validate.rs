@@ -6,6 +6,7 @@ mod common;
 use std::path::Path;
 
 use common::{edited, entry, retire_bit_7, retired, set, SPEC};
+use haystack_wire_codegen::model::UnknownOpPolicy;
 use haystack_wire_codegen::{parse, Error};
 use serde_yaml::Value;
 
@@ -181,6 +182,81 @@ fn the_flags_field_must_be_in_the_base_header() {
         "layout[2].fields[0].role",
         "the flags field must be in the base header",
     );
+}
+
+#[test]
+fn the_op_and_request_id_fields_must_be_in_the_base_header() {
+    let message = rejection(|s| {
+        set(&mut s["layout"][0]["fields"][2], "role", "compression");
+        set(&mut s["layout"][1]["fields"][0], "role", "op");
+    });
+    assert_names(
+        &message,
+        "layout[1].fields[0].role",
+        "the `op` field must be in the base header",
+    );
+    let message = rejection(|s| {
+        set(&mut s["layout"][0]["fields"][1], "role", "chunk_index");
+        set(&mut s["layout"][2]["fields"][0], "role", "request_id");
+    });
+    assert_names(
+        &message,
+        "layout[2].fields[0].role",
+        "the `request_id` field must be in the base header",
+    );
+}
+
+#[test]
+fn an_unknown_unknown_ops_policy_is_rejected() {
+    let message = rejection(|s| s["unknown_ops"]["policy"] = Value::from("ignore"));
+    assert_names(&message, "unknown_ops.policy", "`ignore`");
+}
+
+#[test]
+fn the_flags_that_mark_no_request_are_declared_once_and_needed_to_answer() {
+    let message = rejection(|s| s["unknown_ops"]["answered_unless"] = Value::from(vec!["response", "reply"]));
+    assert_names(
+        &message,
+        "unknown_ops.answered_unless[1]",
+        "`reply` is not a flag",
+    );
+    let message = rejection(|s| s["unknown_ops"]["answered_unless"] = Value::from(vec!["push", "push"]));
+    assert_names(
+        &message,
+        "unknown_ops.answered_unless[1]",
+        "duplicate flag `push`",
+    );
+    let message = rejection(|s| s["unknown_ops"]["answered_unless"] = Value::from(Vec::<String>::new()));
+    assert_names(&message, "unknown_ops.answered_unless", "policy `answer` needs");
+    let message = rejection(|s| s["unknown_ops"]["doc"] = Value::from(""));
+    assert_names(&message, "unknown_ops.doc", "doc string");
+}
+
+#[test]
+fn the_committed_spec_answers_unknown_ops_unless_a_frame_is_a_response_or_a_push() {
+    let protocol = parse(SPEC, Path::new("protocol.yaml")).expect("protocol.yaml is valid");
+    assert_eq!(protocol.unknown_ops.policy, UnknownOpPolicy::Answer);
+    assert_eq!(protocol.unknown_ops.answered_unless, ["response", "push"]);
+    assert_eq!(protocol.unanswered_mask(), 0x05);
+    assert!(protocol.unknown_ops.stated);
+}
+
+#[test]
+fn a_spec_without_unknown_ops_reads_as_reject() {
+    let text = edited(|s| {
+        s.as_mapping_mut().expect("a mapping").remove("unknown_ops");
+    });
+    let protocol = parse(&text, Path::new("protocol.yaml")).expect("still valid");
+    assert_eq!(protocol.unknown_ops.policy, UnknownOpPolicy::Reject);
+    assert!(protocol.unknown_ops.answered_unless.is_empty());
+    assert!(!protocol.unknown_ops.stated);
+}
+
+#[test]
+fn a_reject_policy_may_keep_its_flags() {
+    let text = edited(|s| s["unknown_ops"]["policy"] = Value::from("reject"));
+    let protocol = parse(&text, Path::new("protocol.yaml")).expect("valid");
+    assert_eq!(protocol.unknown_ops.policy, UnknownOpPolicy::Reject);
 }
 
 #[test]

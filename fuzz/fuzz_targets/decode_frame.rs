@@ -5,17 +5,33 @@
 #![no_main]
 
 use haystack_wire::fields::header_fields;
-use haystack_wire::{Decoder, Frame, Limits};
+use haystack_wire::protocol::{HeaderError, RawBaseHeader};
+use haystack_wire::{Decoder, Error, Frame, Limits};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     for field in header_fields(data) {
         let _ = field.meaning();
     }
-    if let Ok(frame) = Frame::decode(data) {
-        let mut again = Vec::new();
-        frame.write_to(&mut again);
-        assert_eq!(again, data, "a decoded frame encodes back to its bytes");
+    match Frame::decode(data) {
+        Ok(frame) => {
+            let mut again = Vec::new();
+            frame.write_to(&mut again);
+            assert_eq!(again, data, "a decoded frame encodes back to its bytes");
+        }
+        Err(Error::Header(HeaderError::UnknownOp {
+            code,
+            request_id,
+            flags,
+        })) => {
+            // The error carries the base header as it is, for the answer.
+            let raw = RawBaseHeader::read(
+                data.first_chunk()
+                    .expect("an unknown op follows a whole base header"),
+            );
+            assert_eq!((raw.op, raw.request_id, raw.flags), (code, request_id, flags));
+        }
+        Err(_) => {}
     }
     let limits = Limits {
         max_frame_payload: 1 << 20,

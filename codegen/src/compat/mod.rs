@@ -6,6 +6,17 @@
 //! by name second, so a renumbering, a rename, a removal and a reuse are told
 //! apart. Header fields are matched by role, sections by name (or, failing
 //! that, by the flag that announces them). Additions are never findings.
+//!
+//! The `unknown_ops` policy is compared by direction. A receiver that starts
+//! answering requests with unknown op codes (`reject` to `answer`) is an
+//! addition, like a new op: no peer of the old spec reads any frame
+//! differently, since it sends only ops the new spec still knows and gets
+//! an ordinary error response back; peers of the new spec cannot count on an
+//! answer from peers of the old one, as they cannot count on those knowing a
+//! new op. The other way, or a change of the flags that tell a request
+//! under `answer`, breaks what peers of the old spec were promised. A spec
+//! without the entry predates it and reads as `reject`, which is what those
+//! releases did, so moving from it to `answer` is an addition as well.
 
 mod rules;
 
@@ -13,7 +24,7 @@ use std::fmt;
 
 pub use rules::{Group, Kind, Rule};
 
-use crate::model::{Protocol, Retired, Section};
+use crate::model::{Protocol, Retired, Section, UnknownOpPolicy};
 
 /// Which of the two specs a finding's path points into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,7 +70,8 @@ impl fmt::Display for Finding {
 }
 
 /// Every incompatible change from `base` to `new`, in the order of [`Rule::ALL`]'s
-/// areas: ops, flags, algorithms, layout, versions, handshake, defaults.
+/// areas: ops, flags, algorithms, layout, versions, handshake, defaults,
+/// unknown op codes.
 pub fn check(base: &Protocol, new: &Protocol) -> Vec<Finding> {
     let mut out = Findings(Vec::new());
     for kind in [Kind::Op, Kind::Flag, Kind::Algorithm] {
@@ -70,6 +82,7 @@ pub fn check(base: &Protocol, new: &Protocol) -> Vec<Finding> {
     out.versions(base, new);
     out.handshake(base, new);
     out.defaults(base, new);
+    out.unknown_ops(base, new);
     out.0
 }
 
@@ -518,6 +531,56 @@ impl Findings {
                 }
                 Some(_) => {}
             }
+        }
+    }
+}
+
+impl Findings {
+    fn unknown_ops(&mut self, base: &Protocol, new: &Protocol) {
+        let (b, n) = (&base.unknown_ops, &new.unknown_ops);
+        if b.policy != UnknownOpPolicy::Answer {
+            return;
+        }
+        if n.policy != UnknownOpPolicy::Answer {
+            let (side, path) = if n.stated {
+                (Side::New, "unknown_ops.policy")
+            } else {
+                (Side::Base, "unknown_ops")
+            };
+            let now = if n.stated {
+                format!("`{}`", n.policy.name())
+            } else {
+                "unstated (read as `reject`)".to_owned()
+            };
+            self.push(
+                Rule::UnknownOpPolicyChanged,
+                side,
+                path.into(),
+                format!(
+                    "the policy for unknown op codes changed from `answer` to {now}; peers of the old spec expect an error response to a request whose op the receiver does not know, and lose the connection instead"
+                ),
+            );
+            return;
+        }
+        if base.unanswered_mask() != new.unanswered_mask() {
+            let names = |p: &Protocol| {
+                p.unknown_ops
+                    .answered_unless
+                    .iter()
+                    .map(|f| format!("`{f}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            self.push(
+                Rule::UnknownOpPolicyChanged,
+                Side::New,
+                "unknown_ops.answered_unless".into(),
+                format!(
+                    "the flags that make a frame with an unknown op no request changed from {} to {}; receivers answer other frames than peers of the old spec expect",
+                    names(base),
+                    names(new)
+                ),
+            );
         }
     }
 }

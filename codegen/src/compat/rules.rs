@@ -136,11 +136,14 @@ pub enum Rule {
     WireDefaultChanged,
     /// A default is gone, and with it a constant of every binding.
     DefaultRemoved,
+    /// Receivers stop answering requests with unknown op codes, or answer
+    /// other frames than before.
+    UnknownOpPolicyChanged,
 }
 
 impl Rule {
     /// Every rule, in the order the check runs them.
-    pub const ALL: [Rule; 30] = [
+    pub const ALL: [Rule; 31] = [
         Rule::Removed(Kind::Op),
         Rule::NumberChanged(Kind::Op),
         Rule::NumberReused(Kind::Op),
@@ -171,6 +174,7 @@ impl Rule {
         Rule::HandshakeChanged,
         Rule::WireDefaultChanged,
         Rule::DefaultRemoved,
+        Rule::UnknownOpPolicyChanged,
     ];
 
     /// The rule's name, as printed (buf style: `OP_CODE_CHANGED`).
@@ -198,6 +202,7 @@ impl Rule {
             Rule::HandshakeChanged => "HANDSHAKE_CHANGED".into(),
             Rule::WireDefaultChanged => "WIRE_DEFAULT_CHANGED".into(),
             Rule::DefaultRemoved => "DEFAULT_REMOVED".into(),
+            Rule::UnknownOpPolicyChanged => "UNKNOWN_OP_POLICY_CHANGED".into(),
         }
     }
 
@@ -259,6 +264,9 @@ impl Rule {
             }
             Rule::WireDefaultChanged => "a default that is a value on the wire (a request id) changes".into(),
             Rule::DefaultRemoved => "a default is gone, and with it a constant of every binding".into(),
+            Rule::UnknownOpPolicyChanged => {
+                "receivers stop answering requests with unknown op codes, or the flags that mark a frame as no request change".into()
+            }
         }
     }
 }

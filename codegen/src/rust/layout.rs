@@ -1,6 +1,8 @@
 //! The header layout: one struct per section with its offsets and its
 //! `read`/`to_bytes` pair, the `FrameHeader` that strings the sections
-//! together, the `HeaderError` of decoding, and a table of every field.
+//! together, the `HeaderError` of decoding with the spec's policy for unknown
+//! op codes, the `RawBaseHeader` that reads and answers such frames, and a
+//! table of every field.
 //!
 //! Everything about positions comes from the layout section of the spec: the
 //! offsets become constants and array indices here, and no other code in the
@@ -10,14 +12,15 @@ use proc_macro2::{Ident, Literal, TokenStream};
 use quote::{format_ident, quote};
 
 use super::{doc, ident, pascal, shouty};
-use crate::model::{Field, Protocol, Role, Section, UnusedBitsPolicy, WireType};
+use crate::model::{Field, Protocol, Role, Section, UnknownOpPolicy, UnusedBitsPolicy, WireType};
 
 pub fn tokens(protocol: &Protocol) -> TokenStream {
     let sections_enum = section_enum(protocol);
     let roles = field_role_enum();
     let table = field_table(protocol);
-    let error = header_error();
+    let error = header_error(protocol);
     let structs = protocol.sections.iter().map(|s| section_struct(protocol, s));
+    let raw = raw_base_header(protocol);
     let frame = frame_header(protocol);
     quote! {
         #sections_enum
@@ -25,6 +28,7 @@ pub fn tokens(protocol: &Protocol) -> TokenStream {
         #table
         #error
         #( #structs )*
+        #raw
         #frame
     }
 }
@@ -180,7 +184,57 @@ fn field_table(protocol: &Protocol) -> TokenStream {
     }
 }
 
-fn header_error() -> TokenStream {
+/// The field with `role` in the base header, which validation guarantees for
+/// the flags, the request id and the op.
+fn base_field(protocol: &Protocol, role: Role) -> Option<&Field> {
+    protocol.sections.first()?.fields.iter().find(|f| f.role == role)
+}
+
+fn header_error(protocol: &Protocol) -> TokenStream {
+    let request_id_type =
+        base_field(protocol, Role::RequestId).map_or_else(|| quote!(u16), |f| int_type(f.ty));
+    let policy = &protocol.unknown_ops;
+    let mut unanswered = policy.answered_unless.iter().map(|name| shouty(name));
+    let unanswered = match unanswered.next() {
+        Some(first) => quote!(Flags::#first #( .union(Flags::#unanswered) )*),
+        None => quote!(Flags::EMPTY),
+    };
+    let (answerable, keeps_connection) = match policy.policy {
+        UnknownOpPolicy::Answer => (
+            quote! {
+                match self {
+                    HeaderError::UnknownOp { flags, .. } => !flags.intersects(#unanswered),
+                    _ => false,
+                }
+            },
+            quote!(matches!(self, HeaderError::UnknownOp { .. })),
+        ),
+        UnknownOpPolicy::Reject => (quote!(false), quote!(false)),
+    };
+    let unless: Vec<String> = policy.answered_unless.iter().map(|f| format!("`{f}`")).collect();
+    let policy_line = match policy.policy {
+        UnknownOpPolicy::Answer => format!(
+            "The spec's policy is `answer`; a frame with any of the flags {} is not a request.",
+            unless.join(", ")
+        ),
+        UnknownOpPolicy::Reject => "The spec's policy is `reject`: nothing is answerable.".to_owned(),
+    };
+    let answerable_doc = doc(&format!(
+        "Whether the receiver answers the frame: an unknown op code in a request, which \
+         gets an error response with the request id and the op byte as received (see \
+         [`RawBaseHeader`]).\n\n{policy_line}\n\n{}",
+        policy.doc
+    ));
+    let keeps_connection_doc = doc(&format!(
+        "Whether the error concerns this frame only, so that the receiver drops it \
+         (answering it when [`HeaderError::answerable`]) and keeps the connection: an \
+         unknown op code, under the spec's `{}` policy{}.",
+        policy.policy.name(),
+        match policy.policy {
+            UnknownOpPolicy::Answer => "",
+            UnknownOpPolicy::Reject => ", never",
+        }
+    ));
     quote! {
         /// Why the header at the start of a frame could not be read.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -195,11 +249,16 @@ fn header_error() -> TokenStream {
                 /// The frame's length.
                 actual: usize,
             },
-            /// The op byte holds no known op code.
-            #[error("unknown op code {code}")]
+            /// The op byte holds no known op code. The rest of the base header was
+            /// read: what an answer needs is here.
+            #[error("unknown op code {code} in a frame of request {request_id} with flags {flags}")]
             UnknownOp {
                 /// The op byte.
                 code: u8,
+                /// The frame's request id.
+                request_id: #request_id_type,
+                /// The frame's flags.
+                flags: Flags,
             },
             /// The algorithm byte holds no known algorithm id.
             #[error("unknown compression algorithm id {id}")]
@@ -213,6 +272,18 @@ fn header_error() -> TokenStream {
                 /// The flags byte.
                 flags: u8,
             },
+        }
+
+        impl HeaderError {
+            #answerable_doc
+            pub const fn answerable(&self) -> bool {
+                #answerable
+            }
+
+            #keeps_connection_doc
+            pub const fn keeps_connection(&self) -> bool {
+                #keeps_connection
+            }
         }
     }
 }
@@ -233,7 +304,8 @@ fn read_field(field: &Field) -> TokenStream {
     let indices = byte_indices(field);
     match field.role {
         Role::Flags => quote!(Flags::from_bits(#(#indices)*)),
-        Role::Op => quote!(Op::from_code(#(#indices)*).ok_or(HeaderError::UnknownOp { code: #(#indices)* })?),
+        // The raw byte; the section's read checks it once every other field is read.
+        Role::Op => quote!(#(#indices)*),
         Role::Compression => {
             quote!(Compression::from_id(#(#indices)*).ok_or(HeaderError::UnknownCompression { id: #(#indices)* })?)
         }
@@ -311,6 +383,30 @@ fn section_struct(protocol: &Protocol, section: &Section) -> TokenStream {
             #check
         }
     });
+    // The op code is checked last, so that the error carries the request id
+    // and the flags (validation keeps all three in the base header).
+    let op_check = section.fields.iter().find(|f| f.role == Role::Op).map(|op| {
+        let op = ident(&op.name);
+        // `request_id` or `request_id: id`, as the spec names the field.
+        let field = |role: Role| {
+            let error_field = ident(role.name());
+            match base_field(protocol, role) {
+                Some(f) if f.name != role.name() => {
+                    let name = ident(&f.name);
+                    quote!(#error_field: #name)
+                }
+                _ => quote!(#error_field),
+            }
+        };
+        let (request_id, flags) = (field(Role::RequestId), field(Role::Flags));
+        quote! {
+            let #op = Op::from_code(#op).ok_or(HeaderError::UnknownOp {
+                code: #op,
+                #request_id,
+                #flags,
+            })?;
+        }
+    });
     let writes: Vec<_> = section.fields.iter().map(write_field).collect();
     let lets = writes.iter().filter_map(|(l, _)| l.as_ref());
     let bytes = writes.iter().flat_map(|(_, b)| b.iter());
@@ -332,6 +428,7 @@ fn section_struct(protocol: &Protocol, section: &Section) -> TokenStream {
             #[inline]
             pub fn read(bytes: &[u8; Self::LEN]) -> Result<#ty, HeaderError> {
                 #( #reads )*
+                #op_check
                 Ok(#ty { #( #names ),* })
             }
 
@@ -340,6 +437,99 @@ fn section_struct(protocol: &Protocol, section: &Section) -> TokenStream {
             pub fn to_bytes(&self) -> [u8; Self::LEN] {
                 #( #lets )*
                 [ #( #bytes ),* ]
+            }
+        }
+    }
+}
+
+/// `RawBaseHeader`: the base header with the op byte as it is, for a frame
+/// whose op code is unknown and for the answer that echoes it.
+fn raw_base_header(protocol: &Protocol) -> TokenStream {
+    let Some(base) = protocol.sections.first() else {
+        return TokenStream::new();
+    };
+    let ty = format_ident!("Raw{}", struct_name(base));
+    let base_ty = struct_name(base);
+    let struct_doc = doc(&format!(
+        "The `{}` section with its op byte as it is on the wire, known op code or not: \
+         what a receiver reads from a frame whose op it does not know, and the header of \
+         the answer that echoes that byte. Unlike [`{base_ty}::read`], reading one checks \
+         nothing.",
+        base.name
+    ));
+    // The code-valued fields hold their byte as it is; the others read as in the base header.
+    let raw = |f: &Field| matches!(f.role, Role::Op | Role::Compression);
+    let names: Vec<Ident> = base.fields.iter().map(|f| ident(&f.name)).collect();
+    let types = base
+        .fields
+        .iter()
+        .map(|f| if raw(f) { quote!(u8) } else { field_type(f) });
+    let field_docs = base.fields.iter().map(|f| {
+        if raw(f) {
+            doc(&format!("{} The byte as received, known or not.", f.doc))
+        } else {
+            doc(&f.doc)
+        }
+    });
+    let reads = base.fields.iter().map(|f| {
+        if raw(f) {
+            let indices = byte_indices(f);
+            quote!(#(#indices)*)
+        } else {
+            read_field(f)
+        }
+    });
+    let writes: Vec<_> = base
+        .fields
+        .iter()
+        .map(|f| {
+            if raw(f) {
+                let name = ident(&f.name);
+                (None, vec![quote!(self.#name)])
+            } else {
+                write_field(f)
+            }
+        })
+        .collect();
+    let lets = writes.iter().filter_map(|(l, _)| l.as_ref());
+    let bytes = writes.iter().flat_map(|(_, b)| b.iter());
+    let from = base.fields.iter().map(|f| {
+        let name = ident(&f.name);
+        match f.role {
+            Role::Op => quote!(#name: header.#name.code()),
+            Role::Compression => quote!(#name: header.#name.id()),
+            _ => quote!(#name: header.#name),
+        }
+    });
+    quote! {
+        #struct_doc
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub struct #ty {
+            #( #field_docs pub #names: #types, )*
+        }
+
+        impl #ty {
+            /// The section's length on the wire, in bytes.
+            pub const LEN: usize = #base_ty::LEN;
+
+            /// Reads the section from its bytes, whatever they hold.
+            #[inline]
+            pub const fn read(bytes: &[u8; Self::LEN]) -> #ty {
+                #( let #names = #reads; )*
+                #ty { #( #names ),* }
+            }
+
+            /// The section's bytes, as they go on the wire.
+            #[inline]
+            pub const fn to_bytes(&self) -> [u8; Self::LEN] {
+                #( #lets )*
+                [ #( #bytes ),* ]
+            }
+        }
+
+        impl From<#base_ty> for #ty {
+            fn from(header: #base_ty) -> #ty {
+                #ty { #( #from ),* }
             }
         }
     }
