@@ -9,9 +9,10 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use haystack_wire::connection::{
-    Answer, Capabilities, Client, ClientConfig, Monitor, Offer, Peer, Router, Server, ServerConfig,
-    Subscribers,
+    error_dis, Answer, Capabilities, Client, ClientConfig, Monitor, Offer, Peer, Router, Server,
+    ServerConfig, Subscribers,
 };
+use haystack_wire::protocol::RawBaseHeader;
 use haystack_wire::{BaseHeader, Compression, Encoder, Flags, Frame, Limits, Op};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -456,4 +457,39 @@ async fn close_codes_say_what_happened() {
     socket.send(Message::binary(vec![0xff, 0, 1, 1])).await.unwrap();
     let close = close_frame(&mut socket).await.expect("a close frame");
     assert_eq!(close.code, CloseCode::Protocol);
+}
+
+#[tokio::test]
+async fn a_request_with_an_op_this_server_does_not_know_is_answered_and_the_connection_goes_on() {
+    let ran = Arc::new(AtomicUsize::new(0));
+    let (url, _) = start(ServerConfig::new(), sized_router(ran)).await;
+    let mut socket = raw_socket(&url).await;
+    // A newer peer's op 200, as a request, then as a push (which asks nothing).
+    let mut newer = Encoder::new().request(41, Op::Read, b"{}").unwrap();
+    newer[BaseHeader::OP_OFFSET] = 200;
+    let mut pushed = Encoder::new().push(Op::Read, b"{}").unwrap();
+    pushed[BaseHeader::OP_OFFSET] = 200;
+    socket.send(Message::binary(newer)).await.unwrap();
+    socket.send(Message::binary(pushed)).await.unwrap();
+    socket
+        .send(Message::binary(
+            Encoder::new().request(42, Op::Read, b"6").unwrap(),
+        ))
+        .await
+        .unwrap();
+    let mut answers = Vec::new();
+    while answers.len() < 2 {
+        match tokio::time::timeout(PATIENCE, socket.next()).await.unwrap() {
+            Some(Ok(Message::Binary(frame))) => answers.push(frame.to_vec()),
+            Some(Ok(Message::Ping(_))) => {}
+            other => panic!("expected two answers, got {other:?}"),
+        }
+    }
+    let echoed = RawBaseHeader::read(answers[0].first_chunk().unwrap());
+    assert_eq!((echoed.request_id, echoed.op), (41, 200));
+    assert!(echoed.flags.contains(Flags::RESPONSE.union(Flags::ERROR)));
+    let dis = error_dis(&answers[0][RawBaseHeader::LEN..]).unwrap();
+    assert_eq!(dis, "op code 200 is not known to this server");
+    let read = Frame::decode(&answers[1]).unwrap();
+    assert_eq!((read.request_id(), read.payload.len()), (42, 6));
 }

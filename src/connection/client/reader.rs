@@ -15,8 +15,8 @@ use super::super::outbox::Outbox;
 use super::pending::{Ended, Shared};
 use super::pushes::PushQueue;
 use super::{ClientError, Push};
-use crate::protocol::{BaseHeader, Flags};
-use crate::{Decoder, ErrorScope, Limits, Message as WireMessage};
+use crate::protocol::{BaseHeader, Flags, HeaderError};
+use crate::{Decoder, Error, ErrorScope, Limits, Message as WireMessage};
 
 /// When to ping a quiet server, and how long it then has to answer.
 #[derive(Debug, Clone, Copy)]
@@ -134,14 +134,20 @@ fn read_frame(
         Ok(None) => Ok(()),
         Err(source) if source.scope() == ErrorScope::Message => {
             // The base header was readable: the request it answers fails, the connection goes on.
-            let Some(base) = frame
-                .first_chunk()
-                .and_then(|header| BaseHeader::read(header).ok())
-            else {
+            // A push under an op this client does not know (a newer server's) is dropped.
+            let request_id = match &source {
+                Error::Header(HeaderError::UnknownOp {
+                    request_id, flags, ..
+                }) => flags.contains(Flags::RESPONSE).then_some(*request_id),
+                _ => frame
+                    .first_chunk()
+                    .and_then(|header| BaseHeader::read(header).ok())
+                    .map(|base| base.request_id),
+            };
+            let Some(request_id) = request_id else {
                 return Ok(());
             };
-            if let Some(waiter) = shared.take(base.request_id) {
-                let request_id = base.request_id;
+            if let Some(waiter) = shared.take(request_id) {
                 let _ = waiter.reply.send(Err(ClientError::Frame {
                     op: waiter.op,
                     request_id,

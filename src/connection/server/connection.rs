@@ -31,8 +31,8 @@ use super::super::write_deadline::WriteDeadline;
 use super::config::ServerConfig;
 use super::peer::Peer;
 use super::router::{Request, Router};
-use crate::protocol::{handshake, BaseHeader, Flags};
-use crate::{Decoder, Error, ErrorScope, Limits, Message as WireMessage};
+use crate::protocol::{handshake, BaseHeader, Flags, HeaderError};
+use crate::{unknown_op_response, Decoder, Error, ErrorScope, Limits, Message as WireMessage};
 
 /// How often a connection with unfinished chunk sequences looks for expired
 /// ones when no chunk arrives to trigger the sweep.
@@ -503,6 +503,18 @@ impl Connection<'_> {
 
     /// Answers a request whose frame was refused with an error response.
     fn refuse(&self, frame: &[u8], error: &Error) {
+        if let Error::Header(header @ HeaderError::UnknownOp { code, request_id, .. }) = error {
+            // A newer peer's op: answered under the op byte it sent, as the spec's policy says;
+            // a response or push under such an op asked nothing and is dropped.
+            if header.answerable() {
+                let payload = error_grid(&format!("op code {code} is not known to this server"));
+                let _ = self
+                    .peer
+                    .outbox
+                    .send_frame(unknown_op_response(*request_id, *code, &payload));
+            }
+            return;
+        }
         let Some(base) = frame
             .first_chunk()
             .and_then(|header| BaseHeader::read(header).ok())
