@@ -704,3 +704,46 @@ async fn keepalive_does_not_fire_on_a_healthy_idle_connection() {
         .expect("answered in time");
     assert_eq!(answer.unwrap(), b"still here");
 }
+
+#[tokio::test]
+async fn a_response_under_an_op_this_client_does_not_know_fails_that_request_alone() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        let mut socket = tokio_tungstenite::accept_hdr_async(stream, name_subprotocol)
+            .await
+            .unwrap();
+        let mut encoder = Encoder::new();
+        while let Some(Ok(message)) = socket.next().await {
+            if let Message::Binary(frame) = message {
+                let request = Frame::decode(&frame).unwrap();
+                let mut response = encoder
+                    .response(request.request_id(), request.op(), request.payload, false)
+                    .unwrap();
+                // A newer server answers `read` under an op byte this client does not know,
+                // and pushes under it too.
+                if request.op() == Op::Read {
+                    response[BaseHeader::OP_OFFSET] = 200;
+                    let mut push = encoder.push(Op::WatchPoll, b"{}").unwrap();
+                    push[BaseHeader::OP_OFFSET] = 200;
+                    socket.send(Message::binary(push)).await.unwrap();
+                }
+                socket.send(Message::binary(response)).await.unwrap();
+            }
+        }
+    });
+    let client = Client::connect(&url, ClientConfig::new()).await.unwrap();
+    let started = std::time::Instant::now();
+    let refused = client.request(Op::Read, b"{}").await;
+    assert!(
+        matches!(refused, Err(ClientError::Frame { op: Op::Read, .. })),
+        "{refused:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the request waited for its timeout"
+    );
+    // The connection goes on.
+    assert_eq!(client.request(Op::About, b"ok").await.unwrap(), b"ok");
+}
