@@ -493,3 +493,38 @@ async fn a_request_with_an_op_this_server_does_not_know_is_answered_and_the_conn
     let read = Frame::decode(&answers[1]).unwrap();
     assert_eq!((read.request_id(), read.payload.len()), (42, 6));
 }
+
+#[tokio::test]
+async fn a_server_that_shuts_down_tells_its_clients_with_1001() {
+    let ran = Arc::new(AtomicUsize::new(0));
+    let server = Server::bind("127.0.0.1:0", ServerConfig::new(), sized_router(ran))
+        .await
+        .unwrap();
+    let url = format!("ws://{}", server.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(server.run_until(async {
+        let _ = stopped.await;
+    }));
+    let mut socket = raw_socket(&url).await;
+    socket
+        .send(Message::binary(
+            Encoder::new().request(1, Op::Read, b"3").unwrap(),
+        ))
+        .await
+        .unwrap();
+    let _ = stop.send(());
+    let close = close_frame(&mut socket).await.expect("a close frame");
+    assert_eq!(close.code, CloseCode::Away);
+    tokio::time::timeout(PATIENCE, running)
+        .await
+        .expect("run_until returns once its connections are closed")
+        .unwrap()
+        .unwrap();
+    assert!(
+        tokio::time::timeout(PATIENCE, tokio_tungstenite::connect_async(&url))
+            .await
+            .unwrap()
+            .is_err(),
+        "a stopped server accepted a connection"
+    );
+}

@@ -29,6 +29,8 @@ pub(crate) enum Closing {
         /// The write deadline.
         after: Duration,
     },
+    /// The server is shutting down.
+    ServerGoingAway,
     /// The writer stopped (the socket failed).
     WriterFailed {
         /// What the WebSocket layer reported.

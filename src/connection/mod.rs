@@ -17,7 +17,12 @@
 //!   algorithm it supports; chunking only when both want it), runs each
 //!   request's handler from a [`Router`] on its own task, answers failures
 //!   with error grids, chunks responses over the threshold, and pushes
-//!   through [`Peer`] and [`Subscribers`].
+//!   through [`Peer`] and [`Subscribers`]. Facing the internet, it caps
+//!   connections, survives `accept()` errors, puts deadlines on the
+//!   handshake, on silent peers and on stalled writes, stops reading a peer
+//!   whose output is over its budget, and bounds the memory of all
+//!   connections together (see [`ServerConfig`]); a request under an op
+//!   code it does not know is answered, not fatal.
 //!
 //! Payloads are bytes, [`serde_json::Value`]s or, with the `libhaystack`
 //! feature, libhaystack grids: see [`Body`].

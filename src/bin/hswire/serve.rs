@@ -89,10 +89,12 @@ pub fn run(args: &Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
         drop(stdout);
         let interval = Duration::from_millis(args.push_interval_ms.max(1));
         tokio::spawn(push_changes(Arc::clone(&site), Arc::clone(&watchers), interval));
-        tokio::select! {
-            served = server.run() => served?,
-            _ = tokio::signal::ctrl_c() => {}
-        }
+        // On Ctrl-C every client is told the server goes (1001) before the process ends.
+        server
+            .run_until(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await?;
         Ok(ExitCode::SUCCESS)
     })
 }

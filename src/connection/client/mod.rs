@@ -249,7 +249,10 @@ where
             }
             Ok(Some(Ok(Message::Close(frame)))) => {
                 return Err(ClientError::Closed {
-                    reason: format!("the server closed the connection during the handshake ({frame:?})"),
+                    reason: format!(
+                        "the server closed the connection during the handshake{}",
+                        reader::describe_close(frame.as_ref())
+                    ),
                 })
             }
             // No frame is owed to a client that has not asked anything yet; pings are answered by the socket.

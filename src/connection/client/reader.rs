@@ -8,6 +8,7 @@ use std::time::Duration;
 use futures_util::{Stream, StreamExt};
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{self, Message};
 
 use super::super::error_grid::error_dis;
@@ -85,7 +86,10 @@ where
                 }
             }
             Some(Ok(Message::Close(frame))) => {
-                break Ended::Closed(format!("the server closed the connection ({frame:?})"))
+                break Ended::Closed(format!(
+                    "the server closed the connection{}",
+                    describe_close(frame.as_ref())
+                ))
             }
             // Text has no meaning after the handshake; pings are answered by
             // the socket; pongs only count as heard.
@@ -99,6 +103,15 @@ where
     shared.close(ended);
     if unresponsive {
         writer.abort();
+    }
+}
+
+/// A close frame in words: its code and reason, as the server gave them.
+pub(super) fn describe_close(frame: Option<&CloseFrame>) -> String {
+    match frame {
+        Some(frame) if frame.reason.is_empty() => format!(" ({})", u16::from(frame.code)),
+        Some(frame) => format!(" ({}: {})", u16::from(frame.code), frame.reason),
+        None => String::new(),
     }
 }
 

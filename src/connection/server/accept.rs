@@ -9,9 +9,13 @@ use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
 use tokio::sync::Semaphore;
 
+use std::collections::HashMap;
+use std::future::Future;
+
 use super::super::budget::MemoryBudget;
+use super::super::control::{Closing, Control};
 use super::config::ServerConfig;
-use super::connection::serve;
+use super::connection::{next_id, serve};
 use super::router::Router;
 
 /// The first pause after an `accept()` error that is not about one
@@ -21,6 +25,9 @@ const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(10);
 /// The longest pause between two `accept()` attempts after errors: a freed
 /// descriptor is used within a second.
 const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
+
+/// How long a server that shuts down waits for its connections to close.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// What a server refuses with when it serves as many connections as it may.
 const SERVICE_UNAVAILABLE: &[u8] =
@@ -44,6 +51,14 @@ struct State {
     refused: AtomicU64,
     accept_errors: AtomicU64,
     last_accept_error: std::sync::Mutex<Option<String>>,
+    /// Every connection being served, to ask them all to close at shutdown.
+    open: std::sync::Mutex<HashMap<u64, Arc<Control>>>,
+}
+
+impl State {
+    fn open(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Arc<Control>>> {
+        self.open.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
 }
 
 /// Figures of a running server, from [`Monitor::stats`].
@@ -109,6 +124,7 @@ impl Server {
             refused: AtomicU64::new(0),
             accept_errors: AtomicU64::new(0),
             last_accept_error: std::sync::Mutex::new(None),
+            open: std::sync::Mutex::new(HashMap::new()),
         });
         Server {
             listener,
@@ -136,6 +152,34 @@ impl Server {
     /// briefly, and tries again. Past [`ServerConfig::max_connections`], a
     /// new connection is answered with an HTTP 503 and closed at once.
     pub async fn run(self) -> std::io::Result<()> {
+        self.run_until(std::future::pending()).await
+    }
+
+    /// [`Server::run`] until `shutdown` resolves; then stops accepting,
+    /// closes every connection with 1001 (requests still running lose their
+    /// answers), and returns once they are closed or `grace` has passed.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
+        let state = Arc::clone(&self.state);
+        tokio::select! {
+            () = self.accept_loop() => {}
+            () = shutdown => {}
+        }
+        // No new connection is accepted from here on.
+        drop(self);
+        let closing: Vec<Arc<Control>> = state.open().values().cloned().collect();
+        for control in closing {
+            control.close(Closing::ServerGoingAway);
+        }
+        let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+        while state.connections.available_permits() < state.max_connections
+            && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        Ok(())
+    }
+
+    async fn accept_loop(&self) {
         let mut backoff = Duration::ZERO;
         loop {
             match self.listener.accept().await {
@@ -168,13 +212,17 @@ impl Server {
             return;
         };
         let _ = stream.set_nodelay(true);
-        let (config, router, budget) = (
+        let (config, router, state) = (
             Arc::clone(&self.config),
             Arc::clone(&self.router),
-            Arc::clone(&self.state.budget),
+            Arc::clone(&self.state),
         );
+        let (id, control) = (next_id(), Arc::new(Control::new()));
+        state.open().insert(id, Arc::clone(&control));
         tokio::spawn(async move {
-            serve(stream, config, router, budget).await;
+            let budget = Arc::clone(&state.budget);
+            serve(stream, config, router, budget, id, control).await;
+            state.open().remove(&id);
             drop(place);
         });
     }

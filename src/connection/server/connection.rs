@@ -38,6 +38,10 @@ use crate::{unknown_op_response, Decoder, Error, ErrorScope, Limits, Message as 
 /// ones when no chunk arrives to trigger the sweep.
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
+/// How long a connection waits for its close frame to go out when there is
+/// no write deadline.
+const DEFAULT_LINGER: Duration = Duration::from_secs(30);
+
 /// How much a server connection's WebSocket layer reads per system call.
 /// tungstenite's default, 128 KiB, is zero-filled on the first read and
 /// kept for the connection's life: 128 KiB for every idle client. Requests
@@ -97,6 +101,9 @@ pub enum ConnectionEnd {
         /// The server-wide limit ([`ServerConfig::memory_budget`]).
         limit: usize,
     },
+    /// The server is shutting down ([`super::Server::run_until`]).
+    #[error("the server is shutting down")]
+    ServerShutdown,
     /// The WebSocket layer failed.
     #[error("WebSocket error: {0}")]
     Socket(#[source] Box<tungstenite::Error>),
@@ -108,6 +115,7 @@ impl From<Closing> for ConnectionEnd {
             Closing::OverServerBudget { held, limit } => ConnectionEnd::OverServerBudget { held, limit },
             Closing::PushesNotRead { queued, limit } => ConnectionEnd::NotReading { queued, limit },
             Closing::WriteStalled { after } => ConnectionEnd::WriteStalled { after },
+            Closing::ServerGoingAway => ConnectionEnd::ServerShutdown,
             Closing::WriterFailed { reason } => {
                 ConnectionEnd::Socket(Box::new(tungstenite::Error::Io(std::io::Error::other(reason))))
             }
@@ -121,7 +129,8 @@ impl ConnectionEnd {
     /// 1009 for a message or frame over the limit; 1008 for policy (the
     /// token, the budgets, a flood of unfinished sequences); 1002 only for a
     /// frame header that cannot be read; 1011 for a client that answers no
-    /// ping; 1013 when the server's shared memory is spent. A client that
+    /// ping; 1013 when the server's shared memory is spent; 1001 when the
+    /// server shuts down. A client that
     /// closed, and a socket that failed or stalled, get none.
     pub fn close_frame(&self) -> Option<CloseFrame> {
         let (code, reason) = match self {
@@ -137,6 +146,7 @@ impl ConnectionEnd {
                 CloseCode::Policy,
                 format!("not reading: {queued} bytes queued, budget {limit}"),
             ),
+            ConnectionEnd::ServerShutdown => (CloseCode::Away, "server shutting down".to_owned()),
             ConnectionEnd::OverServerBudget { held, limit } => (
                 CloseCode::Again,
                 format!("server memory budget {limit} spent; this connection held {held}"),
@@ -198,20 +208,34 @@ pub async fn serve_connection(
     router: Arc<Router>,
 ) -> ConnectionEnd {
     let budget = MemoryBudget::new(config.memory_budget);
-    serve(stream, config, router, budget).await
+    serve(
+        stream,
+        config,
+        router,
+        budget,
+        next_id(),
+        Arc::new(Control::new()),
+    )
+    .await
 }
 
+/// A number for the next connection, unique within the process.
+pub(super) fn next_id() -> u64 {
+    PEER_IDS.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Serves connection `id`, which `control` can ask to close from outside.
 pub(super) async fn serve<S>(
     stream: S,
     config: Arc<ServerConfig>,
     router: Arc<Router>,
     budget: Arc<MemoryBudget>,
+    id: u64,
+    control: Arc<Control>,
 ) -> ConnectionEnd
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let id = PEER_IDS.fetch_add(1, Ordering::Relaxed);
-    let control = Arc::new(Control::new());
     let account = Arc::new(budget.open(id, Arc::clone(&control)));
     let deadline = Instant::now() + config.handshake_timeout;
     let stream = WriteDeadline::new(stream, config.write_timeout);
@@ -264,8 +288,11 @@ where
     };
     let _ = outbox.close(end.close_frame()).await;
     drop(outbox);
-    // Handlers still running hold the outbox; the writer ends with the close frame.
-    drop(writer);
+    // Handlers still running hold the outbox; the writer ends with the close frame,
+    // which the connection waits for: until then it still holds a socket. A socket
+    // that takes nothing fails the write at the write deadline.
+    let linger = config.write_timeout.unwrap_or(DEFAULT_LINGER);
+    let _ = tokio::time::timeout(linger, writer).await;
     end
 }
 
