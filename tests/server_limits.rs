@@ -528,3 +528,94 @@ async fn a_server_that_shuts_down_tells_its_clients_with_1001() {
         "a stopped server accepted a connection"
     );
 }
+
+/// A raw TCP connection upgraded by hand, so that a test can send half a
+/// WebSocket message.
+async fn hand_upgraded(url: &str) -> TcpStream {
+    let addr = url.trim_start_matches("ws://");
+    let mut socket = TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "GET / HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    );
+    socket.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    while !response.ends_with(b"\r\n\r\n") {
+        let mut byte = [0; 1];
+        assert_eq!(socket.read(&mut byte).await.unwrap(), 1, "no upgrade response");
+        response.push(byte[0]);
+    }
+    assert!(
+        response.starts_with(b"HTTP/1.1 101"),
+        "{}",
+        String::from_utf8_lossy(&response)
+    );
+    socket
+}
+
+/// The start of a masked binary WebSocket message announcing `len` bytes,
+/// with `sent` of them (a zero mask leaves them as they are).
+fn half_a_message(len: u64, sent: usize) -> Vec<u8> {
+    let mut frame = vec![0x82, 0x80 | 127];
+    frame.extend_from_slice(&len.to_be_bytes());
+    frame.extend_from_slice(&[0; 4]);
+    frame.resize(frame.len() + sent, 0);
+    frame
+}
+
+#[tokio::test]
+async fn messages_still_arriving_count_against_the_shared_budget() {
+    let ran = Arc::new(AtomicUsize::new(0));
+    let config = ServerConfig::new().memory_budget(4 << 20);
+    let (url, monitor) = start(config, sized_router(ran)).await;
+    let mut hog = hand_upgraded(&url).await;
+    hog.write_all(&half_a_message(10 << 20, 3 << 20)).await.unwrap();
+    wait_until("the hog's bytes counted", || {
+        monitor.stats().memory_in_use >= 3 << 20
+    })
+    .await;
+    let mut modest = hand_upgraded(&url).await;
+    modest
+        .write_all(&half_a_message(10 << 20, 2 << 20))
+        .await
+        .unwrap();
+    // The hog gets a close frame (1013) and its socket ends.
+    let mut answer = Vec::new();
+    tokio::time::timeout(PATIENCE, hog.read_to_end(&mut answer))
+        .await
+        .expect("the hog's connection ended")
+        .ok();
+    let code = CloseCode::Again.to_string();
+    assert!(
+        answer.len() >= 4 && answer[0] == 0x88,
+        "no close frame: {answer:?}"
+    );
+    assert_eq!(u16::from_be_bytes([answer[2], answer[3]]).to_string(), code);
+    wait_until("the hog's bytes released", || {
+        monitor.stats().memory_in_use < 3 << 20
+    })
+    .await;
+    assert_eq!(
+        monitor.stats().open_connections,
+        1,
+        "the modest connection was closed too"
+    );
+}
+
+#[tokio::test]
+async fn requests_waiting_on_their_handlers_count_against_the_shared_budget() {
+    // A handler that never finishes: every request stays held.
+    let router = Router::new().route(Op::HisWrite, |_| std::future::pending());
+    let (url, monitor) = start(ServerConfig::new().memory_budget(8 << 20), router).await;
+    let mut socket = raw_socket(&url).await;
+    let mut encoder = Encoder::new();
+    for id in 1..=2 {
+        let frame = encoder.request(id, Op::HisWrite, &noise(3 << 20)).unwrap();
+        socket.send(Message::binary(frame)).await.unwrap();
+    }
+    wait_until("two requests held", || monitor.stats().memory_in_use >= 6 << 20).await;
+    let frame = encoder.request(3, Op::HisWrite, &noise(3 << 20)).unwrap();
+    socket.send(Message::binary(frame)).await.unwrap();
+    let close = close_frame(&mut socket).await.expect("a close frame");
+    assert_eq!(close.code, CloseCode::Again);
+}

@@ -41,6 +41,7 @@ mod error_grid;
 mod handshake;
 mod ids;
 mod outbox;
+mod read_meter;
 mod server;
 mod write_deadline;
 

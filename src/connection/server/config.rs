@@ -33,9 +33,7 @@ impl ServerConfig {
     /// otherwise: [`Limits::DEFAULT`] with frames (one WebSocket message each)
     /// of at most 16 MiB, tungstenite's own default frame size. A client's
     /// request is a filter, ids or a history to write, not a bulk download;
-    /// the reference's server takes messages of at most 10 MB. Every
-    /// connection may hold one such message in the WebSocket layer while it
-    /// arrives, so this bounds what a slow sender pins.
+    /// the reference's server takes messages of at most 10 MB.
     pub const DEFAULT_LIMITS: Limits = Limits {
         max_frame: 16 << 20,
         ..Limits::DEFAULT
@@ -156,8 +154,9 @@ impl ServerConfig {
     }
 
     /// The memory all connections share, in bytes: default 128 MiB, two
-    /// largest messages. It counts unfinished chunk sequences, queued
-    /// output and room for decompression. When a connection needs more
+    /// largest messages. It counts messages while they arrive, unfinished
+    /// chunk sequences, room for decompression, requests until their
+    /// handlers are done, and queued output. When a connection needs more
     /// than is left, the connection holding the most is closed (1013), so
     /// N abusive connections cannot hold N times one connection's limits
     /// and the well-behaved ones carry on.

@@ -26,6 +26,7 @@ use super::super::control::{Closing, Control};
 use super::super::error_grid::error_grid;
 use super::super::handshake::{parse_auth, Answer, Offer, Session};
 use super::super::outbox::{write_loop, Outbox, SendError};
+use super::super::read_meter::{Meter, ReadMeter};
 use super::super::websocket_config;
 use super::super::write_deadline::WriteDeadline;
 use super::config::ServerConfig;
@@ -238,7 +239,11 @@ where
 {
     let account = Arc::new(budget.open(id, Arc::clone(&control)));
     let deadline = Instant::now() + config.handshake_timeout;
-    let stream = WriteDeadline::new(stream, config.write_timeout);
+    let meter = Meter::new(Arc::clone(&account), Arc::clone(&control));
+    let stream = ReadMeter::new(
+        WriteDeadline::new(stream, config.write_timeout),
+        Arc::clone(&meter),
+    );
     let upgrade = tokio_tungstenite::accept_hdr_async_with_config(
         stream,
         name_subprotocol,
@@ -278,7 +283,8 @@ where
                     .with_limits(config.limits)
                     .with_ttl(config.reassembly_ttl),
                 in_flight: Arc::new(Semaphore::new(config.max_in_flight)),
-                account: &account,
+                account: Arc::clone(&account),
+                meter: &meter,
                 charged: 0,
             }
             .run(&mut stream)
@@ -378,7 +384,9 @@ struct Connection<'a> {
     peer: Peer,
     decoder: Decoder,
     in_flight: Arc<Semaphore>,
-    account: &'a Account,
+    account: Arc<Account>,
+    /// What the WebSocket layer holds of the message it is reading.
+    meter: &'a Meter,
     /// The decoder's pending bytes, as charged to the account.
     charged: usize,
 }
@@ -418,6 +426,7 @@ impl Connection<'_> {
                 biased;
                 why = control.closed() => return why.into(),
                 next = stream.next() => {
+                    self.meter.message_taken();
                     last_heard = Instant::now();
                     pinged = false;
                     let read = match next {
@@ -577,6 +586,17 @@ impl Connection<'_> {
             payload: message.payload.into_owned(),
             peer: self.peer.clone(),
         };
+        // The request's payload is held until its handler is done: it counts
+        // against the budget, so that requests waiting on slow handlers
+        // cannot pile up gigabytes.
+        let held = request.payload.len();
+        self.account
+            .charge(held)
+            .map_err(|exhausted| ConnectionEnd::OverServerBudget {
+                held: exhausted.held,
+                limit: exhausted.limit,
+            })?;
+        let account = Arc::clone(&self.account);
         let router = Arc::clone(self.router);
         tokio::spawn(async move {
             let (op, request_id, peer) = (request.op, request.request_id, request.peer.clone());
@@ -603,6 +623,7 @@ impl Connection<'_> {
                 }),
                 Ok(()) | Err(SendError::Closed) => {}
             }
+            account.release(held);
             drop(permit);
         });
         Ok(())
