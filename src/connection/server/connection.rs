@@ -292,6 +292,8 @@ where
         }
         Err(end) => end,
     };
+    // Whatever the socket read and nobody will take is no longer held.
+    meter.message_taken();
     let _ = outbox.close(end.close_frame()).await;
     drop(outbox);
     // Handlers still running hold the outbox; the writer ends with the close frame,
