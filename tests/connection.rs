@@ -747,3 +747,72 @@ async fn a_response_under_an_op_this_client_does_not_know_fails_that_request_alo
     // The connection goes on.
     assert_eq!(client.request(Op::About, b"ok").await.unwrap(), b"ok");
 }
+
+#[tokio::test]
+async fn a_server_and_a_client_talk_over_an_in_memory_pipe() {
+    let (near, far) = tokio::io::duplex(64 << 10);
+    let config = ServerConfig::new().compression([Compression::Zlib]).chunked(true);
+    let served = tokio::spawn(haystack_wire::connection::serve_connection(
+        far,
+        Arc::new(config),
+        Arc::new(echo_router()),
+    ));
+    let config = ClientConfig::new().compression([Compression::Zlib]).chunked(true);
+    let client = Client::connect_over(near, "ws://in-memory/", config)
+        .await
+        .unwrap();
+    assert!(client.session().chunked);
+    let big = payload(600_000);
+    assert_eq!(client.request(Op::Read, &big).await.unwrap(), big);
+    client.close().await;
+    let end = tokio::time::timeout(Duration::from_secs(10), served)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        matches!(end, haystack_wire::connection::ConnectionEnd::ClientClosed),
+        "{end}"
+    );
+}
+
+#[tokio::test]
+async fn the_configs_headers_go_with_the_upgrade_request() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}", listener.local_addr().unwrap());
+    let (seen, heard) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        let mut seen = Some(seen);
+        let callback = |request: &HttpRequest, response: HttpResponse| {
+            let values: Vec<String> = request
+                .headers()
+                .get_all("x-site")
+                .iter()
+                .map(|value| value.to_str().unwrap().to_owned())
+                .collect();
+            let authorization = request.headers().get("authorization").cloned();
+            if let Some(seen) = seen.take() {
+                let _ = seen.send((authorization, values));
+            }
+            name_subprotocol(request, response)
+        };
+        let mut socket = tokio_tungstenite::accept_hdr_async(stream, callback)
+            .await
+            .unwrap();
+        while let Some(Ok(_)) = socket.next().await {}
+    });
+    let config = ClientConfig::new()
+        .header("Authorization", "Bearer s3cret")
+        .header("X-Site", "north")
+        .header("X-Site", "south");
+    let _client = Client::connect(&url, config).await.unwrap();
+    let (authorization, sites) = heard.await.unwrap();
+    assert_eq!(authorization.unwrap(), "Bearer s3cret");
+    assert_eq!(sites, ["north", "south"]);
+
+    let refused = Client::connect(&url, ClientConfig::new().header("Bad Name", "x")).await;
+    assert!(
+        matches!(&refused, Err(ClientError::BadHeader { name, .. }) if name == "Bad Name"),
+        "{refused:?}"
+    );
+}

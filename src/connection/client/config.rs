@@ -10,6 +10,7 @@ use crate::Limits;
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
     pub(super) capabilities: Capabilities,
+    pub(super) headers: Vec<(String, String)>,
     pub(super) auth_token: Option<String>,
     pub(super) handshake_timeout: Duration,
     pub(super) request_timeout: Option<Duration>,
@@ -29,6 +30,7 @@ impl ClientConfig {
     pub fn new() -> Self {
         ClientConfig {
             capabilities: Capabilities::new(),
+            headers: Vec::new(),
             auth_token: None,
             handshake_timeout: handshake::FALLBACK_TIMEOUT,
             request_timeout: Some(Duration::from_secs(30)),
@@ -77,6 +79,15 @@ impl ClientConfig {
     /// How long a request waits for its response (`None`: for ever).
     pub fn request_timeout(mut self, wait: Option<Duration>) -> Self {
         self.request_timeout = wait;
+        self
+    }
+
+    /// Adds an HTTP header to the WebSocket upgrade request (`Authorization`,
+    /// a cookie); a name given twice is sent twice. A name or value HTTP
+    /// cannot carry fails the connect with
+    /// [`ClientError::BadHeader`](super::ClientError::BadHeader).
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
         self
     }
 

@@ -29,6 +29,14 @@ pub enum ClientError {
         /// The deadline that passed.
         after: Duration,
     },
+    /// A request header of the config cannot go into an HTTP request.
+    #[error("request header `{name}`: {reason}")]
+    BadHeader {
+        /// The header's name, as given.
+        name: String,
+        /// Why it was refused.
+        reason: String,
+    },
     /// The server answered with an error grid.
     #[error("the server answered the {op} request with an error: {dis}")]
     Remote {

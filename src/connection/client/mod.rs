@@ -15,7 +15,7 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::header::SEC_WEBSOCKET_PROTOCOL;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::WebSocketStream;
 
@@ -78,22 +78,51 @@ impl Client {
 
     /// Everything [`Client::connect`] does, without its deadline.
     async fn open(url: &str, config: &ClientConfig) -> Result<Client, ClientError> {
-        let connect_error = |source| ClientError::Connect {
-            url: url.to_owned(),
-            source: Box::new(source),
-        };
-        let mut request = url.into_client_request().map_err(connect_error)?;
-        request.headers_mut().insert(
-            SEC_WEBSOCKET_PROTOCOL,
-            HeaderValue::from_static(handshake::SUBPROTOCOL),
-        );
-        let (mut socket, _) = tokio_tungstenite::connect_async_with_config(
+        let request = upgrade_request(url, config)?;
+        let (socket, _) = tokio_tungstenite::connect_async_with_config(
             request,
             Some(websocket_config(&config.limits)),
             true,
         )
         .await
-        .map_err(connect_error)?;
+        .map_err(|source| connect_error(url, source))?;
+        Client::begin(socket, config).await
+    }
+
+    /// Opens the connection over `stream`, a transport the caller made (a
+    /// TLS stream with a client certificate, a proxy tunnel, an in-memory
+    /// pipe): the WebSocket upgrade for `url` goes over it, then the token
+    /// and the handshake, as in [`Client::connect`], within the same
+    /// [`ClientConfig::connect_timeout`].
+    pub async fn connect_over<S>(stream: S, url: &str, config: ClientConfig) -> Result<Client, ClientError>
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let after = config.connect_timeout;
+        let open = async {
+            let request = upgrade_request(url, &config)?;
+            let (socket, _) = tokio_tungstenite::client_async_with_config(
+                request,
+                stream,
+                Some(websocket_config(&config.limits)),
+            )
+            .await
+            .map_err(|source| connect_error(url, source))?;
+            Client::begin(socket, &config).await
+        };
+        tokio::time::timeout(after, open).await.unwrap_or_else(|_| {
+            Err(ClientError::ConnectTimeout {
+                url: url.to_owned(),
+                after,
+            })
+        })
+    }
+
+    /// The token and the handshake over an upgraded socket, then the client.
+    async fn begin<S>(mut socket: WebSocketStream<S>, config: &ClientConfig) -> Result<Client, ClientError>
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
         if let Some(token) = &config.auth_token {
             socket
                 .send(Message::text(auth_message(token)))
@@ -218,6 +247,38 @@ impl Client {
             .unwrap_or_else(|| Ended::Closed("the connection's writer stopped".to_owned()))
             .error()
     }
+}
+
+fn connect_error(url: &str, source: tungstenite::Error) -> ClientError {
+    ClientError::Connect {
+        url: url.to_owned(),
+        source: Box::new(source),
+    }
+}
+
+/// The upgrade request for `url`: the spec's subprotocol, and the config's headers.
+fn upgrade_request(
+    url: &str,
+    config: &ClientConfig,
+) -> Result<tungstenite::handshake::client::Request, ClientError> {
+    let mut request = url
+        .into_client_request()
+        .map_err(|source| connect_error(url, source))?;
+    let headers = request.headers_mut();
+    for (name, value) in &config.headers {
+        let bad = |reason: String| ClientError::BadHeader {
+            name: name.clone(),
+            reason,
+        };
+        let header = HeaderName::from_bytes(name.as_bytes()).map_err(|error| bad(error.to_string()))?;
+        let value = HeaderValue::from_str(value).map_err(|error| bad(error.to_string()))?;
+        headers.append(header, value);
+    }
+    headers.insert(
+        SEC_WEBSOCKET_PROTOCOL,
+        HeaderValue::from_static(handshake::SUBPROTOCOL),
+    );
+    Ok(request)
 }
 
 fn closed(error: tungstenite::Error) -> ClientError {

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use futures_util::{Stream, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::error::CapacityError;
@@ -199,15 +198,16 @@ fn short_reason(mut reason: String) -> String {
 
 static PEER_IDS: AtomicU64 = AtomicU64::new(1);
 
-/// Serves one accepted TCP connection until it ends; [`super::Server::run`]
-/// does this for each, and custom accept loops can too. A connection served
-/// this way has a memory budget of its own
-/// ([`ServerConfig::memory_budget`]); the server's connections share one.
-pub async fn serve_connection(
-    stream: TcpStream,
-    config: Arc<ServerConfig>,
-    router: Arc<Router>,
-) -> ConnectionEnd {
+/// Serves one connection until it ends, from its WebSocket upgrade on:
+/// [`super::Server::run`] does this for each TCP connection it accepts, and
+/// custom accept loops can too, over any transport (a TLS stream, a Unix
+/// socket, an in-memory pipe). A connection served this way has a memory
+/// budget of its own ([`ServerConfig::memory_budget`]); the server's
+/// connections share one.
+pub async fn serve_connection<S>(stream: S, config: Arc<ServerConfig>, router: Arc<Router>) -> ConnectionEnd
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let budget = MemoryBudget::new(config.memory_budget);
     serve(
         stream,
