@@ -495,6 +495,46 @@ async fn a_request_with_an_op_this_server_does_not_know_is_answered_and_the_conn
 }
 
 #[tokio::test]
+async fn a_server_that_shuts_down_answers_the_requests_in_flight_then_closes_with_1001() {
+    let router = Router::new().route(Op::HisRead, |_| async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        Ok(b"the month".to_vec())
+    });
+    let server = Server::bind("127.0.0.1:0", ServerConfig::new(), router)
+        .await
+        .unwrap();
+    let url = format!("ws://{}", server.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(server.run_until(async {
+        let _ = stopped.await;
+    }));
+    let mut socket = raw_socket(&url).await;
+    socket
+        .send(Message::binary(
+            Encoder::new().request(1, Op::HisRead, b"").unwrap(),
+        ))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let _ = stop.send(());
+    let answer = loop {
+        match tokio::time::timeout(PATIENCE, socket.next()).await.unwrap() {
+            Some(Ok(Message::Binary(frame))) => break frame,
+            Some(Ok(Message::Ping(_))) => {}
+            other => panic!("expected the answer first, got {other:?}"),
+        }
+    };
+    assert_eq!(Frame::decode(&answer).unwrap().payload, b"the month");
+    let close = close_frame(&mut socket).await.expect("a close frame");
+    assert_eq!(close.code, CloseCode::Away);
+    tokio::time::timeout(PATIENCE, running)
+        .await
+        .expect("run_until returns once its connections are closed")
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test]
 async fn a_server_that_shuts_down_tells_its_clients_with_1001() {
     let ran = Arc::new(AtomicUsize::new(0));
     let server = Server::bind("127.0.0.1:0", ServerConfig::new(), sized_router(ran))

@@ -89,14 +89,27 @@ pub fn run(args: &Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
         drop(stdout);
         let interval = Duration::from_millis(args.push_interval_ms.max(1));
         tokio::spawn(push_changes(Arc::clone(&site), Arc::clone(&watchers), interval));
-        // On Ctrl-C every client is told the server goes (1001) before the process ends.
-        server
-            .run_until(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await?;
+        // On Ctrl-C or SIGTERM the requests already read are answered, then every
+        // client is told the server goes (1001) before the process ends.
+        server.run_until(stop_signal()).await?;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// Resolves on Ctrl-C, or on SIGTERM where there is one.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut terminate) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminate.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 /// The connections subscribed to each watch's pushes, and the connections whose watches

@@ -26,8 +26,9 @@ const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(10);
 /// descriptor is used within a second.
 const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
 
-/// How long a server that shuts down waits for its connections to close.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// How long a server that shuts down waits, past its grace, for the close
+/// frames to go out.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
 /// What a server refuses with when it serves as many connections as it may.
 const SERVICE_UNAVAILABLE: &[u8] =
@@ -155,11 +156,14 @@ impl Server {
         self.run_until(std::future::pending()).await
     }
 
-    /// [`Server::run`] until `shutdown` resolves; then stops accepting,
-    /// closes every connection with 1001 (requests still running lose their
-    /// answers), and returns once they are closed or `grace` has passed.
+    /// [`Server::run`] until `shutdown` resolves; then stops accepting and
+    /// reading requests, lets the requests already read finish and their
+    /// answers go out within [`ServerConfig::shutdown_grace`], closes every
+    /// connection with 1001, and returns once they are closed (or a second
+    /// after the grace, whichever comes first).
     pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
         let state = Arc::clone(&self.state);
+        let grace = self.config.shutdown_grace;
         tokio::select! {
             () = self.accept_loop() => {}
             () = shutdown => {}
@@ -170,7 +174,7 @@ impl Server {
         for control in closing {
             control.close(Closing::ServerGoingAway);
         }
-        let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+        let deadline = tokio::time::Instant::now() + grace + CLOSE_GRACE;
         while state.connections.available_permits() < state.max_connections
             && tokio::time::Instant::now() < deadline
         {

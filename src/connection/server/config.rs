@@ -26,6 +26,7 @@ pub struct ServerConfig {
     pub(super) max_queued_bytes: usize,
     pub(super) memory_budget: usize,
     pub(super) reassembly_ttl: Duration,
+    pub(super) shutdown_grace: Duration,
 }
 
 impl ServerConfig {
@@ -55,6 +56,7 @@ impl ServerConfig {
             max_queued_bytes: 8 << 20,
             memory_budget: 128 << 20,
             reassembly_ttl: defaults::REASSEMBLY_TTL,
+            shutdown_grace: Duration::from_secs(10),
         }
     }
 
@@ -172,6 +174,14 @@ impl ServerConfig {
     /// dropped on a timer of their own, whether or not more chunks arrive.
     pub fn reassembly_ttl(mut self, ttl: Duration) -> Self {
         self.reassembly_ttl = ttl;
+        self
+    }
+
+    /// How long a server that shuts down ([`super::Server::run_until`]) lets
+    /// the requests already read finish and their answers go out before it
+    /// closes each connection with 1001: default 10 s.
+    pub fn shutdown_grace(mut self, grace: Duration) -> Self {
+        self.shutdown_grace = grace;
         self
     }
 }

@@ -418,7 +418,7 @@ impl Connection<'_> {
             // Backpressure: no more requests while the client's output is over budget.
             while backlog.bytes() > self.config.max_queued_bytes {
                 tokio::select! {
-                    why = control.closed() => return why.into(),
+                    why = control.closed() => return self.finish(why).await,
                     () = backlog.drained() => {}
                 }
                 // Time spent not reading is not the client's silence.
@@ -426,7 +426,7 @@ impl Connection<'_> {
             }
             tokio::select! {
                 biased;
-                why = control.closed() => return why.into(),
+                why = control.closed() => return self.finish(why).await,
                 next = stream.next() => {
                     self.meter.message_taken();
                     last_heard = Instant::now();
@@ -473,6 +473,26 @@ impl Connection<'_> {
                 }
             }
         }
+    }
+
+    /// How the connection ends when asked to close from outside. A server
+    /// that shuts down first lets the requests already read finish and their
+    /// answers go out, within [`ServerConfig::shutdown_grace`]; no more
+    /// requests are read meanwhile.
+    async fn finish(&self, why: Closing) -> ConnectionEnd {
+        if why == Closing::ServerGoingAway {
+            let backlog = self.peer.outbox.backlog();
+            let every_permit = u32::try_from(self.config.max_in_flight).unwrap_or(u32::MAX);
+            let drained = async {
+                // Every permit back: every handler is done and its answer queued.
+                let _ = self.in_flight.acquire_many(every_permit).await;
+                while backlog.bytes() > 0 {
+                    backlog.drained().await;
+                }
+            };
+            let _ = tokio::time::timeout(self.config.shutdown_grace, drained).await;
+        }
+        why.into()
     }
 
     /// Answers a capability offer; other text is not part of binary mode and is ignored.
