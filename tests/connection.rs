@@ -816,3 +816,36 @@ async fn the_configs_headers_go_with_the_upgrade_request() {
         "{refused:?}"
     );
 }
+
+#[tokio::test]
+async fn a_websocket_upgraded_elsewhere_is_served_as_it_is() {
+    let (near, far) = tokio::io::duplex(64 << 10);
+    let served = tokio::spawn(async move {
+        // The upgrade is the caller's, as an HTTP framework's would be.
+        let socket = tokio_tungstenite::accept_hdr_async(far, name_subprotocol)
+            .await
+            .unwrap();
+        let config = ServerConfig::new()
+            .auth_token("s3cret")
+            .compression([Compression::Zlib]);
+        haystack_wire::connection::serve_websocket(socket, Arc::new(config), Arc::new(echo_router())).await
+    });
+    let config = ClientConfig::new()
+        .auth_token("s3cret")
+        .compression([Compression::Zlib]);
+    let client = Client::connect_over(near, "ws://in-memory/", config)
+        .await
+        .unwrap();
+    assert_eq!(client.session().compression, Some(Compression::Zlib));
+    let big = payload(100_000);
+    assert_eq!(client.request(Op::Read, &big).await.unwrap(), big);
+    client.close().await;
+    let end = tokio::time::timeout(Duration::from_secs(10), served)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        matches!(end, haystack_wire::connection::ConnectionEnd::ClientClosed),
+        "{end}"
+    );
+}

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::{Stream, StreamExt};
+use futures_util::{Sink, Stream, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
@@ -258,6 +258,51 @@ where
             }
         }
     };
+    speak(socket, &config, &router, account, control, Some(meter), deadline).await
+}
+
+/// Serves one connection whose WebSocket upgrade the caller already made:
+/// an axum or hyper application's upgraded socket, say, or any `Stream` +
+/// `Sink` of tungstenite messages. The token (when the config asks one) must
+/// come within [`ServerConfig::handshake_timeout`]; the rest is as for
+/// [`serve_connection`], except what only the byte stream can give: the
+/// write deadline and the metering of messages still arriving are the
+/// transport's owner's to apply. Limit the message size where the upgrade is
+/// made ([`ServerConfig::DEFAULT_LIMITS`] is a good start). The connection
+/// has a memory budget of its own ([`ServerConfig::memory_budget`]).
+pub async fn serve_websocket<W>(socket: W, config: Arc<ServerConfig>, router: Arc<Router>) -> ConnectionEnd
+where
+    W: Stream<Item = Result<Message, tungstenite::Error>>
+        + Sink<Message, Error = tungstenite::Error>
+        + Unpin
+        + Send
+        + 'static,
+{
+    let budget = MemoryBudget::new(config.memory_budget);
+    let (id, control) = (next_id(), Arc::new(Control::new()));
+    let account = Arc::new(budget.open(id, Arc::clone(&control)));
+    let deadline = Instant::now() + config.handshake_timeout;
+    speak(socket, &config, &router, account, control, None, deadline).await
+}
+
+/// Everything after the upgrade: the token, the read loop, the close.
+async fn speak<W>(
+    socket: W,
+    config: &Arc<ServerConfig>,
+    router: &Arc<Router>,
+    account: Arc<Account>,
+    control: Arc<Control>,
+    meter: Option<Arc<Meter>>,
+    deadline: Instant,
+) -> ConnectionEnd
+where
+    W: Stream<Item = Result<Message, tungstenite::Error>>
+        + Sink<Message, Error = tungstenite::Error>
+        + Unpin
+        + Send
+        + 'static,
+{
+    let id = account.id();
     let (sink, mut stream) = socket.split();
     let (outbox, writer) = Outbox::with_account(
         Session::V1,
@@ -284,7 +329,7 @@ where
                     .with_ttl(config.reassembly_ttl),
                 in_flight: Arc::new(Semaphore::new(config.max_in_flight)),
                 account: Arc::clone(&account),
-                meter: &meter,
+                meter: meter.as_deref(),
                 charged: 0,
             }
             .run(&mut stream)
@@ -293,7 +338,9 @@ where
         Err(end) => end,
     };
     // Whatever the socket read and nobody will take is no longer held.
-    meter.message_taken();
+    if let Some(meter) = &meter {
+        meter.message_taken();
+    }
     let _ = outbox.close(end.close_frame()).await;
     drop(outbox);
     // Handlers still running hold the outbox; the writer ends with the close frame,
@@ -387,8 +434,9 @@ struct Connection<'a> {
     decoder: Decoder,
     in_flight: Arc<Semaphore>,
     account: Arc<Account>,
-    /// What the WebSocket layer holds of the message it is reading.
-    meter: &'a Meter,
+    /// What the WebSocket layer holds of the message it is reading, when
+    /// the connection owns the byte stream.
+    meter: Option<&'a Meter>,
     /// The decoder's pending bytes, as charged to the account.
     charged: usize,
 }
@@ -428,7 +476,9 @@ impl Connection<'_> {
                 biased;
                 why = control.closed() => return self.finish(why).await,
                 next = stream.next() => {
-                    self.meter.message_taken();
+                    if let Some(meter) = self.meter {
+                        meter.message_taken();
+                    }
                     last_heard = Instant::now();
                     pinged = false;
                     let read = match next {

@@ -16,6 +16,6 @@ mod router;
 
 pub use accept::{Monitor, Server, ServerStats};
 pub use config::ServerConfig;
-pub use connection::{serve_connection, ConnectionEnd};
+pub use connection::{serve_connection, serve_websocket, ConnectionEnd};
 pub use peer::{Peer, PushError, Subscribers};
 pub use router::{Fault, Reply, Request, Router};
