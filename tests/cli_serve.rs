@@ -396,3 +396,64 @@ fn call_gives_up_on_a_server_that_never_upgrades_after_its_timeout() {
     assert!(elapsed < Duration::from_secs(4), "gave up only after {elapsed:?}");
     drop(listener);
 }
+
+#[test]
+fn serve_and_call_speak_mutual_tls_with_certificates_from_files() {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair};
+    let dir = std::env::temp_dir().join(format!("hswire-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let write = |name: &str, pem: String| {
+        let path = dir.join(name);
+        std::fs::write(&path, pem).unwrap();
+        path.to_string_lossy().into_owned()
+    };
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params.distinguished_name.push(DnType::CommonName, "test CA");
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let issue = |name: &str, usage| {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(vec![name.to_owned()]).unwrap();
+        params.extended_key_usages = vec![usage];
+        (
+            params.signed_by(&key, &ca, &ca_key).unwrap().pem(),
+            key.serialize_pem(),
+        )
+    };
+    let (server_cert, server_key) = issue("127.0.0.1", ExtendedKeyUsagePurpose::ServerAuth);
+    let (client_cert, client_key) = issue("client", ExtendedKeyUsagePurpose::ClientAuth);
+    let ca_file = write("ca.pem", ca.pem());
+    let (server_cert, server_key) = (write("server.pem", server_cert), write("server.key", server_key));
+    let (client_cert, client_key) = (write("client.pem", client_cert), write("client.key", client_key));
+
+    let serve = Serve::start(&[
+        "--tls-cert",
+        &server_cert,
+        "--tls-key",
+        &server_key,
+        "--client-ca",
+        &ca_file,
+    ]);
+    assert!(serve.url.starts_with("wss://"), "{}", serve.url);
+    let about = grid(&serve.call(&[
+        "--ca",
+        &ca_file,
+        "--cert",
+        &client_cert,
+        "--key",
+        &client_key,
+        "about",
+    ]));
+    assert!(about["rows"][0]["serverName"].is_string(), "{about}");
+
+    let anonymous = serve.call(&["--ca", &ca_file, "--timeout", "5", "about"]);
+    assert!(
+        !anonymous.status.success(),
+        "a client without a certificate was served"
+    );
+    let missing = serve.call(&["--ca", &dir.join("none.pem").to_string_lossy(), "about"]);
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(stderr.contains("none.pem"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -43,6 +43,8 @@ mod ids;
 mod outbox;
 mod read_meter;
 mod server;
+#[cfg(feature = "tls")]
+mod tls;
 mod write_deadline;
 
 pub use body::{Body, BodyError};
@@ -55,6 +57,8 @@ pub use server::{
     serve_connection, serve_websocket, ConnectionEnd, Fault, Monitor, Peer, PushError, Reply, Request,
     Router, Server, ServerConfig, ServerStats, Subscribers,
 };
+#[cfg(feature = "tls")]
+pub use tls::{ClientTls, ServerTls, TlsError, TlsRoots};
 
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 

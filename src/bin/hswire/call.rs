@@ -1,10 +1,11 @@
 //! `hswire call`: one request to a server, its response grid on stdout.
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use haystack_wire::connection::{Client, ClientConfig, ClientError};
+use haystack_wire::connection::{Client, ClientConfig, ClientError, ClientTls, TlsRoots};
 use haystack_wire::{hayson, Compression, Op};
 use libhaystack::val::Grid;
 
@@ -29,6 +30,17 @@ pub struct Args {
     /// fallback wait.
     #[arg(long, value_name = "SECS", default_value = "10", value_parser = seconds)]
     timeout: Duration,
+    /// For wss:// URLs: trust the CA certificates of this PEM file instead of
+    /// the Mozilla roots.
+    #[arg(long, value_name = "FILE")]
+    ca: Option<PathBuf>,
+    /// For wss:// servers that require one: present the certificate chain of
+    /// this PEM file (with --key).
+    #[arg(long, value_name = "FILE", requires = "key")]
+    cert: Option<PathBuf>,
+    /// The private key of --cert, a PEM file.
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    key: Option<PathBuf>,
     /// The op, by its Haystack name (e.g. about, read, hisRead).
     op: Op,
     /// The request grid as Haystack 4 JSON (default: an empty grid).
@@ -49,6 +61,9 @@ pub fn run(args: &Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
         .request_timeout(Some(args.timeout));
     if let Some(token) = &args.auth_token {
         config = config.auth_token(token.clone());
+    }
+    if args.ca.is_some() || args.cert.is_some() {
+        config = config.tls(client_tls(args)?);
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -82,4 +97,26 @@ fn seconds(text: &str) -> Result<Duration, String> {
         return Err(format!("`{text}`: the timeout must be more than 0 seconds"));
     }
     Duration::try_from_secs_f64(seconds).map_err(|_| format!("`{text}` seconds is too long a timeout"))
+}
+
+/// The TLS setting the flags ask for, each file named when it fails.
+fn client_tls(args: &Args) -> Result<ClientTls, String> {
+    let roots = match &args.ca {
+        Some(path) => {
+            TlsRoots::from_pem(&read_pem(path)?).map_err(|error| format!("{}: {error}", path.display()))?
+        }
+        None => TlsRoots::webpki(),
+    };
+    match (&args.cert, &args.key) {
+        (Some(cert), Some(key)) => {
+            ClientTls::with_client_certificate(roots, &read_pem(cert)?, &read_pem(key)?)
+                .map_err(|error| format!("{} / {}: {error}", cert.display(), key.display()))
+        }
+        _ => ClientTls::new(roots).map_err(|error| error.to_string()),
+    }
+}
+
+/// A PEM file's bytes.
+pub fn read_pem(path: &Path) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|error| format!("{}: {error}", path.display()))
 }

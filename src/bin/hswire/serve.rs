@@ -6,15 +6,17 @@
 
 use std::collections::HashSet;
 use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use haystack_wire::connection::{Fault, Peer, Request, Router, Server, ServerConfig, Subscribers};
+use haystack_wire::connection::{Fault, Peer, Request, Router, Server, ServerConfig, ServerTls, Subscribers};
 use haystack_wire::{hayson, Compression, Op};
 use libhaystack::val::{Date, DateTime, Grid, HaystackDict};
 use tokio::sync::Semaphore;
 
+use crate::call::read_pem;
 use crate::site::{Caller, Site, SiteError};
 
 /// What `serve` takes.
@@ -32,6 +34,15 @@ pub struct Args {
     /// Require this token as each connection's first message.
     #[arg(long)]
     auth_token: Option<String>,
+    /// Speak TLS (wss://) with the certificate chain of this PEM file (with --tls-key).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert, a PEM file.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Require client certificates issued by a CA of this PEM file (mutual TLS).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    client_ca: Option<PathBuf>,
     /// Milliseconds between the simulated changes pushed to watches.
     #[arg(long, default_value_t = 1000)]
     push_interval_ms: u64,
@@ -81,10 +92,24 @@ pub fn run(args: &Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
         if let Some(token) = &args.auth_token {
             config = config.auth_token(token.clone());
         }
+        if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+            let (cert_pem, key_pem) = (read_pem(cert)?, read_pem(key)?);
+            let files = match &args.client_ca {
+                Some(ca) => format!("{} / {} / {}", cert.display(), key.display(), ca.display()),
+                None => format!("{} / {}", cert.display(), key.display()),
+            };
+            let tls = match &args.client_ca {
+                Some(ca) => ServerTls::requiring_client_certificates(&cert_pem, &key_pem, &read_pem(ca)?),
+                None => ServerTls::new(&cert_pem, &key_pem),
+            }
+            .map_err(|error| format!("{files}: {error}"))?;
+            config = config.tls(tls);
+        }
+        let scheme = if args.tls_cert.is_some() { "wss" } else { "ws" };
         let server = Server::bind(&args.listen, config, routes(&site, &watchers)).await?;
         // The address goes out first, on a line of its own, for scripts that listen on port 0.
         let mut stdout = std::io::stdout().lock();
-        writeln!(stdout, "listening on ws://{}", server.local_addr()?)?;
+        writeln!(stdout, "listening on {scheme}://{}", server.local_addr()?)?;
         stdout.flush()?;
         drop(stdout);
         let interval = Duration::from_millis(args.push_interval_ms.max(1));

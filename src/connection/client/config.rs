@@ -11,6 +11,8 @@ use crate::Limits;
 pub struct ClientConfig {
     pub(super) capabilities: Capabilities,
     pub(super) headers: Vec<(String, String)>,
+    #[cfg(feature = "tls")]
+    pub(super) tls: Option<super::super::tls::ClientTls>,
     pub(super) auth_token: Option<String>,
     pub(super) handshake_timeout: Duration,
     pub(super) request_timeout: Option<Duration>,
@@ -31,6 +33,8 @@ impl ClientConfig {
         ClientConfig {
             capabilities: Capabilities::new(),
             headers: Vec::new(),
+            #[cfg(feature = "tls")]
+            tls: None,
             auth_token: None,
             handshake_timeout: handshake::FALLBACK_TIMEOUT,
             request_timeout: Some(Duration::from_secs(30)),
@@ -88,6 +92,16 @@ impl ClientConfig {
     /// [`ClientError::BadHeader`](super::ClientError::BadHeader).
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// How to speak TLS to `wss://` servers: which roots to trust, and a
+    /// client certificate when the server asks one. Without it, a `wss://`
+    /// URL trusts the Mozilla roots ([`TlsRoots::webpki`](super::super::TlsRoots::webpki))
+    /// and presents no certificate. Feature `tls`.
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, tls: super::super::tls::ClientTls) -> Self {
+        self.tls = Some(tls);
         self
     }
 

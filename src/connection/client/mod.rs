@@ -79,6 +79,18 @@ impl Client {
     /// Everything [`Client::connect`] does, without its deadline.
     async fn open(url: &str, config: &ClientConfig) -> Result<Client, ClientError> {
         let request = upgrade_request(url, config)?;
+        #[cfg(feature = "tls")]
+        if request.uri().scheme_str() == Some("wss") {
+            let stream = tls_stream(url, request.uri(), config).await?;
+            let (socket, _) = tokio_tungstenite::client_async_with_config(
+                request,
+                stream,
+                Some(websocket_config(&config.limits)),
+            )
+            .await
+            .map_err(|source| connect_error(url, source))?;
+            return Client::begin(socket, config).await;
+        }
         let (socket, _) = tokio_tungstenite::connect_async_with_config(
             request,
             Some(websocket_config(&config.limits)),
@@ -247,6 +259,37 @@ impl Client {
             .unwrap_or_else(|| Ended::Closed("the connection's writer stopped".to_owned()))
             .error()
     }
+}
+
+/// TCP to the URL's host, then TLS as the config says.
+#[cfg(feature = "tls")]
+async fn tls_stream(
+    url: &str,
+    uri: &tungstenite::http::Uri,
+    config: &ClientConfig,
+) -> Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>, ClientError> {
+    use super::tls::{ClientTls, TlsRoots};
+    let io_error = |error: std::io::Error| connect_error(url, tungstenite::Error::Io(error));
+    let host = uri
+        .host()
+        .unwrap_or_default()
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    let port = uri.port_u16().unwrap_or(443);
+    let tcp = tokio::net::TcpStream::connect((host, port))
+        .await
+        .map_err(io_error)?;
+    let _ = tcp.set_nodelay(true);
+    let tls = match &config.tls {
+        Some(tls) => tls.clone(),
+        None => ClientTls::new(TlsRoots::webpki()).map_err(|error| io_error(std::io::Error::other(error)))?,
+    };
+    let name = rustls_pki_types::ServerName::try_from(host.to_owned())
+        .map_err(|error| io_error(std::io::Error::new(std::io::ErrorKind::InvalidInput, error)))?;
+    tokio_rustls::TlsConnector::from(tls.0)
+        .connect(name, tcp)
+        .await
+        .map_err(io_error)
 }
 
 fn connect_error(url: &str, source: tungstenite::Error) -> ClientError {

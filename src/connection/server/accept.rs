@@ -225,7 +225,19 @@ impl Server {
         state.open().insert(id, Arc::clone(&control));
         tokio::spawn(async move {
             let budget = Arc::clone(&state.budget);
-            serve(stream, config, router, budget, id, control).await;
+            let deadline = tokio::time::Instant::now() + config.handshake_timeout;
+            #[cfg(feature = "tls")]
+            if let Some(tls) = config.tls.clone() {
+                let acceptor = tokio_rustls::TlsAcceptor::from(tls.0);
+                // A failed or late TLS handshake ends the connection before it is one.
+                if let Ok(Ok(stream)) = tokio::time::timeout_at(deadline, acceptor.accept(stream)).await {
+                    serve(stream, config, router, budget, id, control, deadline).await;
+                }
+                state.open().remove(&id);
+                drop(place);
+                return;
+            }
+            serve(stream, config, router, budget, id, control, deadline).await;
             state.open().remove(&id);
             drop(place);
         });

@@ -27,6 +27,8 @@ pub struct ServerConfig {
     pub(super) memory_budget: usize,
     pub(super) reassembly_ttl: Duration,
     pub(super) shutdown_grace: Duration,
+    #[cfg(feature = "tls")]
+    pub(super) tls: Option<super::super::tls::ServerTls>,
 }
 
 impl ServerConfig {
@@ -57,6 +59,8 @@ impl ServerConfig {
             memory_budget: 128 << 20,
             reassembly_ttl: defaults::REASSEMBLY_TTL,
             shutdown_grace: Duration::from_secs(10),
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 
@@ -182,6 +186,15 @@ impl ServerConfig {
     /// closes each connection with 1001: default 10 s.
     pub fn shutdown_grace(mut self, grace: Duration) -> Self {
         self.shutdown_grace = grace;
+        self
+    }
+
+    /// Speaks TLS (`wss://`) on every connection a [`super::Server`]
+    /// accepts; the TLS handshake counts against the handshake deadline.
+    /// Feature `tls`.
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, tls: super::super::tls::ServerTls) -> Self {
+        self.tls = Some(tls);
         self
     }
 }

@@ -209,6 +209,7 @@ where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let budget = MemoryBudget::new(config.memory_budget);
+    let deadline = Instant::now() + config.handshake_timeout;
     serve(
         stream,
         config,
@@ -216,6 +217,7 @@ where
         budget,
         next_id(),
         Arc::new(Control::new()),
+        deadline,
     )
     .await
 }
@@ -225,7 +227,8 @@ pub(super) fn next_id() -> u64 {
     PEER_IDS.fetch_add(1, Ordering::Relaxed)
 }
 
-/// Serves connection `id`, which `control` can ask to close from outside.
+/// Serves connection `id`, which `control` can ask to close from outside;
+/// its upgrade and token must come by `deadline`.
 pub(super) async fn serve<S>(
     stream: S,
     config: Arc<ServerConfig>,
@@ -233,12 +236,12 @@ pub(super) async fn serve<S>(
     budget: Arc<MemoryBudget>,
     id: u64,
     control: Arc<Control>,
+    deadline: Instant,
 ) -> ConnectionEnd
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let account = Arc::new(budget.open(id, Arc::clone(&control)));
-    let deadline = Instant::now() + config.handshake_timeout;
     let meter = Meter::new(Arc::clone(&account), Arc::clone(&control));
     let stream = ReadMeter::new(
         WriteDeadline::new(stream, config.write_timeout),
