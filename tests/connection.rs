@@ -783,6 +783,8 @@ async fn the_configs_headers_go_with_the_upgrade_request() {
     tokio::spawn(async move {
         let (stream, _) = listener.accept().await.unwrap();
         let mut seen = Some(seen);
+        // The signature is tungstenite's upgrade callback's.
+        #[allow(clippy::result_large_err)]
         let callback = |request: &HttpRequest, response: HttpResponse| {
             let values: Vec<String> = request
                 .headers()

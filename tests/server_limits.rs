@@ -462,7 +462,7 @@ async fn close_codes_say_what_happened() {
 #[tokio::test]
 async fn a_request_with_an_op_this_server_does_not_know_is_answered_and_the_connection_goes_on() {
     let ran = Arc::new(AtomicUsize::new(0));
-    let (url, _) = start(ServerConfig::new(), sized_router(ran)).await;
+    let (url, monitor) = start(ServerConfig::new(), sized_router(ran)).await;
     let mut socket = raw_socket(&url).await;
     // A newer peer's op 200, as a request, then as a push (which asks nothing).
     let mut newer = Encoder::new().request(41, Op::Read, b"{}").unwrap();
@@ -492,6 +492,9 @@ async fn a_request_with_an_op_this_server_does_not_know_is_answered_and_the_conn
     assert_eq!(dis, "op code 200 is not known to this server");
     let read = Frame::decode(&answers[1]).unwrap();
     assert_eq!((read.request_id(), read.payload.len()), (42, 6));
+    let stats = monitor.stats();
+    assert_eq!((stats.refused_frames, stats.requests), (2, 1));
+    assert_eq!((stats.bytes_in, stats.bytes_out), (1, 6));
 }
 
 #[tokio::test]
@@ -658,4 +661,47 @@ async fn requests_waiting_on_their_handlers_count_against_the_shared_budget() {
     socket.send(Message::binary(frame)).await.unwrap();
     let close = close_frame(&mut socket).await.expect("a close frame");
     assert_eq!(close.code, CloseCode::Again);
+}
+
+/// Log lines written while a test runs, for the tests that read them.
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_connection_that_fails_authentication_is_logged_with_its_peer_and_why() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    // This test's runtime has one thread: the server's tasks log to this subscriber.
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let (url, monitor) = start(ServerConfig::new().auth_token("s3cret"), Router::new()).await;
+    let mut socket = raw_socket(&url).await;
+    socket
+        .send(Message::text(haystack_wire::connection::auth_message("guess")))
+        .await
+        .unwrap();
+    let close = close_frame(&mut socket).await.expect("a close frame");
+    assert_eq!(close.code, CloseCode::Policy);
+    wait_until("the end logged", || {
+        String::from_utf8_lossy(&captured.0.lock().unwrap()).contains("connection closed")
+    })
+    .await;
+    let log = String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned();
+    assert!(log.contains("end=authentication failed"), "{log}");
+    assert!(log.contains("peer=127.0.0.1:"), "{log}");
+    assert_eq!(monitor.stats().closed_for_misbehaviour, 1);
 }

@@ -123,11 +123,6 @@ impl Account {
         }
     }
 
-    /// The connection this account is for.
-    pub(crate) fn id(&self) -> u64 {
-        self.id
-    }
-
     /// What this account holds.
     pub(crate) fn held(&self) -> usize {
         self.held.load(Ordering::Relaxed)

@@ -72,6 +72,15 @@ fn seconds(flag: &str, value: f64) -> Result<Option<Duration>, String> {
 }
 
 pub fn run(args: &Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    // Logs go to stderr (stdout's first line is the address), filtered by RUST_LOG:
+    // `warn` unless it says otherwise; `info` adds each refused or closed client,
+    // `debug` every connection and request.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
         let site = Arc::new(Site::sample());

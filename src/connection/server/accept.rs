@@ -15,7 +15,8 @@ use std::future::Future;
 use super::super::budget::MemoryBudget;
 use super::super::control::{Closing, Control};
 use super::config::ServerConfig;
-use super::connection::{next_id, serve};
+use super::connection::{next_id, serve, Slot};
+use super::counters::Counters;
 use super::router::Router;
 
 /// The first pause after an `accept()` error that is not about one
@@ -54,6 +55,7 @@ struct State {
     last_accept_error: std::sync::Mutex<Option<String>>,
     /// Every connection being served, to ask them all to close at shutdown.
     open: std::sync::Mutex<HashMap<u64, Arc<Control>>>,
+    counters: Arc<Counters>,
 }
 
 impl State {
@@ -78,6 +80,24 @@ pub struct ServerStats {
     pub memory_in_use: usize,
     /// The shared memory budget ([`ServerConfig::memory_budget`]).
     pub memory_budget: usize,
+    /// Requests handed to their handlers.
+    pub requests: u64,
+    /// Requests answered with an error grid (a fault, a panic, no handler, an
+    /// answer that could not be framed).
+    pub failed_requests: u64,
+    /// Frames refused on their own, the connection going on
+    /// ([`crate::ErrorScope::Message`]): a bad compressed payload, a chunk
+    /// that breaks its sequence, an unknown op.
+    pub refused_frames: u64,
+    /// Connections closed for what the client did: the token, a deadline, a
+    /// limit, a budget, an unreadable frame.
+    pub closed_for_misbehaviour: u64,
+    /// Request payload bytes received, after decompression and reassembly.
+    pub bytes_in: u64,
+    /// Response and push payload bytes sent, before compression.
+    pub bytes_out: u64,
+    /// Pushes refused because their peer was not reading (it is then closed).
+    pub pushes_refused: u64,
 }
 
 /// Reads a server's figures while it runs.
@@ -101,6 +121,13 @@ impl Monitor {
                 .clone(),
             memory_in_use: state.budget.used(),
             memory_budget: state.budget.limit(),
+            requests: load(&state.counters.requests),
+            failed_requests: load(&state.counters.failed_requests),
+            refused_frames: load(&state.counters.refused_frames),
+            closed_for_misbehaviour: load(&state.counters.closed_for_misbehaviour),
+            bytes_in: load(&state.counters.bytes_in),
+            bytes_out: load(&state.counters.bytes_out),
+            pushes_refused: load(&state.counters.pushes_refused),
         }
     }
 }
@@ -126,6 +153,7 @@ impl Server {
             accept_errors: AtomicU64::new(0),
             last_accept_error: std::sync::Mutex::new(None),
             open: std::sync::Mutex::new(HashMap::new()),
+            counters: Arc::default(),
         });
         Server {
             listener,
@@ -187,12 +215,13 @@ impl Server {
         let mut backoff = Duration::ZERO;
         loop {
             match self.listener.accept().await {
-                Ok((stream, _)) => {
+                Ok((stream, address)) => {
                     backoff = Duration::ZERO;
-                    self.admit(stream);
+                    self.admit(stream, address);
                 }
                 Err(error) => {
                     self.state.accept_errors.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(error = %error, "accept() failed; the server goes on");
                     let text = error.to_string();
                     *self
                         .state
@@ -208,9 +237,10 @@ impl Server {
         }
     }
 
-    fn admit(&self, stream: TcpStream) {
+    fn admit(&self, stream: TcpStream, address: SocketAddr) {
         let Ok(place) = Arc::clone(&self.state.connections).try_acquire_owned() else {
             self.state.refused.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(peer = %address, max = self.state.max_connections, "connection refused: the server is full");
             // Best effort and never waiting: the socket is closed right after.
             let _ = stream.try_write(SERVICE_UNAVAILABLE);
             return;
@@ -223,25 +253,40 @@ impl Server {
         );
         let (id, control) = (next_id(), Arc::new(Control::new()));
         state.open().insert(id, Arc::clone(&control));
-        tokio::spawn(async move {
-            let budget = Arc::clone(&state.budget);
-            let deadline = tokio::time::Instant::now() + config.handshake_timeout;
+        let span = tracing::info_span!("connection", id, peer = %address, session = tracing::field::Empty);
+        let served = async move {
+            let slot = Slot {
+                id,
+                control,
+                budget: Arc::clone(&state.budget),
+                counters: Arc::clone(&state.counters),
+                deadline: tokio::time::Instant::now() + config.handshake_timeout,
+            };
             #[cfg(feature = "tls")]
             if let Some(tls) = config.tls.clone() {
                 let acceptor = tokio_rustls::TlsAcceptor::from(tls.0);
                 // A failed or late TLS handshake ends the connection before it is one.
-                if let Ok(Ok(stream)) = tokio::time::timeout_at(deadline, acceptor.accept(stream)).await {
-                    serve(stream, config, router, budget, id, control, deadline).await;
+                match tokio::time::timeout_at(slot.deadline, acceptor.accept(stream)).await {
+                    Ok(Ok(stream)) => {
+                        serve(stream, config, router, slot).await;
+                    }
+                    Ok(Err(error)) => tracing::info!(error = %error, "TLS handshake failed"),
+                    Err(_) => tracing::info!("no TLS handshake within the handshake deadline"),
                 }
                 state.open().remove(&id);
                 drop(place);
                 return;
             }
-            serve(stream, config, router, budget, id, control, deadline).await;
+            serve(stream, config, router, slot).await;
             state.open().remove(&id);
             drop(place);
-        });
+        };
+        tokio::spawn(tracing::Instrument::instrument(served, span));
     }
+}
+
+fn load(counter: &AtomicU64) -> u64 {
+    counter.load(Ordering::Relaxed)
 }
 
 /// Errors of one connection that was already gone when accepted: the next

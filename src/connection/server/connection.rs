@@ -29,6 +29,7 @@ use super::super::read_meter::{Meter, ReadMeter};
 use super::super::websocket_config;
 use super::super::write_deadline::WriteDeadline;
 use super::config::ServerConfig;
+use super::counters::Counters;
 use super::peer::Peer;
 use super::router::{Request, Router};
 use crate::protocol::{handshake, BaseHeader, Flags, HeaderError};
@@ -208,18 +209,8 @@ pub async fn serve_connection<S>(stream: S, config: Arc<ServerConfig>, router: A
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let budget = MemoryBudget::new(config.memory_budget);
-    let deadline = Instant::now() + config.handshake_timeout;
-    serve(
-        stream,
-        config,
-        router,
-        budget,
-        next_id(),
-        Arc::new(Control::new()),
-        deadline,
-    )
-    .await
+    let slot = Slot::alone(&config);
+    serve(stream, config, router, slot).await
 }
 
 /// A number for the next connection, unique within the process.
@@ -227,22 +218,62 @@ pub(super) fn next_id() -> u64 {
     PEER_IDS.fetch_add(1, Ordering::Relaxed)
 }
 
-/// Serves connection `id`, which `control` can ask to close from outside;
-/// its upgrade and token must come by `deadline`.
+/// What a connection shares with the server that serves it.
+#[derive(Debug)]
+pub(super) struct Slot {
+    /// The connection's number.
+    pub(super) id: u64,
+    /// How the server asks it to close.
+    pub(super) control: Arc<Control>,
+    /// The memory it shares with the other connections.
+    pub(super) budget: Arc<MemoryBudget>,
+    /// What the server counts.
+    pub(super) counters: Arc<Counters>,
+    /// When its upgrade and token must have come.
+    pub(super) deadline: Instant,
+}
+
+impl Slot {
+    /// The slot of a connection served on its own, with a budget of its own.
+    fn alone(config: &ServerConfig) -> Slot {
+        Slot {
+            id: next_id(),
+            control: Arc::new(Control::new()),
+            budget: MemoryBudget::new(config.memory_budget),
+            counters: Arc::default(),
+            deadline: Instant::now() + config.handshake_timeout,
+        }
+    }
+}
+
+/// Serves the connection of `slot` over `stream`, from the upgrade on, and
+/// says in the log why it ended.
 pub(super) async fn serve<S>(
     stream: S,
     config: Arc<ServerConfig>,
     router: Arc<Router>,
-    budget: Arc<MemoryBudget>,
-    id: u64,
-    control: Arc<Control>,
-    deadline: Instant,
+    slot: Slot,
 ) -> ConnectionEnd
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let account = Arc::new(budget.open(id, Arc::clone(&control)));
-    let meter = Meter::new(Arc::clone(&account), Arc::clone(&control));
+    let counters = Arc::clone(&slot.counters);
+    let end = upgrade_and_speak(stream, &config, &router, slot).await;
+    log_end(&end, &counters);
+    end
+}
+
+async fn upgrade_and_speak<S>(
+    stream: S,
+    config: &Arc<ServerConfig>,
+    router: &Arc<Router>,
+    slot: Slot,
+) -> ConnectionEnd
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let account = Arc::new(slot.budget.open(slot.id, Arc::clone(&slot.control)));
+    let meter = Meter::new(Arc::clone(&account), Arc::clone(&slot.control));
     let stream = ReadMeter::new(
         WriteDeadline::new(stream, config.write_timeout),
         Arc::clone(&meter),
@@ -252,7 +283,7 @@ where
         name_subprotocol,
         Some(websocket_config(&config.limits).read_buffer_size(READ_BUFFER)),
     );
-    let socket = match tokio::time::timeout_at(deadline, upgrade).await {
+    let socket = match tokio::time::timeout_at(slot.deadline, upgrade).await {
         Ok(Ok(socket)) => socket,
         Ok(Err(error)) => return ConnectionEnd::Upgrade(Box::new(error)),
         Err(_) => {
@@ -261,7 +292,7 @@ where
             }
         }
     };
-    speak(socket, &config, &router, account, control, Some(meter), deadline).await
+    speak(socket, config, router, account, slot, Some(meter)).await
 }
 
 /// Serves one connection whose WebSocket upgrade the caller already made:
@@ -281,11 +312,29 @@ where
         + Send
         + 'static,
 {
-    let budget = MemoryBudget::new(config.memory_budget);
-    let (id, control) = (next_id(), Arc::new(Control::new()));
-    let account = Arc::new(budget.open(id, Arc::clone(&control)));
-    let deadline = Instant::now() + config.handshake_timeout;
-    speak(socket, &config, &router, account, control, None, deadline).await
+    let slot = Slot::alone(&config);
+    let counters = Arc::clone(&slot.counters);
+    let account = Arc::new(slot.budget.open(slot.id, Arc::clone(&slot.control)));
+    let end = speak(socket, &config, &router, account, slot, None).await;
+    log_end(&end, &counters);
+    end
+}
+
+/// Says why a connection ended: at `info` when the client misbehaved (a
+/// refusal worth a look), at `debug` otherwise.
+fn log_end(end: &ConnectionEnd, counters: &Counters) {
+    match end {
+        ConnectionEnd::ClientClosed
+        | ConnectionEnd::ServerShutdown
+        | ConnectionEnd::Socket(_)
+        | ConnectionEnd::Upgrade(_) => {
+            tracing::debug!(end = %end, "connection ended");
+        }
+        _ => {
+            Counters::one(&counters.closed_for_misbehaviour);
+            tracing::info!(end = %end, "connection closed");
+        }
+    }
 }
 
 /// Everything after the upgrade: the token, the read loop, the close.
@@ -294,9 +343,8 @@ async fn speak<W>(
     config: &Arc<ServerConfig>,
     router: &Arc<Router>,
     account: Arc<Account>,
-    control: Arc<Control>,
+    slot: Slot,
     meter: Option<Arc<Meter>>,
-    deadline: Instant,
 ) -> ConnectionEnd
 where
     W: Stream<Item = Result<Message, tungstenite::Error>>
@@ -305,7 +353,13 @@ where
         + Send
         + 'static,
 {
-    let id = account.id();
+    let Slot {
+        id,
+        control,
+        counters,
+        deadline,
+        ..
+    } = slot;
     let (sink, mut stream) = socket.split();
     let (outbox, writer) = Outbox::with_account(
         Session::V1,
@@ -315,17 +369,18 @@ where
     );
     let writer = tokio::spawn(write_loop(sink, writer));
     let outbox = Arc::new(outbox);
-    let end = match authenticate(&mut stream, &config, deadline).await {
+    let end = match authenticate(&mut stream, config, deadline).await {
         Ok(()) => {
             let peer = Peer {
                 id,
                 outbox: Arc::clone(&outbox),
                 control: Arc::clone(&control),
                 max_queued_bytes: config.max_queued_bytes,
+                counters: Arc::clone(&counters),
             };
             Connection {
-                config: &config,
-                router: &router,
+                config,
+                router,
                 peer,
                 decoder: Decoder::new()
                     .with_limits(config.limits)
@@ -334,6 +389,7 @@ where
                 account: Arc::clone(&account),
                 meter: meter.as_deref(),
                 charged: 0,
+                counters: Arc::clone(&counters),
             }
             .run(&mut stream)
             .await
@@ -442,6 +498,7 @@ struct Connection<'a> {
     meter: Option<&'a Meter>,
     /// The decoder's pending bytes, as charged to the account.
     charged: usize,
+    counters: Arc<Counters>,
 }
 
 impl Drop for Connection<'_> {
@@ -555,6 +612,15 @@ impl Connection<'_> {
         };
         let answer = Answer::to_offer(&offer, &self.config.capabilities);
         let session = answer.session(&offer);
+        tracing::Span::current().record(
+            "session",
+            tracing::field::display(format_args!(
+                "v{} compression={} chunked={}",
+                session.version.number(),
+                session.compression.map_or("none", |algorithm| algorithm.name()),
+                session.chunked
+            )),
+        );
         // The answer is queued before any frame of the new session, so the client reads it first.
         let _ = self.peer.outbox.queue_text(answer.to_json());
         self.peer.outbox.set_session(session);
@@ -586,6 +652,8 @@ impl Connection<'_> {
             Ok(Some(message)) => self.start(message).await,
             Ok(None) => Ok(()),
             Err(error) if error.scope() == ErrorScope::Message => {
+                Counters::one(&self.counters.refused_frames);
+                tracing::debug!(error = %error, "frame refused, the connection goes on");
                 self.refuse(frame, &error);
                 Ok(())
             }
@@ -665,6 +733,8 @@ impl Connection<'_> {
         // against the budget, so that requests waiting on slow handlers
         // cannot pile up gigabytes.
         let held = request.payload.len();
+        Counters::one(&self.counters.requests);
+        Counters::add(&self.counters.bytes_in, held);
         self.account
             .charge(held)
             .map_err(|exhausted| ConnectionEnd::OverServerBudget {
@@ -673,9 +743,28 @@ impl Connection<'_> {
             })?;
         let account = Arc::clone(&self.account);
         let router = Arc::clone(self.router);
-        tokio::spawn(async move {
+        let counters = Arc::clone(&self.counters);
+        let span = tracing::debug_span!("request", op = %request.op, request_id = request.request_id, bytes_in = held);
+        let handled = async move {
+            let started = Instant::now();
             let (op, request_id, peer) = (request.op, request.request_id, request.peer.clone());
-            let sent = match router.dispatch(request).await {
+            let reply = router.dispatch(request).await;
+            let (outcome, bytes_out) = match &reply {
+                Ok(payload) => ("ok", payload.len()),
+                Err(fault) => {
+                    Counters::one(&counters.failed_requests);
+                    tracing::debug!(dis = fault.dis(), "the handler failed");
+                    ("fault", 0)
+                }
+            };
+            Counters::add(&counters.bytes_out, bytes_out);
+            tracing::debug!(
+                outcome,
+                bytes_out,
+                elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
+                "request answered"
+            );
+            let sent = match reply {
                 Ok(payload) => peer
                     .outbox
                     .send_now(BaseHeader::response(request_id, op), &payload),
@@ -700,7 +789,8 @@ impl Connection<'_> {
             }
             account.release(held);
             drop(permit);
-        });
+        };
+        tokio::spawn(tracing::Instrument::instrument(handled, span));
         Ok(())
     }
 }

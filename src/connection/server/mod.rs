@@ -11,6 +11,7 @@
 mod accept;
 mod config;
 mod connection;
+mod counters;
 mod peer;
 mod router;
 

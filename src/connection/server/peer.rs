@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use super::super::control::{Closing, Control};
 use super::super::outbox::{Outbox, SendError};
+use super::counters::Counters;
 use crate::protocol::{BaseHeader, Op};
 
 /// The sending side of one connection, for pushes.
@@ -21,6 +22,7 @@ pub struct Peer {
     pub(super) control: Arc<Control>,
     /// The output budget: past it, the peer is not keeping up.
     pub(super) max_queued_bytes: usize,
+    pub(super) counters: Arc<Counters>,
 }
 
 /// Why a push did not go out.
@@ -86,6 +88,13 @@ impl Peer {
     pub fn push(&self, op: Op, payload: &[u8]) -> Result<(), PushError> {
         let queued = self.queued_bytes();
         if queued > self.max_queued_bytes {
+            Counters::one(&self.counters.pushes_refused);
+            tracing::info!(
+                peer = self.id,
+                queued,
+                limit = self.max_queued_bytes,
+                "push refused: the peer is not reading"
+            );
             self.control.close(Closing::PushesNotRead {
                 queued,
                 limit: self.max_queued_bytes,
@@ -97,7 +106,10 @@ impl Peer {
             });
         }
         match self.outbox.send_now(BaseHeader::push(op), payload) {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                Counters::add(&self.counters.bytes_out, payload.len());
+                Ok(())
+            }
             Err(SendError::Encode(source)) => Err(PushError::Encode {
                 peer: self.id,
                 source,
