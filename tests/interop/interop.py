@@ -3,8 +3,10 @@
 Part A runs the reference's WebSocketServer(binary=True) with fixed grids and
 talks to it with our client: `hswire call` in each mode, and the
 interop_client example for pushes and load. Part B runs `hswire serve` and
-talks to it with the reference's WebSocketClient(binary=True). Each check
-prints one line; the script exits 1 if any check fails.
+talks to it with the reference's WebSocketClient(binary=True). Part C does
+both over TLS with client certificates made by the reference's
+`generate_test_certificates`. Each check prints one line; the script exits 1
+if any check fails.
 
 Usage: python interop.py --hswire PATH --client PATH
 """
@@ -17,7 +19,9 @@ import datetime
 import json
 import math
 import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 from hs_py import ws_client, ws_server
@@ -26,6 +30,7 @@ from hs_py.errors import CallError, HaystackError
 from hs_py.grid import Grid, GridBuilder
 from hs_py.kinds import MARKER, Number, Ref
 from hs_py.ops import HaystackOps
+from hs_py.tls import TLSConfig, generate_test_certificates
 from hs_py.ws_client import WebSocketClient
 from hs_py.ws_codec import COMP_LZMA, COMP_ZLIB
 from hs_py.ws_server import WebSocketServer
@@ -284,7 +289,7 @@ async def start_hswire_serve(hswire: str, *flags: str) -> tuple[asyncio.subproce
     assert process.stdout is not None
     line = (await asyncio.wait_for(process.stdout.readline(), 30)).decode().strip()
     url = line.rsplit(" ", 1)[-1]
-    if not url.startswith("ws://"):
+    if not url.startswith(("ws://", "wss://")):
         raise RuntimeError(f"hswire serve said {line!r}")
     return process, url
 
@@ -374,6 +379,62 @@ async def part_b(hswire: str) -> None:
         await stop(process)
 
 
+# ---- part C: both over TLS, with client certificates ----------------------
+
+MODES_C = [
+    ("v1", {}, []),
+    ("chunked+zlib", {"binary_compression": COMP_ZLIB, "chunked": True}, ["--compression", "zlib", "--chunked"]),
+]
+
+
+async def part_c(hswire: str) -> None:
+    print("== part C: TLS both ways, with client certificates", flush=True)
+    with tempfile.TemporaryDirectory() as directory:
+        server_tls = generate_test_certificates(directory)
+        files = {name: str(Path(directory) / name) for name in ("ca.pem", "server.pem", "server.key", "client.pem", "client.key")}
+        our_certificate = ["--ca", files["ca.pem"], "--cert", files["client.pem"], "--key", files["client.key"]]
+
+        # The reference's server requires client certificates (mutual TLS, TLS 1.3).
+        for name, options, flags in MODES_C:
+            server = WebSocketServer(FixedOps(), host=HOST, port=0, binary=True, heartbeat=0, tls=server_tls, **options)
+            await server.start()
+            url = f"wss://{HOST}:{server.port}"
+            try:
+                code, out, err = await run(hswire, "call", "--url", url, *our_certificate, *flags, "read", "--grid", read_grid("big"))
+                if code == 0:
+                    difference = same_grid(decode_grid(out.strip().encode()), decode_grid(encode_grid(BIG)))
+                    check(f"C {name}: hswire call with a client certificate reads the big grid", difference is None, difference or "same values")
+                else:
+                    check(f"C {name}: hswire call with a client certificate reads the big grid", False, f"exit {code}: {err.strip()}")
+                code, _, err = await run(hswire, "call", "--url", url, "--ca", files["ca.pem"], "--timeout", "5", "about")
+                check(f"C {name}: hswire call without a certificate is refused", code != 0, err.strip().splitlines()[-1] if err.strip() else "")
+            finally:
+                await server.stop()
+
+        # hswire serve requires them too; the reference's client presents its own.
+        client_tls = TLSConfig(
+            certificate_path=files["client.pem"], private_key_path=files["client.key"], ca_certificates_path=files["ca.pem"]
+        )
+        server_flags = ["--tls-cert", files["server.pem"], "--tls-key", files["server.key"], "--client-ca", files["ca.pem"]]
+        for name, options, flags in MODES_C:
+            process, url = await start_hswire_serve(hswire, *server_flags, *flags)
+            try:
+                check(f"C {name}: hswire serve says wss://", url.startswith("wss://"), url)
+                async with WebSocketClient(url, binary=True, pythonic=False, heartbeat=0, tls=client_tls, **options) as client:
+                    point = (await client.read("point and his", 1, raw=True))[0]["id"]
+                    month = await client.his_read(point, MONTH, raw=True)
+                check(f"C {name}: the reference's client reads a month over TLS", len(month.rows) == 8928, f"{len(month.rows)} rows")
+                anonymous = TLSConfig(ca_certificates_path=files["ca.pem"])
+                try:
+                    async with WebSocketClient(url, binary=True, pythonic=False, heartbeat=0, tls=anonymous, timeout=5) as client:
+                        await client.about(raw=True)
+                    check(f"C {name}: the reference's client without a certificate is refused", False, "served")
+                except Exception as error:  # noqa: BLE001 - any refusal will do
+                    check(f"C {name}: the reference's client without a certificate is refused", True, type(error).__name__)
+            finally:
+                await stop(process)
+
+
 def drop_server_time(grid: Grid) -> Grid:
     """The about grid without the clock readings, which differ from one server run to the next."""
     clocks = ("serverTime", "serverBootTime")
@@ -394,6 +455,7 @@ async def main() -> int:
     args = parser.parse_args()
     await part_a(args.hswire, args.client)
     await part_b(args.hswire)
+    await part_c(args.hswire)
     if FAILURES:
         print(f"{len(FAILURES)} interop check(s) failed: {', '.join(FAILURES)}")
         return 1
