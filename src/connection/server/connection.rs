@@ -653,7 +653,7 @@ impl Connection<'_> {
             Ok(None) => Ok(()),
             Err(error) if error.scope() == ErrorScope::Message => {
                 Counters::one(&self.counters.refused_frames);
-                tracing::debug!(error = %error, "frame refused, the connection goes on");
+                tracing::debug!(error = %error, scope = ?error.scope(), "frame refused, the connection goes on");
                 self.refuse(frame, &error);
                 Ok(())
             }
