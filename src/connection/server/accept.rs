@@ -264,15 +264,9 @@ impl Server {
             };
             #[cfg(feature = "tls")]
             if let Some(tls) = config.tls.clone() {
-                let acceptor = tokio_rustls::TlsAcceptor::from(tls.0);
-                // A failed or late TLS handshake ends the connection before it is one.
-                match tokio::time::timeout_at(slot.deadline, acceptor.accept(stream)).await {
-                    Ok(Ok(stream)) => {
-                        serve(stream, config, router, slot).await;
-                    }
-                    Ok(Err(error)) => tracing::info!(error = %error, "TLS handshake failed"),
-                    Err(_) => tracing::info!("no TLS handshake within the handshake deadline"),
-                }
+                // Boxed: the TLS states are large, and a plain connection's task should not
+                // be sized for them.
+                Box::pin(serve_tls(stream, tls, config, router, slot)).await;
                 state.open().remove(&id);
                 drop(place);
                 return;
@@ -282,6 +276,26 @@ impl Server {
             drop(place);
         };
         tokio::spawn(tracing::Instrument::instrument(served, span));
+    }
+}
+
+/// The TLS handshake within the connection's deadline, then the connection.
+#[cfg(feature = "tls")]
+async fn serve_tls(
+    stream: TcpStream,
+    tls: super::super::tls::ServerTls,
+    config: Arc<ServerConfig>,
+    router: Arc<Router>,
+    slot: Slot,
+) {
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls.0);
+    // A failed or late TLS handshake ends the connection before it is one.
+    match tokio::time::timeout_at(slot.deadline, acceptor.accept(stream)).await {
+        Ok(Ok(stream)) => {
+            serve(stream, config, router, slot).await;
+        }
+        Ok(Err(error)) => tracing::info!(error = %error, "TLS handshake failed"),
+        Err(_) => tracing::info!("no TLS handshake within the handshake deadline"),
     }
 }
 
