@@ -82,14 +82,7 @@ impl Client {
         #[cfg(feature = "tls")]
         if request.uri().scheme_str() == Some("wss") {
             let stream = tls_stream(url, request.uri(), config).await?;
-            let (socket, _) = tokio_tungstenite::client_async_with_config(
-                request,
-                stream,
-                Some(websocket_config(&config.limits)),
-            )
-            .await
-            .map_err(|source| connect_error(url, source))?;
-            return Client::begin(socket, config).await;
+            return Client::open_over(stream, request, url, config).await;
         }
         let (socket, _) = tokio_tungstenite::connect_async_with_config(
             request,
@@ -113,14 +106,7 @@ impl Client {
         let after = config.connect_timeout;
         let open = async {
             let request = upgrade_request(url, &config)?;
-            let (socket, _) = tokio_tungstenite::client_async_with_config(
-                request,
-                stream,
-                Some(websocket_config(&config.limits)),
-            )
-            .await
-            .map_err(|source| connect_error(url, source))?;
-            Client::begin(socket, &config).await
+            Client::open_over(stream, request, url, &config).await
         };
         tokio::time::timeout(after, open).await.unwrap_or_else(|_| {
             Err(ClientError::ConnectTimeout {
@@ -128,6 +114,26 @@ impl Client {
                 after,
             })
         })
+    }
+
+    /// The WebSocket upgrade of `request` over `stream`, then as [`Client::begin`].
+    async fn open_over<S>(
+        stream: S,
+        request: tungstenite::handshake::client::Request,
+        url: &str,
+        config: &ClientConfig,
+    ) -> Result<Client, ClientError>
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let (socket, _) = tokio_tungstenite::client_async_with_config(
+            request,
+            stream,
+            Some(websocket_config(&config.limits)),
+        )
+        .await
+        .map_err(|source| connect_error(url, source))?;
+        Client::begin(socket, config).await
     }
 
     /// The token and the handshake over an upgraded socket, then the client.
