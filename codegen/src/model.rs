@@ -31,6 +31,8 @@ pub struct Protocol {
     pub defaults: Vec<Default>,
     /// The capability handshake.
     pub handshake: Handshake,
+    /// The JSON text messages; `None` for a spec written before they were.
+    pub messages: Option<Messages>,
 }
 
 impl Protocol {
@@ -456,4 +458,99 @@ impl JsonShape {
         ("bool", JsonShape::Bool),
         ("version", JsonShape::Version),
     ];
+}
+
+/// The JSON text messages besides the capability handshake.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Messages {
+    /// What they are.
+    pub doc: String,
+    /// The JSON key of the `type` of messages that have one.
+    pub type_field: String,
+    /// The most requests a batch may hold.
+    pub batch_max_items: u64,
+    /// How batches go.
+    pub batch_doc: String,
+    /// Every message, in spec order.
+    pub list: Vec<Message>,
+    /// The login exchange.
+    pub login: Login,
+}
+
+/// One JSON text message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// Its name in the spec (snake_case).
+    pub name: String,
+    /// The value of the type field, if it has one.
+    pub ty: Option<String>,
+    /// Which peer sends it.
+    pub sender: Sender,
+    /// What it is for.
+    pub doc: String,
+    /// Its fields, in writing order.
+    pub fields: Vec<MessageField>,
+}
+
+/// One JSON field of a text message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageField {
+    /// The JSON key.
+    pub name: String,
+    /// The JSON shape.
+    pub json: MessageJson,
+    /// Whether every message of its kind has it.
+    pub required: bool,
+    /// What it holds.
+    pub doc: String,
+}
+
+/// Which peer sends a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sender {
+    /// The client.
+    Client,
+    /// The server.
+    Server,
+}
+
+impl Sender {
+    /// Every sender, with its spelling in the spec.
+    pub const ALL: [(&'static str, Sender); 2] = [("client", Sender::Client), ("server", Sender::Server)];
+}
+
+/// The JSON shape of a text message's field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageJson {
+    /// A string.
+    String,
+    /// Bytes or UTF-8 text in unpadded base64url.
+    Base64Url,
+    /// A Haystack 4 JSON grid.
+    Grid,
+    /// Any JSON value, echoed as received.
+    Any,
+}
+
+impl MessageJson {
+    /// Every shape, with its spelling in the spec.
+    pub const ALL: [(&'static str, MessageJson); 4] = [
+        ("string", MessageJson::String),
+        ("base64url", MessageJson::Base64Url),
+        ("grid", MessageJson::Grid),
+        ("any", MessageJson::Any),
+    ];
+}
+
+/// The login exchange.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Login {
+    /// The hash function.
+    pub hash: String,
+    /// The message names of a successful login, in order.
+    pub steps: Vec<String>,
+    /// The refusal message's name.
+    pub refusal: String,
+    /// How it goes.
+    pub doc: String,
 }

@@ -37,6 +37,10 @@ pub struct Spec {
     pub defaults: Vec<DefaultSpec>,
     /// The capability handshake.
     pub handshake: HandshakeSpec,
+    /// The JSON text messages: envelopes, batches, JSON pushes and the login.
+    /// A spec written before the entry existed has none.
+    #[serde(default)]
+    pub messages: Option<MessagesSpec>,
 }
 
 /// One protocol version.
@@ -293,5 +297,76 @@ pub struct HandshakeFieldSpec {
     /// The JSON shape: `string`, `algorithms`, `bool` or `version`.
     pub json: String,
     /// What the field says in the offer and in the answer.
+    pub doc: String,
+}
+
+/// The JSON text messages besides the capability handshake.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessagesSpec {
+    /// What the messages are and how they mix with frames.
+    pub doc: String,
+    /// The JSON key that names the kind of the messages that have a `type`.
+    pub type_field: String,
+    /// The batch form and its cap.
+    pub batch: BatchSpec,
+    /// Every message.
+    pub list: Vec<MessageSpec>,
+    /// The login exchange.
+    pub login: LoginSpec,
+}
+
+/// The batch form.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchSpec {
+    /// The most requests one batch may hold.
+    pub max_items: u64,
+    /// How batches go and what happens over the cap.
+    pub doc: String,
+}
+
+/// One JSON text message.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessageSpec {
+    /// The message's name in the spec (snake_case).
+    pub name: String,
+    /// The value of the type field, for messages that carry one.
+    #[serde(rename = "type", default)]
+    pub ty: Option<String>,
+    /// `client` or `server`.
+    pub sender: String,
+    /// What the message is for.
+    pub doc: String,
+    /// Its JSON fields, in the order they are written.
+    pub fields: Vec<MessageFieldSpec>,
+}
+
+/// One JSON field of a text message.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessageFieldSpec {
+    /// The JSON key.
+    pub name: String,
+    /// The JSON shape: `string`, `base64url`, `grid` or `any`.
+    pub json: String,
+    /// Whether every message of this kind has it.
+    pub required: bool,
+    /// What it holds.
+    pub doc: String,
+}
+
+/// The login exchange.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginSpec {
+    /// The hash function both sides name.
+    pub hash: String,
+    /// The messages of a successful login, in order, client first.
+    pub steps: Vec<String>,
+    /// The message a server sends instead of its next step when the login fails.
+    pub refusal: String,
+    /// How the login goes.
     pub doc: String,
 }

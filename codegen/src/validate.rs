@@ -5,9 +5,9 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use crate::model::{
-    Algorithm, Default, Field, Flag, Handshake, HandshakeField, JsonShape, Op, Parameter, Protocol, Reserved,
-    Retired, Role, Scalar, Section, Unit, UnknownOpPolicy, UnknownOps, UnusedBits, UnusedBitsPolicy, Version,
-    WireType,
+    Algorithm, Default, Field, Flag, Handshake, HandshakeField, JsonShape, Login, Message, MessageField,
+    MessageJson, Messages, Op, Parameter, Protocol, Reserved, Retired, Role, Scalar, Section, Sender, Unit,
+    UnknownOpPolicy, UnknownOps, UnusedBits, UnusedBitsPolicy, Version, WireType,
 };
 use crate::spec::{self, Spec};
 use crate::Error;
@@ -45,6 +45,11 @@ impl Checker<'_> {
         let sections = self.layout(&spec.layout, &flags)?;
         let defaults = self.defaults(&spec.defaults)?;
         let handshake = self.handshake(&spec.handshake, &versions)?;
+        let messages = spec
+            .messages
+            .as_ref()
+            .map(|messages| self.messages(messages, &handshake))
+            .transpose()?;
         Ok(Protocol {
             name: spec.name.clone(),
             doc: spec.doc.trim().to_owned(),
@@ -58,6 +63,7 @@ impl Checker<'_> {
             reserved,
             defaults,
             handshake,
+            messages,
         })
     }
 
@@ -675,5 +681,169 @@ impl Checker<'_> {
             auth_doc: self.doc("handshake.auth.doc", &h.auth.doc)?,
             fields,
         })
+    }
+
+    fn messages(&self, m: &spec::MessagesSpec, handshake: &Handshake) -> Result<Messages, Error> {
+        let type_field = self.json_key("messages.type_field", &m.type_field)?;
+        if m.batch.max_items == 0 || m.batch.max_items > u64::from(u32::MAX) {
+            return self.fail(
+                "messages.batch.max_items",
+                format!(
+                    "a batch cap of {} cannot be met; give a count from 1 to {}",
+                    m.batch.max_items,
+                    u32::MAX
+                ),
+            );
+        }
+        let mut names = HashMap::new();
+        let mut list = Vec::new();
+        for (i, message) in m.list.iter().enumerate() {
+            let path = format!("messages.list[{i}]");
+            let name = self.name(&format!("{path}.name"), &message.name)?;
+            self.unique(&mut names, name.clone(), format!("{path}.name"), "message")?;
+            let Some(sender) = Sender::ALL
+                .iter()
+                .find(|(n, _)| *n == message.sender)
+                .map(|(_, s)| *s)
+            else {
+                return self.fail(
+                    format!("{path}.sender"),
+                    format!("unknown sender `{}`; expected client or server", message.sender),
+                );
+            };
+            let mut keys = HashMap::new();
+            let mut fields = Vec::new();
+            for (k, f) in message.fields.iter().enumerate() {
+                let fpath = format!("{path}.fields[{k}]");
+                let key = self.json_key(&format!("{fpath}.name"), &f.name)?;
+                self.unique(&mut keys, key.clone(), format!("{fpath}.name"), "field")?;
+                let Some(json) = MessageJson::ALL
+                    .iter()
+                    .find(|(n, _)| *n == f.json)
+                    .map(|(_, s)| *s)
+                else {
+                    return self.fail(
+                        format!("{fpath}.json"),
+                        format!(
+                            "unknown JSON shape `{}`; expected string, base64url, grid or any",
+                            f.json
+                        ),
+                    );
+                };
+                fields.push(MessageField {
+                    name: key,
+                    json,
+                    required: f.required,
+                    doc: self.doc(&format!("{fpath}.doc"), &f.doc)?,
+                });
+            }
+            if let Some(ty) = &message.ty {
+                self.json_key(&format!("{path}.type"), ty)?;
+                let typed = fields
+                    .iter()
+                    .any(|f| f.name == type_field && f.required && f.json == MessageJson::String);
+                if !typed {
+                    return self.fail(
+                        format!("{path}.fields"),
+                        format!(
+                            "message `{name}` has type `{ty}` but no required string field `{type_field}` to carry it"
+                        ),
+                    );
+                }
+                if *ty == handshake.ty {
+                    return self.fail(
+                        format!("{path}.type"),
+                        format!(
+                            "type `{ty}` is the capability handshake's; a reader could not tell them apart"
+                        ),
+                    );
+                }
+            }
+            list.push(Message {
+                name,
+                ty: message.ty.clone(),
+                sender,
+                doc: self.doc(&format!("{path}.doc"), &message.doc)?,
+                fields,
+            });
+        }
+        let login = self.login(&m.login, &list)?;
+        Ok(Messages {
+            doc: self.doc("messages.doc", &m.doc)?,
+            type_field,
+            batch_max_items: m.batch.max_items,
+            batch_doc: self.doc("messages.batch.doc", &m.batch.doc)?,
+            list,
+            login,
+        })
+    }
+
+    /// The login's steps name messages of the list, alternate from the
+    /// client, and end with the server; the refusal is a server's message.
+    fn login(&self, l: &spec::LoginSpec, list: &[Message]) -> Result<Login, Error> {
+        let find = |path: String, name: &str| match list.iter().find(|m| m.name == name) {
+            Some(message) => Ok(message),
+            None => self.fail(path, format!("`{name}` is not a message of `messages.list`")),
+        };
+        if l.steps.is_empty() {
+            return self.fail("messages.login.steps", "a login needs at least one step");
+        }
+        for (i, step) in l.steps.iter().enumerate() {
+            let message = find(format!("messages.login.steps[{i}]"), step)?;
+            let expected = if i % 2 == 0 {
+                Sender::Client
+            } else {
+                Sender::Server
+            };
+            if message.sender != expected {
+                return self.fail(
+                    format!("messages.login.steps[{i}]"),
+                    format!(
+                        "step {i} `{step}` is sent by the {}; the login alternates, client first",
+                        if message.sender == Sender::Client {
+                            "client"
+                        } else {
+                            "server"
+                        }
+                    ),
+                );
+            }
+        }
+        if l.steps.len() % 2 != 0 {
+            return self.fail(
+                "messages.login.steps",
+                "the login must end with a server's step, which says it succeeded",
+            );
+        }
+        let refusal = find("messages.login.refusal".into(), &l.refusal)?;
+        if refusal.sender != Sender::Server {
+            return self.fail(
+                "messages.login.refusal",
+                format!("the refusal `{}` must be a server's message", l.refusal),
+            );
+        }
+        if l.hash.trim().is_empty() {
+            return self.fail("messages.login.hash", "the hash function needs a name");
+        }
+        Ok(Login {
+            hash: l.hash.clone(),
+            steps: l.steps.clone(),
+            refusal: l.refusal.clone(),
+            doc: self.doc("messages.login.doc", &l.doc)?,
+        })
+    }
+
+    /// A JSON key the generators can turn into a constant name: ASCII
+    /// letters and digits, starting with a lowercase letter (camelCase allowed).
+    fn json_key(&self, path: &str, key: &str) -> Result<String, Error> {
+        let mut chars = key.chars();
+        let starts_well = chars.next().is_some_and(|c| c.is_ascii_lowercase());
+        if !starts_well || !chars.all(|c| c.is_ascii_alphanumeric()) {
+            return self.fail(
+                path,
+                format!("JSON key `{key}` must start with a lowercase ASCII letter and hold only ASCII letters and digits"),
+            );
+        }
+        Ok(key.to_owned())
     }
 }

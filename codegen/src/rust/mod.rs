@@ -7,6 +7,7 @@ mod defaults;
 mod flags;
 mod handshake;
 mod layout;
+mod messages;
 mod ops;
 mod versions;
 
@@ -39,6 +40,7 @@ fn module(protocol: &Protocol) -> TokenStream {
     let layout = layout::tokens(protocol);
     let defaults = defaults::tokens(protocol);
     let handshake = handshake::tokens(protocol);
+    let messages = messages::tokens(protocol);
     quote! {
         #versions
         #flags
@@ -47,6 +49,7 @@ fn module(protocol: &Protocol) -> TokenStream {
         #layout
         #defaults
         #handshake
+        #messages
     }
 }
 
