@@ -53,7 +53,7 @@ pub use auth::{
     unescape_username, CredentialStore, CredentialsError, FakeCredentials, Lookup,
     RandomError, Role, ScramClient, ScramClientFinal, ScramCredentials, ScramError, ScramLimits,
     ScramMessage, ScramServer, ScramServerFirst, ScramServerSuccess, UnknownRole,
-    UserRecord,
+    UserRecord, Users, UsersError,
 };
 pub use body::{Body, BodyError};
 pub use capabilities::Capabilities;

@@ -144,7 +144,7 @@ pub struct UserRecord {
 pub type Lookup<'a> = Pin<Box<dyn Future<Output = Option<UserRecord>> + Send + 'a>>;
 
 /// Where a server looks users up when they log in: a file loaded in memory
-/// , a database, a directory.
+/// ([`Users`](super::Users)), a database, a directory.
 ///
 /// A store that cannot reach its backend answers `None`: the login then
 /// fails as for an unknown user, and the store reports the fault its own

@@ -1,5 +1,6 @@
 //! Logging in: SCRAM-SHA-256 (RFC 5802, RFC 7677) as pure state machines,
-//! the credentials a server keeps and the store it looks users up in.
+//! the credentials a server keeps and the store it looks users up in, the
+//! reference's users file, and the tokens issued after a login.
 //!
 //! Nothing here does I/O on a connection: the JSON messages that carry the
 //! SCRAM strings are built and read by the connection layer.
@@ -12,6 +13,7 @@
 
 mod credentials;
 mod scram;
+mod users;
 
 pub use credentials::{
     CredentialStore, CredentialsError, FakeCredentials, Lookup, Role, ScramCredentials,
@@ -22,3 +24,4 @@ pub use scram::{
     unescape_username, RandomError, ScramClient, ScramClientFinal, ScramError, ScramLimits,
     ScramMessage, ScramServer, ScramServerFirst, ScramServerSuccess,
 };
+pub use users::{Users, UsersError};
