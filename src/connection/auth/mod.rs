@@ -13,6 +13,7 @@
 
 mod credentials;
 mod scram;
+mod tokens;
 mod users;
 
 pub use credentials::{
@@ -24,4 +25,5 @@ pub use scram::{
     unescape_username, RandomError, ScramClient, ScramClientFinal, ScramError, ScramLimits,
     ScramMessage, ScramServer, ScramServerFirst, ScramServerSuccess,
 };
+pub use tokens::{IssuedTokens, TokenHolder};
 pub use users::{Users, UsersError};
