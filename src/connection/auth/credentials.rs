@@ -58,11 +58,7 @@ impl ScramCredentials {
     }
 
     /// Derives credentials for `password` with the given salt.
-    pub fn derive_with_salt(
-        password: &str,
-        salt: &[u8],
-        iterations: u32,
-    ) -> Result<Self, CredentialsError> {
+    pub fn derive_with_salt(password: &str, salt: &[u8], iterations: u32) -> Result<Self, CredentialsError> {
         if iterations == 0 {
             return Err(CredentialsError::ZeroIterations);
         }

@@ -17,13 +17,13 @@ mod tokens;
 mod users;
 
 pub use credentials::{
-    CredentialStore, CredentialsError, FakeCredentials, Lookup, Role, ScramCredentials,
-    UnknownRole, UserRecord,
+    CredentialStore, CredentialsError, FakeCredentials, Lookup, Role, ScramCredentials, UnknownRole,
+    UserRecord,
 };
 pub use scram::{
-    decode_base64url, decode_base64url_text, encode_base64url, escape_username,
-    unescape_username, RandomError, ScramClient, ScramClientFinal, ScramError, ScramLimits,
-    ScramMessage, ScramServer, ScramServerFirst, ScramServerSuccess,
+    decode_base64url, decode_base64url_text, encode_base64url, escape_username, unescape_username,
+    RandomError, ScramClient, ScramClientFinal, ScramError, ScramLimits, ScramMessage, ScramServer,
+    ScramServerFirst, ScramServerSuccess,
 };
 pub use tokens::{IssuedTokens, TokenHolder};
 pub use users::{Users, UsersError};

@@ -284,11 +284,7 @@ impl ScramClient {
     /// Reads the server-first message, checks its nonce, iteration count
     /// and salt, derives the keys from `password` and makes the
     /// client-final message with its proof.
-    pub fn client_final(
-        self,
-        password: &str,
-        server_first: &str,
-    ) -> Result<ScramClientFinal, ScramError> {
+    pub fn client_final(self, password: &str, server_first: &str) -> Result<ScramClientFinal, ScramError> {
         const MSG: ScramMessage = ScramMessage::ServerFirst;
         let mut parts = server_first.split(',');
         let nonce = attribute(MSG, parts.next(), 'r')?;
@@ -309,11 +305,7 @@ impl ScramClient {
             min_salt_len,
         } = self.limits;
         if !(min..=max).contains(&iterations) {
-            return Err(ScramError::Iterations {
-                iterations,
-                min,
-                max,
-            });
+            return Err(ScramError::Iterations { iterations, min, max });
         }
         let salt = decode_standard("s", salt)?;
         if salt.len() < min_salt_len {
@@ -602,12 +594,10 @@ pub fn encode_base64url(bytes: &[u8]) -> String {
 /// Decodes a base64url JSON field (unpadded, or padded as the reference's
 /// decoder also reads); `field` names it in the error.
 pub fn decode_base64url(field: &'static str, text: &str) -> Result<Vec<u8>, ScramError> {
-    BASE64URL
-        .decode(text)
-        .map_err(|_| ScramError::Base64 {
-            field,
-            glimpse: glimpse(text),
-        })
+    BASE64URL.decode(text).map_err(|_| ScramError::Base64 {
+        field,
+        glimpse: glimpse(text),
+    })
 }
 
 /// Decodes a base64url JSON field that holds UTF-8 text, such as a SCRAM

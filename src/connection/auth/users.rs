@@ -9,9 +9,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use serde_json::{Map, Value};
 
-use super::credentials::{
-    CredentialStore, CredentialsError, Lookup, Role, ScramCredentials, UserRecord,
-};
+use super::credentials::{CredentialStore, CredentialsError, Lookup, Role, ScramCredentials, UserRecord};
 use super::scram::{ScramLimits, KEY_LEN};
 
 /// The keys of a record this store reads; any other key is kept as it is.
@@ -23,9 +21,7 @@ mod key {
     pub const SERVER_KEY: &str = "server_key";
     pub const ROLE: &str = "role";
     pub const ENABLED: &str = "enabled";
-    pub const ALL: [&str; 7] = [
-        USERNAME, SALT, ITERATIONS, STORED_KEY, SERVER_KEY, ROLE, ENABLED,
-    ];
+    pub const ALL: [&str; 7] = [USERNAME, SALT, ITERATIONS, STORED_KEY, SERVER_KEY, ROLE, ENABLED];
 }
 
 /// What is wrong with a users file, or with a user being added.
@@ -372,8 +368,14 @@ impl Entry {
         object.insert(key::USERNAME.into(), self.username.clone().into());
         object.insert(key::SALT.into(), STANDARD.encode(&credentials.salt).into());
         object.insert(key::ITERATIONS.into(), credentials.iterations.into());
-        object.insert(key::STORED_KEY.into(), STANDARD.encode(credentials.stored_key).into());
-        object.insert(key::SERVER_KEY.into(), STANDARD.encode(credentials.server_key).into());
+        object.insert(
+            key::STORED_KEY.into(),
+            STANDARD.encode(credentials.stored_key).into(),
+        );
+        object.insert(
+            key::SERVER_KEY.into(),
+            STANDARD.encode(credentials.server_key).into(),
+        );
         object.insert(key::ROLE.into(), self.record.role.name().into());
         object.insert(key::ENABLED.into(), self.record.enabled.into());
         for (name, value) in &self.other {
