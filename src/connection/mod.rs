@@ -32,6 +32,7 @@
 //! algorithm even when the handshake agreed on none, and its responses must
 //! still be read.
 
+mod auth;
 mod body;
 mod budget;
 mod capabilities;
@@ -47,6 +48,12 @@ mod server;
 mod tls;
 mod write_deadline;
 
+pub use auth::{
+    decode_base64url, decode_base64url_text, encode_base64url, escape_username, unescape_username,
+    CredentialStore, CredentialsError, FakeCredentials, IssuedTokens, Lookup, RandomError, Role, ScramClient,
+    ScramClientFinal, ScramCredentials, ScramError, ScramLimits, ScramMessage, ScramServer, ScramServerFirst,
+    ScramServerSuccess, TokenHolder, UnknownRole, UserRecord, Users, UsersError,
+};
 pub use body::{Body, BodyError};
 pub use capabilities::Capabilities;
 pub use client::{Client, ClientConfig, ClientError, Push, Pushes};
