@@ -42,6 +42,8 @@ mod handshake;
 mod ids;
 mod outbox;
 mod read_meter;
+#[cfg(feature = "libhaystack")]
+pub mod requests;
 mod server;
 #[cfg(feature = "tls")]
 mod tls;

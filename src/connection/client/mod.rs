@@ -3,6 +3,8 @@
 
 mod config;
 mod error;
+#[cfg(feature = "libhaystack")]
+mod ops;
 mod pending;
 mod pushes;
 mod reader;
