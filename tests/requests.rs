@@ -72,7 +72,11 @@ fn each_builder_makes_the_grid_the_reference_makes() {
             String::from_utf8(hayson::encode_grid(&their_grid)).unwrap(),
             "case {name}"
         );
-        assert_eq!(request.to_grid().map(|grid| hayson::encode_grid(&grid)), Ok(hayson::encode_grid(&their_grid)), "case {name}");
+        assert_eq!(
+            request.to_grid().map(|grid| hayson::encode_grid(&grid)),
+            Ok(hayson::encode_grid(&their_grid)),
+            "case {name}"
+        );
     }
 }
 
@@ -82,7 +86,11 @@ fn each_builder_orders_columns_meta_and_row_keys_as_the_reference_does() {
         let theirs: Json = serde_json::from_slice(&vector(name)).expect("JSON");
         let ours = request.json();
         assert_eq!(keys(ours), keys(&theirs), "case {name}: grid keys");
-        assert_eq!(keys(&ours["meta"]), keys(&theirs["meta"]), "case {name}: meta keys");
+        assert_eq!(
+            keys(&ours["meta"]),
+            keys(&theirs["meta"]),
+            "case {name}: meta keys"
+        );
         assert_eq!(column_names(ours), column_names(&theirs), "case {name}: columns");
         let rows = |grid: &Json| -> Vec<Vec<String>> {
             grid["rows"].as_array().expect("rows").iter().map(keys).collect()
@@ -96,7 +104,11 @@ fn invoke_action_makes_one_column_of_an_argument_given_twice_with_the_last_value
     let request = haystack_wire::connection::requests::invoke_action(
         &Ref::make("p1", None),
         "set",
-        [("a", Value::make_str("first")), ("b", Value::make_str("b")), ("a", Value::make_str("last"))],
+        [
+            ("a", Value::make_str("first")),
+            ("b", Value::make_str("b")),
+            ("a", Value::make_str("last")),
+        ],
     );
     assert_eq!(column_names(request.json()), ["a", "b"]);
     assert_eq!(request.json()["rows"][0]["a"], "last");
@@ -112,7 +124,8 @@ async fn recording_server() -> (String, Arc<Mutex<Vec<(Op, Json)>>>) {
         router = router.route(op, move |request| {
             let seen = Arc::clone(&seen);
             async move {
-                let grid: Json = serde_json::from_slice(&request.payload).map_err(|_| Fault::new("not JSON"))?;
+                let grid: Json =
+                    serde_json::from_slice(&request.payload).map_err(|_| Fault::new("not JSON"))?;
                 seen.lock().unwrap().push((request.op, grid));
                 if request.op == Op::Nav {
                     return Err(Fault::new("no tree here"));
@@ -168,7 +181,10 @@ async fn the_typed_helpers_send_the_builders_grids_and_read_the_answers_as_grids
 
     let seen = seen.lock().unwrap().clone();
     let expected = [
-        (Op::Read, haystack_wire::connection::requests::read("site", Some(5))),
+        (
+            Op::Read,
+            haystack_wire::connection::requests::read("site", Some(5)),
+        ),
         (Op::About, haystack_wire::connection::requests::about()),
         (
             Op::PointWrite,
@@ -180,10 +196,17 @@ async fn the_typed_helpers_send_the_builders_grids_and_read_the_answers_as_grids
                 Some(&Number::make(30.0)),
             ),
         ),
-        (Op::WatchUnsub, haystack_wire::connection::requests::watch_close("w-9")),
+        (
+            Op::WatchUnsub,
+            haystack_wire::connection::requests::watch_close("w-9"),
+        ),
         (
             Op::InvokeAction,
-            haystack_wire::connection::requests::invoke_action(&p1, "reset", [("force", Value::make_marker())]),
+            haystack_wire::connection::requests::invoke_action(
+                &p1,
+                "reset",
+                [("force", Value::make_marker())],
+            ),
         ),
     ];
     assert_eq!(seen.len(), expected.len());

@@ -103,7 +103,10 @@ pub fn cases() -> Vec<(&'static str, Request)> {
             "watch_sub_plain",
             requests::watch_sub(std::slice::from_ref(&a), "one", None, None),
         ),
-        ("watch_unsub", requests::watch_unsub("w-1", std::slice::from_ref(&a))),
+        (
+            "watch_unsub",
+            requests::watch_unsub("w-1", std::slice::from_ref(&a)),
+        ),
         ("watch_close", requests::watch_close("w-1")),
         ("watch_poll", requests::watch_poll("w-1", false)),
         ("watch_poll_refresh", requests::watch_poll("w-1", true)),
