@@ -52,6 +52,8 @@ mod write_deadline;
 pub use body::{Body, BodyError};
 pub use capabilities::Capabilities;
 pub use client::{Client, ClientConfig, ClientError, Push, Pushes};
+#[cfg(feature = "libhaystack")]
+pub use client::{ConnectionState, Reconnect, ReconnectingClient};
 pub use error_grid::{error_dis, error_grid};
 pub use handshake::{auth_message, parse_auth, Answer, HandshakeError, Offer, Session};
 pub use ids::RequestIds;

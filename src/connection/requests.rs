@@ -7,8 +7,9 @@
 //! Each function returns a [`Request`]: the op it goes under and its grid as
 //! Haystack 4 JSON whose key order is the reference's. Its grid meta carries
 //! no `ver`, as the reference's does not; readers take the format version as
-//! `3.0` then. [`Client`](super::Client) sends these; anyone batching
-//! requests can send them too.
+//! `3.0` then. [`Client`](super::Client) and
+//! [`ReconnectingClient`](super::ReconnectingClient) send these; anyone
+//! batching requests can send them too.
 //!
 //! ```
 //! use haystack_wire::connection::requests;
@@ -188,7 +189,10 @@ pub fn read_by_ids(ids: &[Ref]) -> Request {
 /// (the root).
 pub fn nav(nav_id: Option<&str>) -> Request {
     let nav_id = nav_id.map_or(Value::Null, str);
-    Builder::new().col("navId").row([("navId", nav_id)]).build(Op::Nav)
+    Builder::new()
+        .col("navId")
+        .row([("navId", nav_id)])
+        .build(Op::Nav)
 }
 
 /// A `hisRead` of one point: columns `id` and `range`, one row.

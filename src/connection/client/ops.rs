@@ -19,12 +19,16 @@ pub(super) fn response_grid(request: &Request, payload: &[u8]) -> Result<Grid, C
 }
 
 /// The methods of the ops whose request and response need no more than
-/// sending, for a client type with an
+/// sending: shared by [`Client`] and
+/// [`ReconnectingClient`](super::ReconnectingClient), each of which has an
 /// `async fn exchange(&self, &Request) -> Result<Grid, ClientError>`.
 macro_rules! typed_ops {
     () => {
         /// Sends `request` and reads the response as a grid.
-        pub async fn send(&self, request: &$crate::connection::requests::Request) -> Result<libhaystack::val::Grid, $crate::connection::ClientError> {
+        pub async fn send(
+            &self,
+            request: &$crate::connection::requests::Request,
+        ) -> Result<libhaystack::val::Grid, $crate::connection::ClientError> {
             self.exchange(request).await
         }
 
@@ -40,48 +44,87 @@ macro_rules! typed_ops {
 
         /// `formats`: the data formats the server can read and write.
         pub async fn formats(&self) -> Result<libhaystack::val::Grid, $crate::connection::ClientError> {
-            self.exchange(&$crate::connection::requests::formats()).await
+            self.exchange(&$crate::connection::requests::formats())
+                .await
         }
 
         /// `read` of the records matching `filter`, at most `limit` of them
         /// when given.
-        pub async fn read(&self, filter: &str, limit: Option<u64>) -> Result<libhaystack::val::Grid, $crate::connection::ClientError> {
-            self.exchange(&$crate::connection::requests::read(filter, limit)).await
+        pub async fn read(
+            &self,
+            filter: &str,
+            limit: Option<u64>,
+        ) -> Result<libhaystack::val::Grid, $crate::connection::ClientError> {
+            self.exchange(&$crate::connection::requests::read(filter, limit))
+                .await
         }
 
         /// `read` of the records with these ids.
-        pub async fn read_by_ids(&self, ids: &[libhaystack::val::Ref]) -> Result<libhaystack::val::Grid, $crate::connection::ClientError> {
-            self.exchange(&$crate::connection::requests::read_by_ids(ids)).await
+        pub async fn read_by_ids(
+            &self,
+            ids: &[libhaystack::val::Ref],
+        ) -> Result<libhaystack::val::Grid, $crate::connection::ClientError> {
+            self.exchange(&$crate::connection::requests::read_by_ids(ids))
+                .await
         }
 
         /// `nav` from `nav_id`, or from the root when `None`.
-        pub async fn nav(&self, nav_id: Option<&str>) -> Result<libhaystack::val::Grid, $crate::connection::ClientError> {
-            self.exchange(&$crate::connection::requests::nav(nav_id)).await
+        pub async fn nav(
+            &self,
+            nav_id: Option<&str>,
+        ) -> Result<libhaystack::val::Grid, $crate::connection::ClientError> {
+            self.exchange(&$crate::connection::requests::nav(nav_id))
+                .await
         }
 
         /// `hisRead` of one point over `range` (`"today"`, `"2024-01-01,2024-01-02"`...).
-        pub async fn his_read(&self, id: &libhaystack::val::Ref, range: &str) -> Result<libhaystack::val::Grid, $crate::connection::ClientError> {
-            self.exchange(&$crate::connection::requests::his_read(id, range)).await
+        pub async fn his_read(
+            &self,
+            id: &libhaystack::val::Ref,
+            range: &str,
+        ) -> Result<libhaystack::val::Grid, $crate::connection::ClientError> {
+            self.exchange(&$crate::connection::requests::his_read(id, range))
+                .await
         }
 
         /// `hisRead` of several points over one `range`.
-        pub async fn his_read_batch(&self, ids: &[libhaystack::val::Ref], range: &str) -> Result<libhaystack::val::Grid, $crate::connection::ClientError> {
-            self.exchange(&$crate::connection::requests::his_read_batch(ids, range)).await
+        pub async fn his_read_batch(
+            &self,
+            ids: &[libhaystack::val::Ref],
+            range: &str,
+        ) -> Result<libhaystack::val::Grid, $crate::connection::ClientError> {
+            self.exchange(&$crate::connection::requests::his_read_batch(ids, range))
+                .await
         }
 
         /// `hisWrite` of `items` (dicts of `ts` and `val`) to one point.
-        pub async fn his_write(&self, id: &libhaystack::val::Ref, items: &[libhaystack::val::Dict]) -> Result<(), $crate::connection::ClientError> {
-            self.exchange(&$crate::connection::requests::his_write(id, items)).await.map(drop)
+        pub async fn his_write(
+            &self,
+            id: &libhaystack::val::Ref,
+            items: &[libhaystack::val::Dict],
+        ) -> Result<(), $crate::connection::ClientError> {
+            self.exchange(&$crate::connection::requests::his_write(id, items))
+                .await
+                .map(drop)
         }
 
         /// `hisWrite` of a grid the caller built (several points at once).
-        pub async fn his_write_batch(&self, grid: &libhaystack::val::Grid) -> Result<(), $crate::connection::ClientError> {
-            self.exchange(&$crate::connection::requests::his_write_batch(grid)).await.map(drop)
+        pub async fn his_write_batch(
+            &self,
+            grid: &libhaystack::val::Grid,
+        ) -> Result<(), $crate::connection::ClientError> {
+            self.exchange(&$crate::connection::requests::his_write_batch(grid))
+                .await
+                .map(drop)
         }
 
         /// `pointWrite` that reads the priority array of a writable point.
-        pub async fn point_write_array(&self, id: &libhaystack::val::Ref) -> Result<libhaystack::val::Grid, $crate::connection::ClientError> {
-            self.exchange(&$crate::connection::requests::point_write_array(id)).await
+        pub async fn point_write_array(
+            &self,
+            id: &libhaystack::val::Ref,
+        ) -> Result<libhaystack::val::Grid, $crate::connection::ClientError> {
+            self.exchange(&$crate::connection::requests::point_write_array(id))
+                .await
         }
 
         /// `pointWrite` of `val` at priority `level` (null releases it), by
@@ -94,9 +137,11 @@ macro_rules! typed_ops {
             who: &str,
             duration: Option<&libhaystack::val::Number>,
         ) -> Result<(), $crate::connection::ClientError> {
-            self.exchange(&$crate::connection::requests::point_write(id, level, val, who, duration))
-                .await
-                .map(drop)
+            self.exchange(&$crate::connection::requests::point_write(
+                id, level, val, who, duration,
+            ))
+            .await
+            .map(drop)
         }
 
         /// `invokeAction` of `action` on `id`, with `args` as the row of
@@ -111,12 +156,14 @@ macro_rules! typed_ops {
             K: AsRef<str>,
             V: std::borrow::Borrow<libhaystack::val::Value>,
         {
-            self.exchange(&$crate::connection::requests::invoke_action(id, action, args)).await
+            self.exchange(&$crate::connection::requests::invoke_action(
+                id, action, args,
+            ))
+            .await
         }
     };
 }
 
-#[allow(unused_imports)]
 pub(super) use typed_ops;
 
 impl Client {
@@ -152,8 +199,7 @@ impl Client {
     /// `watchPoll` of the watch `watch_id`: its changes, or every record
     /// when `refresh`.
     pub async fn watch_poll(&self, watch_id: &str, refresh: bool) -> Result<Grid, ClientError> {
-        self.exchange(&requests::watch_poll(watch_id, refresh))
-            .await
+        self.exchange(&requests::watch_poll(watch_id, refresh)).await
     }
 
     /// `watchUnsub` that closes the watch `watch_id`.
