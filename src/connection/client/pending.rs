@@ -141,6 +141,7 @@ impl Shared {
     }
 
     /// Resolves once the connection has ended, with why.
+    #[cfg(feature = "libhaystack")]
     pub(super) async fn until_ended(&self) -> Ended {
         loop {
             let signal = self.ended_signal.notified();
