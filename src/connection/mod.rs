@@ -43,6 +43,8 @@ mod handshake;
 mod ids;
 mod outbox;
 mod read_meter;
+#[cfg(feature = "libhaystack")]
+pub mod requests;
 mod server;
 #[cfg(feature = "tls")]
 mod tls;
@@ -57,6 +59,8 @@ pub use auth::{
 pub use body::{Body, BodyError};
 pub use capabilities::Capabilities;
 pub use client::{Client, ClientConfig, ClientError, Push, Pushes};
+#[cfg(feature = "libhaystack")]
+pub use client::{ConnectionState, Reconnect, ReconnectingClient};
 pub use error_grid::{error_dis, error_grid};
 pub use handshake::{auth_message, parse_auth, Answer, HandshakeError, Offer, Session};
 pub use ids::RequestIds;

@@ -120,4 +120,24 @@ pub enum ClientError {
         /// Why, as far as this side knows.
         reason: String,
     },
+    /// The connection dropped while the request waited for its response
+    /// (a [`ReconnectingClient`](super::ReconnectingClient) request): the
+    /// server may or may not have acted on it.
+    #[error("the connection dropped while the {op} request waited for its response: {reason}")]
+    ConnectionLost {
+        /// The op of the request.
+        op: Op,
+        /// Why the connection ended, as far as this side knows.
+        reason: String,
+    },
+    /// No connection came up within the request timeout (a
+    /// [`ReconnectingClient`](super::ReconnectingClient) request made while
+    /// it was reconnecting); the request was not sent.
+    #[error("the {op} request was not sent: not connected within {after:?}")]
+    Disconnected {
+        /// The op of the request.
+        op: Op,
+        /// How long the request waited for a connection.
+        after: Duration,
+    },
 }

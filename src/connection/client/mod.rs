@@ -3,9 +3,13 @@
 
 mod config;
 mod error;
+#[cfg(feature = "libhaystack")]
+mod ops;
 mod pending;
 mod pushes;
 mod reader;
+#[cfg(feature = "libhaystack")]
+mod reconnect;
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -30,6 +34,8 @@ use pending::{Ended, Registration, Shared};
 use pushes::PushQueue;
 pub use pushes::{Push, Pushes};
 use reader::{read_loop, Keepalive, Reader};
+#[cfg(feature = "libhaystack")]
+pub use reconnect::{ConnectionState, Reconnect, ReconnectingClient};
 
 /// A connection to a Haystack server speaking binary frames.
 ///

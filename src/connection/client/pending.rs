@@ -6,7 +6,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, Notify};
 
 use super::super::ids::RequestIds;
 use super::ClientError;
@@ -61,6 +61,8 @@ pub(super) struct Shared {
     pending: Mutex<Pending>,
     pub(super) dropped_pushes: AtomicU64,
     pub(super) unmatched: AtomicU64,
+    /// Wakes whoever waits for the connection to end.
+    ended_signal: Notify,
 }
 
 impl Shared {
@@ -75,6 +77,7 @@ impl Shared {
             }),
             dropped_pushes: AtomicU64::new(0),
             unmatched: AtomicU64::new(0),
+            ended_signal: Notify::new(),
         }
     }
 
@@ -133,6 +136,22 @@ impl Shared {
         };
         for waiter in waiting.into_values() {
             let _ = waiter.reply.send(Err(ended.error()));
+        }
+        self.ended_signal.notify_waiters();
+    }
+
+    /// Resolves once the connection has ended, with why.
+    #[cfg(feature = "libhaystack")]
+    pub(super) async fn until_ended(&self) -> Ended {
+        loop {
+            let signal = self.ended_signal.notified();
+            tokio::pin!(signal);
+            // Registered before the check, so an end between the two still wakes it.
+            signal.as_mut().enable();
+            if let Some(ended) = self.ended() {
+                return ended;
+            }
+            signal.await;
         }
     }
 }
