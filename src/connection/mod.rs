@@ -9,7 +9,10 @@
 //!   correlates any number of concurrent requests with their responses by
 //!   request id ([`RequestIds`]), surfaces error responses as
 //!   [`ClientError::Remote`] with the error grid's `dis`, and hands pushes
-//!   to [`Pushes`]. Against a faulty server it gives up connecting at a
+//!   to [`Pushes`]. It can also speak the reference's JSON form: requests
+//!   as JSON envelopes ([`ClientConfig::json_mode`]), several requests in
+//!   one batch ([`Client::batch`]), and it reads JSON responses, batch
+//!   answers and JSON watch pushes in either mode. Against a faulty server it gives up connecting at a
 //!   deadline, keeps queued pushes within a count and a byte budget, and
 //!   pings a quiet server, declaring it dead when nothing answers (see
 //!   [`ClientConfig`]).
