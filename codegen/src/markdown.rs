@@ -468,7 +468,11 @@ fn message_section(md: &mut String, m: &Messages, message: &Message) {
 fn login(md: &mut String, m: &Messages) {
     let l = &m.login;
     let _ = writeln!(md, "### Login\n\n{}\n", l.doc);
-    let _ = writeln!(md, "Hash function: `{}`. The steps of a login that succeeds:\n", l.hash);
+    let _ = writeln!(
+        md,
+        "Hash function: `{}`. The steps of a login that succeeds:\n",
+        l.hash
+    );
     let mut server_steps = Vec::new();
     for (i, step) in l.steps.iter().enumerate() {
         let Some(message) = m.list.iter().find(|x| &x.name == step) else {
