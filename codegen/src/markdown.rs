@@ -429,16 +429,9 @@ fn batch(md: &mut String, m: &Messages) {
     );
 }
 
-fn sender_words(sender: Sender) -> &'static str {
-    match sender {
-        Sender::Client => "client",
-        Sender::Server => "server",
-    }
-}
-
 fn message_section(md: &mut String, m: &Messages, message: &Message) {
     let _ = writeln!(md, "### `{}`\n\n{}\n", message.name, message.doc);
-    let _ = write!(md, "Sent by the {}", sender_words(message.sender));
+    let _ = write!(md, "Sent by the {}", message.sender.name());
     match &message.ty {
         Some(ty) => {
             let _ = writeln!(md, "; `{}`: `{ty}`.\n", m.type_field);
@@ -449,12 +442,7 @@ fn message_section(md: &mut String, m: &Messages, message: &Message) {
     }
     md.push_str("| Key | JSON | Presence | Meaning |\n|---|---|---|---|\n");
     for f in &message.fields {
-        let shape = match f.json {
-            MessageJson::String => "string",
-            MessageJson::Base64Url => "string, unpadded base64url",
-            MessageJson::Grid => "Haystack 4 JSON grid",
-            MessageJson::Any => "any JSON value",
-        };
+        let shape = f.json.words();
         let presence = if f.required { "required" } else { "optional" };
         let _ = writeln!(md, "| `{}` | {shape} | {presence} | {} |", f.name, cell(&f.doc));
     }

@@ -35,7 +35,7 @@ use std::fmt;
 
 pub use rules::{Group, Kind, Rule};
 
-use crate::model::{Message, Messages, Protocol, Retired, Section, Sender, UnknownOpPolicy};
+use crate::model::{Message, Messages, Protocol, Retired, Section, UnknownOpPolicy};
 
 /// Which of the two specs a finding's path points into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -683,8 +683,8 @@ impl Findings {
                     format!(
                         "message `{}` was sent by the {}, now by the {}",
                         nm.name,
-                        sender_name(bm.sender),
-                        sender_name(nm.sender)
+                        bm.sender.name(),
+                        nm.sender.name()
                     ),
                 );
             }
@@ -758,7 +758,7 @@ impl Findings {
                         "field `{}` of message `{}` became required; receivers of the new spec refuse messages of old {}s, which may omit it",
                         g.name,
                         nm.name,
-                        sender_name(nm.sender)
+                        nm.sender.name()
                     ),
                 ),
                 (true, false) => self.push(
@@ -769,7 +769,7 @@ impl Findings {
                         "field `{}` of message `{}` became optional; receivers of the old spec refuse messages of new {}s that omit it",
                         g.name,
                         nm.name,
-                        sender_name(nm.sender)
+                        nm.sender.name()
                     ),
                 ),
                 _ => {}
@@ -785,7 +785,7 @@ impl Findings {
                         "message `{}` gained the required field `{}`; {}s of the old spec never write it",
                         nm.name,
                         g.name,
-                        sender_name(nm.sender)
+                        nm.sender.name()
                     ),
                 );
             }
@@ -872,13 +872,6 @@ fn match_messages(b: &Messages, n: &Messages) -> Vec<Option<usize>> {
             }
         })
         .collect()
-}
-
-fn sender_name(sender: Sender) -> &'static str {
-    match sender {
-        Sender::Client => "client",
-        Sender::Server => "server",
-    }
 }
 
 /// A field of `old` that changed sides with field `fi` (now at `fj` of `new`),
