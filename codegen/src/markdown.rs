@@ -390,7 +390,7 @@ fn all_keys(message: &Message) -> Vec<&str> {
 fn batch(md: &mut String, m: &Messages) {
     let _ = writeln!(
         md,
-        "### Batches\n\n{}\n\nThe cap, `max_items`: {} items.\n",
+        "### Batches\n\n{}\n\n`max_items`: at most {} requests in one batch.\n",
         m.batch_doc, m.batch_max_items
     );
     // The envelopes a batch holds: the messages without a kind, one each way.

@@ -507,7 +507,7 @@ fn another_type_field_key_is_one_wire_break() {
         s["messages"]["type_field"] = Value::from("kind");
         for m in s["messages"]["list"].as_sequence_mut().expect("a list") {
             for f in m["fields"].as_sequence_mut().expect("a list of fields") {
-                if f["name"] == Value::from("type") {
+                if f["name"] == "type" {
                     set(f, "name", "kind");
                 }
             }
