@@ -142,11 +142,10 @@ impl ConnectionEnd {
     ///
     /// 1009 for a message or frame over the limit; 1008 for policy (the
     /// token, the budgets, a flood of unfinished sequences, a batch over its
-    /// cap); 1002 only for a
-    /// frame header that cannot be read; 1011 for a client that answers no
-    /// ping; 1013 when the server's shared memory is spent; 1001 when the
-    /// server shuts down. A client that
-    /// closed, and a socket that failed or stalled, get none.
+    /// cap); 1002 only for a frame header that cannot be read; 1011 for a
+    /// client that answers no ping; 1013 when the server's shared memory is
+    /// spent; 1001 when the server shuts down. A client that closed, and a
+    /// socket that failed or stalled, get none.
     pub fn close_frame(&self) -> Option<CloseFrame> {
         let (code, reason) = match self {
             ConnectionEnd::AuthenticationFailed => (CloseCode::Policy, "authentication failed".to_owned()),
@@ -631,7 +630,7 @@ impl Connection<'_> {
     /// Reads one text message: a capability offer, a JSON request envelope
     /// or a batch. Anything else is ignored and counted, as the reference
     /// ignores it; a batch over its cap ends the connection.
-    async fn read_text(&mut self, text: &str) -> Result<(), ConnectionEnd> {
+    async fn read_text(&self, text: &str) -> Result<(), ConnectionEnd> {
         match envelope::read_text(text) {
             Text::Object(envelope) => match envelope.role() {
                 Role::Offer => {
