@@ -469,10 +469,13 @@ async fn a_watch_push_reaches_each_connection_in_the_form_of_its_latest_request(
     assert_eq!(Frame::decode(&pushed).unwrap().payload, b"not json");
 }
 
+/// What the permission hook was asked: the user and the op.
+type Asked = (Option<String>, Op);
+
 #[tokio::test]
 async fn the_permission_hook_refuses_an_op_in_every_form_without_running_its_handler() {
     let ran = Arc::new(AtomicUsize::new(0));
-    let asked: Arc<Mutex<Vec<(Option<String>, Op)>>> = Arc::default();
+    let asked: Arc<Mutex<Vec<Asked>>> = Arc::default();
     let router = Router::new()
         .route(Op::HisWrite, {
             let ran = Arc::clone(&ran);

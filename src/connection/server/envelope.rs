@@ -70,7 +70,7 @@ impl Envelope<'_> {
     /// client sends to log in, or it carries the token and no op; anything
     /// else is a request.
     pub(super) fn role(&self) -> Role {
-        let kind = self.kind.and_then(|raw| json_string(raw));
+        let kind = self.kind.and_then(json_string);
         match kind.as_deref() {
             Some(kind) if kind == handshake::TYPE => Role::Offer,
             Some(kind) if is_login_kind(kind) => Role::Login,
