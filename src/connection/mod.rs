@@ -25,7 +25,13 @@
 //!   handshake, on silent peers and on stalled writes, stops reading a peer
 //!   whose output is over its budget, and bounds the memory of all
 //!   connections together (see [`ServerConfig`]); a request under an op
-//!   code it does not know is answered, not fatal.
+//!   code it does not know is answered, not fatal. It also answers the
+//!   reference's JSON text requests, mixed freely with frames: a request
+//!   envelope with one response envelope, a batch of envelopes with one
+//!   array in request order (refused whole past its cap); watch pushes go
+//!   out in the form of each connection's latest request
+//!   ([`Peer::push_watch`]), and a permission hook may refuse any op
+//!   ([`ServerConfig::permissions`]).
 //!
 //! Payloads are bytes, [`serde_json::Value`]s or, with the `libhaystack`
 //! feature, libhaystack grids: see [`Body`].
