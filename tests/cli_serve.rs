@@ -498,3 +498,322 @@ async fn a_client_that_subscribes_in_json_gets_its_watch_pushes_as_json_watch_me
         .await
         .expect("a JSON watch push within half a minute");
 }
+
+/// Runs `hswire call` with `args`, `stdin` on its standard input.
+fn call_with_stdin(args: &[&str], stdin: &[u8]) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hswire"))
+        .arg("call")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("hswire call starts");
+    // A call that fails before reading stdin closes it; what it says is checked instead.
+    let _ = child.stdin.take().expect("stdin is piped").write_all(stdin);
+    child.wait_with_output().expect("hswire call finishes")
+}
+
+/// A batch file of this test's own, removed on drop.
+struct BatchFile(std::path::PathBuf);
+
+impl BatchFile {
+    fn new(name: &str, contents: &str) -> BatchFile {
+        let path = std::env::temp_dir().join(format!("hswire-batch-{}-{name}.json", std::process::id()));
+        std::fs::write(&path, contents).expect("the batch file is written");
+        BatchFile(path)
+    }
+
+    fn path(&self) -> String {
+        self.0.to_string_lossy().into_owned()
+    }
+}
+
+impl Drop for BatchFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn stdout_lines(output: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+fn read_grid(filter: &str, limit: u32) -> Value {
+    serde_json::from_str(&read_request(filter, limit)).expect("a JSON grid")
+}
+
+#[test]
+fn call_with_json_mode_reads_the_same_records_as_a_binary_call() {
+    let serve = Serve::start(&["--compression", "zlib"]);
+    let request = read_request("point and temp and siteRef==@s-1", 7);
+    let binary = grid(&serve.call(&["read", "--grid", &request]));
+    // JSON mode offers nothing, so --compression changes nothing there.
+    let json_mode = grid(&serve.call(&["--json-mode", "--compression", "zlib", "read", "--grid", &request]));
+    assert_eq!(json_mode, binary);
+    assert_eq!(json_mode["rows"].as_array().map(Vec::len), Some(7));
+    let about = grid(&serve.call(&["--json-mode", "about"]));
+    assert_eq!(about["rows"][0]["productName"], "haystack-wire");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn call_with_json_mode_sends_a_json_envelope_in_a_text_message() {
+    use futures_util::{SinkExt, StreamExt};
+    use haystack_wire::protocol::handshake::SUBPROTOCOL;
+    use haystack_wire::protocol::messages::{request, response};
+    use tokio_tungstenite::tungstenite::http::header::SEC_WEBSOCKET_PROTOCOL;
+    use tokio_tungstenite::tungstenite::http::HeaderValue;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binds");
+    let url = format!("ws://{}", listener.local_addr().expect("an address"));
+    // One connection: the first message is recorded and answered as the reference does.
+    let server = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.expect("accepts");
+        let name_subprotocol =
+            |_: &_, mut answer: tokio_tungstenite::tungstenite::handshake::server::Response| {
+                answer
+                    .headers_mut()
+                    .insert(SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_static(SUBPROTOCOL));
+                Ok(answer)
+            };
+        let mut socket = tokio_tungstenite::accept_hdr_async(stream, name_subprotocol)
+            .await
+            .expect("upgrades");
+        let first = socket.next().await.expect("a message").expect("reads");
+        let Message::Text(text) = first else {
+            return Err(format!("the request came as {first:?}"));
+        };
+        let envelope: Value = serde_json::from_str(&text).expect("a JSON envelope");
+        let mut answer = serde_json::Map::new();
+        let rows = json!([{"dis": "from a text message"}]);
+        answer.insert(
+            response::GRID.to_owned(),
+            json!({"_kind": "grid", "meta": {"ver": "3.0"}, "cols": [{"name": "dis"}], "rows": rows}),
+        );
+        answer.insert(response::ID.to_owned(), envelope[request::ID].clone());
+        socket
+            .send(Message::text(Value::Object(answer).to_string()))
+            .await
+            .expect("answers");
+        let _ = socket.next().await;
+        Ok(envelope)
+    });
+    let grid_json = read_request("site", 1);
+    let call = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_hswire"))
+            .args([
+                "call",
+                "--url",
+                &url,
+                "--json-mode",
+                "--timeout",
+                "10",
+                "read",
+                "--grid",
+                &grid_json,
+            ])
+            .output()
+            .expect("hswire call runs")
+    });
+    let (output, envelope) = tokio::time::timeout(Duration::from_secs(30), async {
+        (
+            call.await.expect("the call ends"),
+            server.await.expect("the server ends"),
+        )
+    })
+    .await
+    .expect("done within half a minute");
+    let envelope = envelope.expect("the request came as a text message");
+    assert_eq!(envelope[request::OP], "read", "{envelope}");
+    assert_eq!(envelope[request::GRID]["rows"][0]["filter"], "site", "{envelope}");
+    assert!(envelope[request::ID].is_string(), "{envelope}");
+    assert_eq!(grid(&output)["rows"][0]["dis"], "from a text message");
+}
+
+#[test]
+fn a_batch_is_answered_in_order_one_line_per_request_equal_to_single_calls() {
+    let serve = Serve::start(&[]);
+    let reads = [("point and temp", 3), ("site", 2), ("equip and siteRef==@s-2", 4)];
+    let items: Vec<Value> = reads
+        .iter()
+        .map(|(filter, limit)| json!({"op": "read", "grid": read_grid(filter, *limit)}))
+        .chain([json!({"op": "about"})])
+        .collect();
+    let file = BatchFile::new("in-order", &Value::Array(items).to_string());
+    for mode in [&[][..], &["--json-mode"]] {
+        let output = serve.call(&[mode, &["--batch", &file.path()]].concat());
+        assert!(output.status.success(), "{mode:?}: {output:?}");
+        let lines = stdout_lines(&output);
+        assert_eq!(lines.len(), 4, "{mode:?}: {lines:?}");
+        for (line, (filter, limit)) in lines.iter().zip(reads) {
+            let single = grid(&serve.call(&["read", "--grid", &read_request(filter, limit)]));
+            let answer: Value = serde_json::from_str(line).expect("a grid line");
+            assert_eq!(answer, single, "{mode:?}: {filter}");
+            assert_eq!(answer["rows"].as_array().map(Vec::len), Some(limit as usize));
+        }
+        let about: Value = serde_json::from_str(&lines[3]).expect("a grid line");
+        assert_eq!(about["rows"][0]["productName"], "haystack-wire", "{mode:?}");
+    }
+}
+
+#[test]
+fn a_failed_batch_item_prints_its_error_in_its_place_and_the_call_exits_1() {
+    let serve = Serve::start(&[]);
+    let batch = json!([
+        {"op": "read", "grid": read_grid("site", 1)},
+        {"op": "nav"},
+        {"op": "read", "grid": read_grid("point and (", 1)},
+        {"op": "read", "grid": read_grid("site", 2)},
+    ]);
+    for mode in [&[][..], &["--json-mode"]] {
+        let output = call_with_stdin(
+            &[&["--url", serve.url.as_str(), "--batch", "-"], mode].concat(),
+            batch.to_string().as_bytes(),
+        );
+        assert_eq!(output.status.code(), Some(1), "{mode:?}: {output:?}");
+        let lines = stdout_lines(&output);
+        assert_eq!(lines.len(), 4, "{mode:?}: {lines:?}");
+        let first: Value = serde_json::from_str(&lines[0]).expect("a grid line");
+        assert_eq!(first["rows"].as_array().map(Vec::len), Some(1));
+        assert_eq!(lines[1], "error: op `nav` is not supported by this server");
+        assert!(
+            lines[2].starts_with("error: bad filter `point and (`"),
+            "{}",
+            lines[2]
+        );
+        let last: Value = serde_json::from_str(&lines[3]).expect("a grid line");
+        assert_eq!(last["rows"].as_array().map(Vec::len), Some(2));
+    }
+}
+
+/// `hswire call --batch` with `contents` against a port nothing listens on:
+/// its exit code and stderr.
+fn refused_batch(name: &str, contents: &str) -> (Option<i32>, String, String) {
+    let file = BatchFile::new(name, contents);
+    let output = Command::new(env!("CARGO_BIN_EXE_hswire"))
+        .args(["call", "--url", "ws://127.0.0.1:9", "--batch", &file.path()])
+        .output()
+        .expect("hswire call runs");
+    assert!(output.stdout.is_empty(), "{output:?}");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+        file.path(),
+    )
+}
+
+#[test]
+fn a_bad_batch_file_is_refused_before_connecting_naming_the_file_the_item_and_the_fault() {
+    // Nothing listens on port 9: each message is about the file, never the connection.
+    let cases = [
+        ("not-json", "[{\"op\": ", "not JSON"),
+        (
+            "not-array",
+            "{\"op\": \"about\"}",
+            "expected a JSON array of requests, found an object",
+        ),
+        (
+            "not-object",
+            "[{\"op\": \"about\"}, 7]",
+            "item 1: expected an object with `op` and `grid`, found a number",
+        ),
+        (
+            "no-op",
+            "[{\"op\": \"about\"}, {\"op\": \"ops\"}, {\"grid\": null}]",
+            "item 2: no `op`",
+        ),
+        (
+            "unknown-op",
+            "[{\"op\": \"frobnicate\"}]",
+            "item 0: unknown op name `frobnicate`",
+        ),
+        (
+            "op-not-string",
+            "[{\"op\": 3}]",
+            "item 0: `op` must be a string, found a number",
+        ),
+        (
+            "bad-grid",
+            "[{\"op\": \"about\"}, {\"op\": \"read\", \"grid\": {\"rows\": []}}]",
+            "item 1: `grid`: $: expected a grid",
+        ),
+        (
+            "unknown-key",
+            "[{\"op\": \"about\", \"gird\": {}}]",
+            "item 0: unknown key `gird`",
+        ),
+    ];
+    for (name, contents, fault) in cases {
+        let (code, stderr, path) = refused_batch(name, contents);
+        assert_eq!(code, Some(1), "{name}: {stderr}");
+        assert!(
+            stderr.starts_with(&format!("hswire: --batch {path}: ")),
+            "{name}: {stderr}"
+        );
+        assert!(stderr.contains(fault), "{name}: {stderr}");
+        assert!(!stderr.contains("connect"), "{name}: {stderr}");
+    }
+    let missing = std::env::temp_dir().join(format!("hswire-batch-{}-missing.json", std::process::id()));
+    let output = Command::new(env!("CARGO_BIN_EXE_hswire"))
+        .args([
+            "call",
+            "--url",
+            "ws://127.0.0.1:9",
+            "--batch",
+            &missing.to_string_lossy(),
+        ])
+        .output()
+        .expect("hswire call runs");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(&*missing.to_string_lossy()), "{stderr}");
+}
+
+#[test]
+fn an_over_cap_batch_is_refused_before_connecting_naming_the_count_and_the_cap() {
+    use haystack_wire::protocol::messages::batch::MAX_ITEMS;
+    let items = vec![json!({"op": "about"}); MAX_ITEMS + 1];
+    let (code, stderr, path) = refused_batch("over-cap", &Value::Array(items).to_string());
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_eq!(
+        stderr,
+        format!(
+            "hswire: --batch {path}: a batch of {} requests is over the cap of {MAX_ITEMS}\n",
+            MAX_ITEMS + 1
+        )
+    );
+}
+
+#[test]
+fn a_batch_at_the_cap_is_sent_and_answered_whole() {
+    use haystack_wire::protocol::messages::batch::MAX_ITEMS;
+    let serve = Serve::start(&[]);
+    let items = vec![json!({"op": "read", "grid": read_grid("site", 1)}); MAX_ITEMS];
+    let file = BatchFile::new("at-cap", &Value::Array(items).to_string());
+    let output = serve.call(&["--batch", &file.path()]);
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(stdout_lines(&output).len(), MAX_ITEMS);
+}
+
+#[test]
+fn a_call_names_an_op_or_a_batch_but_not_both() {
+    let output = Command::new(env!("CARGO_BIN_EXE_hswire"))
+        .args(["call", "--url", "ws://127.0.0.1:9"])
+        .output()
+        .expect("hswire call runs");
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let output = Command::new(env!("CARGO_BIN_EXE_hswire"))
+        .args(["call", "--url", "ws://127.0.0.1:9", "--batch", "-", "about"])
+        .output()
+        .expect("hswire call runs");
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("cannot be used with"),
+        "{output:?}"
+    );
+}

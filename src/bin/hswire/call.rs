@@ -1,4 +1,5 @@
-//! `hswire call`: one request to a server, its response grid on stdout.
+//! `hswire call`: one request to a server, its response grid on stdout; or a
+//! batch of requests from a file, one answer per line.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -8,6 +9,8 @@ use std::time::Duration;
 use haystack_wire::connection::{Client, ClientConfig, ClientError, ClientTls, TlsRoots};
 use haystack_wire::{hayson, Compression, Op};
 use libhaystack::val::Grid;
+
+use crate::batch_file::{self, BatchItem};
 
 /// What `call` takes.
 #[derive(Debug, clap::Args)]
@@ -41,22 +44,53 @@ pub struct Args {
     /// The private key of --cert, a PEM file.
     #[arg(long, value_name = "FILE", requires = "cert")]
     key: Option<PathBuf>,
+    /// Send the request as a JSON envelope in a text message
+    /// ({"id": .., "op": .., "grid": ..}) instead of a binary frame, as the
+    /// reference's client does by default. Nothing is compressed or chunked
+    /// then, so --compression and --chunked offer nothing.
+    #[arg(long)]
+    json_mode: bool,
+    /// Send the requests of FILE (`-`: stdin) as one batch: a JSON array of
+    /// {"op": "<name>", "grid": <Haystack 4 JSON grid>} objects, the grid
+    /// optional. Prints one line per answer, in the order of the requests:
+    /// the response grid, or `error: ` and what went wrong; exits 1 if any
+    /// request failed. A batch over the protocol's cap of requests is refused
+    /// before connecting.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["op", "grid"])]
+    batch: Option<String>,
     /// The op, by its Haystack name (e.g. about, read, hisRead).
-    op: Op,
+    #[arg(required_unless_present = "batch")]
+    op: Option<Op>,
     /// The request grid as Haystack 4 JSON (default: an empty grid).
     #[arg(long)]
     grid: Option<String>,
 }
 
+/// What is sent: one request, or a batch of them.
+enum Requests {
+    One(Op, Grid),
+    Batch(Vec<BatchItem>),
+}
+
 pub fn run(args: &Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
-    // Read the grid before connecting, so a typo costs no connection.
-    let request = match &args.grid {
-        Some(json) => hayson::decode_grid(json.as_bytes()).map_err(|error| format!("--grid: {error}"))?,
-        None => Grid::make_empty(),
+    // Read the grid or the batch before connecting, so a typo costs no connection.
+    let requests = match (&args.batch, args.op) {
+        (Some(file), _) => Requests::Batch(batch_file::read(file)?),
+        (None, Some(op)) => Requests::One(
+            op,
+            match &args.grid {
+                Some(json) => {
+                    hayson::decode_grid(json.as_bytes()).map_err(|error| format!("--grid: {error}"))?
+                }
+                None => Grid::make_empty(),
+            },
+        ),
+        (None, None) => return Err("name an op, or give --batch".into()),
     };
     let mut config = ClientConfig::new()
         .compression(args.compression)
         .chunked(args.chunked)
+        .json_mode(args.json_mode)
         .connect_timeout(args.timeout)
         .request_timeout(Some(args.timeout));
     if let Some(token) = &args.auth_token {
@@ -70,7 +104,15 @@ pub fn run(args: &Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
         .build()?;
     runtime.block_on(async {
         let client = Client::connect(&args.url, config).await?;
-        let outcome = client.call::<Grid>(args.op, &request).await;
+        let (op, request) = match requests {
+            Requests::One(op, request) => (op, request),
+            Requests::Batch(items) => {
+                let outcome = batch(&client, items).await;
+                client.close().await;
+                return outcome;
+            }
+        };
+        let outcome = client.call::<Grid>(op, &request).await;
         client.close().await;
         match outcome {
             Ok(grid) => {
@@ -85,6 +127,44 @@ pub fn run(args: &Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
             }
             Err(error) => Err(error.into()),
         }
+    })
+}
+
+/// Sends `items` as one batch and prints one line per answer: the grid, or
+/// `error: ` and why the item failed. Exit 1 when any item failed.
+async fn batch(client: &Client, items: Vec<BatchItem>) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let answers = client
+        .batch(items.into_iter().map(|item| (item.op, item.payload)))
+        .await?;
+    let mut stdout = std::io::stdout().lock();
+    let mut failed = false;
+    for answer in answers {
+        let line = match answer {
+            // The grid as `call` prints it: read, then written again as Haystack 4 JSON.
+            Ok(payload) => match hayson::decode_grid(&payload) {
+                Ok(grid) => hayson::encode_grid(&grid),
+                Err(error) => {
+                    failed = true;
+                    format!("{}the answer is not a grid: {error}", batch_file::ERROR_PREFIX).into_bytes()
+                }
+            },
+            Err(ClientError::Remote { dis, .. }) => {
+                failed = true;
+                format!("{}{dis}", batch_file::ERROR_PREFIX).into_bytes()
+            }
+            Err(error) => {
+                failed = true;
+                format!("{}{error}", batch_file::ERROR_PREFIX).into_bytes()
+            }
+        };
+        stdout.write_all(&line)?;
+        stdout.write_all(b"\n")?;
+    }
+    stdout.flush()?;
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
     })
 }
 

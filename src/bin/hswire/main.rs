@@ -1,6 +1,7 @@
 //! `hswire`: encode, decode and inspect haystack-wire frames from the shell,
 //! and serve or call a Haystack server over binary-mode WebSockets.
 
+mod batch_file;
 mod call;
 mod decode;
 mod encode;
@@ -31,7 +32,7 @@ enum Command {
     Inspect(inspect::Args),
     /// Serve the bundled sample site over binary-mode WebSockets.
     Serve(serve::Args),
-    /// Send one request to a server and print the response grid as Haystack 4 JSON.
+    /// Send one request to a server (or a batch of them) and print the response grid as Haystack 4 JSON.
     Call(call::Args),
 }
 
