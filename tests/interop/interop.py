@@ -5,16 +5,22 @@ talks to it with our client: `hswire call` in each mode, and the
 interop_client example for pushes and load. Part B runs `hswire serve` and
 talks to it with the reference's WebSocketClient(binary=True). Part C does
 both over TLS with client certificates made by the reference's
-`generate_test_certificates`. Each check prints one line; the script exits 1
-if any check fails.
+`generate_test_certificates`. Part D covers the rest of the reference's
+WebSocket protocol: its JSON-mode client and its batches against `hswire
+serve`, `hswire call --batch` and `--json-mode` against its server, its
+reconnecting client across a restart of `hswire serve`, our reconnecting
+client (the reconnect_client example) across a restart of its server, and
+our request builders' grids through its encoder (tests/interop/requests.py).
+Each check prints one line; the script exits 1 if any check fails.
 
-Usage: python interop.py --hswire PATH --client PATH
+Usage: python interop.py --hswire PATH --client PATH --reconnect-client PATH --request-grids PATH
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime
 import json
 import math
@@ -31,7 +37,7 @@ from hs_py.grid import Grid, GridBuilder
 from hs_py.kinds import MARKER, Number, Ref
 from hs_py.ops import HaystackOps
 from hs_py.tls import TLSConfig, generate_test_certificates
-from hs_py.ws_client import WebSocketClient
+from hs_py.ws_client import ReconnectingWebSocketClient, WebSocketClient
 from hs_py.ws_codec import COMP_LZMA, COMP_ZLIB
 from hs_py.ws_server import WebSocketServer
 
@@ -172,11 +178,17 @@ def observe_reference_server() -> None:
     ws_server.encode_chunked_frames = chunked
 
 
-async def run(*argv: str) -> tuple[int, str, str]:
+async def run(*argv: str, within: float = 600) -> tuple[int, str, str]:
+    """Runs a command to its end, killed after `within` seconds."""
     process = await asyncio.create_subprocess_exec(
         *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )
-    out, err = await process.communicate()
+    try:
+        out, err = await asyncio.wait_for(process.communicate(), within)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        return -1, "", f"killed after {within:.0f} s"
     return process.returncode or 0, out.decode(), err.decode()
 
 
@@ -435,6 +447,271 @@ async def part_c(hswire: str) -> None:
                 await stop(process)
 
 
+# ---- part D: JSON mode, batches, reconnects, request grids ------------------
+
+
+EMPTY = GridBuilder().to_grid()
+
+
+def read_by_filter(filter_text: str, limit: int) -> Grid:
+    return GridBuilder().add_col("filter").add_col("limit").add_row({"filter": filter_text, "limit": Number(float(limit))}).to_grid()
+
+
+def his_read_request(point: Ref, span: str) -> Grid:
+    return GridBuilder().add_col("id").add_col("range").add_row({"id": point, "range": span}).to_grid()
+
+
+async def part_d_json_client(hswire: str) -> None:
+    # (1) The reference's client in its default JSON mode (binary=False) against hswire serve.
+    process, url = await start_hswire_serve(hswire, "--push-interval-ms", "200")
+    try:
+        async with WebSocketClient(url, pythonic=False, heartbeat=0) as client:
+            about = await client.about(raw=True)
+            check("D JSON client: about", len(about.rows) == 1 and about.rows[0].get("productName") == "haystack-wire", f"{about.rows[0].get('productName') if about.rows else None}")
+            points = await client.read("point and his", 5, raw=True)
+            check("D JSON client: read", len(points.rows) == 5, f"{len(points.rows)} rows")
+            point = points.rows[0]["id"]
+            month = await client.his_read(point, MONTH, raw=True)
+            nans = [i for i, row in enumerate(month.rows) if isinstance(row.get("val"), Number) and math.isnan(row["val"].val)]
+            check("D JSON client: hisRead month, NaN among the samples", len(month.rows) == 8928 and bool(nans), f"{len(month.rows)} rows, NaN at {nans[:3]}…")
+            pushes: asyncio.Queue[tuple[str, Grid]] = asyncio.Queue()
+            client.on_watch_push(lambda watch_id, grid: pushes.put_nowait((watch_id, grid)))
+            sub = await client.watch_sub([point], "interop-json", raw=True)
+            watch_id = sub.meta.get("watchId")
+            try:
+                pushed_id, grid = await asyncio.wait_for(pushes.get(), 10)
+                ids = [row["id"].val for row in grid.rows if isinstance(row.get("id"), Ref)]
+                check("D JSON client: watch push through on_watch_push", pushed_id == watch_id and point.val in ids, f"watchId {pushed_id} (subscribed {watch_id}), rows {ids}")
+            except TimeoutError:
+                check("D JSON client: watch push through on_watch_push", False, "no push within 10 s")
+    finally:
+        await stop(process)
+
+
+async def part_d_batches(hswire: str) -> None:
+    # (2) The reference's batch() in both of its modes against hswire serve.
+    process, url = await start_hswire_serve(hswire)
+    try:
+        for label, binary in (("binary=True", True), ("JSON mode", False)):
+            async with WebSocketClient(url, binary=binary, pythonic=False, heartbeat=0) as client:
+                point = (await client.read("point and his", 1, raw=True)).rows[0]["id"]
+                calls = [
+                    ("read", read_by_filter("point and temp", 3)),
+                    ("about", EMPTY),
+                    ("hisRead", his_read_request(point, "2026-10-01")),
+                    ("read", read_by_filter("site", 2)),
+                    ("read", read_by_filter("equip and siteRef==@s-2", 4)),
+                ]
+                answers = await asyncio.wait_for(client.batch(*calls), 30)
+                singles = [await client._call(op, grid) for op, grid in calls]
+                problems = []
+                for index, ((op, _), answer, single) in enumerate(zip(calls, answers, singles)):
+                    strip = drop_server_time if op == "about" else (lambda g: g)
+                    difference = same_grid(strip(answer), strip(single))
+                    if difference is not None:
+                        problems.append(f"item {index} ({op}): {difference}")
+                rows = [len(answer.rows) for answer in answers]
+                check(f"D batch() {label}: answers in order, equal to single calls", len(answers) == len(calls) and not problems, "; ".join(problems) or f"{len(answers)} answers, rows {rows}")
+    finally:
+        await stop(process)
+
+
+async def part_d_our_batches(hswire: str) -> None:
+    # hswire call --batch and --json-mode against the reference's server, in both of its modes.
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "batch.json"
+        items = [
+            {"op": "about"},
+            {"op": "read", "grid": json.loads(read_grid("small"))},
+            {"op": "invokeAction"},
+            {"op": "read", "grid": json.loads(read_grid("n==7"))},
+        ]
+        path.write_text(json.dumps(items))
+        for label, binary in (("binary=True", True), ("binary=False", False)):
+            server = WebSocketServer(FixedOps(), host=HOST, port=0, binary=binary, heartbeat=0)
+            await server.start()
+            url = f"ws://{HOST}:{server.port}"
+            try:
+                for flags in ([], ["--json-mode"]):
+                    name = f"D hswire call --batch {' '.join(flags) or '(binary)'} against WebSocketServer({label})"
+                    code, out, err = await run(hswire, "call", "--url", url, *flags, "--batch", str(path))
+                    lines = out.strip().splitlines()
+                    if code != 1 or len(lines) != 4:
+                        check(name, False, f"exit {code}, {len(lines)} lines: {err.strip() or out.strip()}")
+                        continue
+                    problems = []
+                    for index, expected in ((0, ABOUT), (1, SMALL)):
+                        difference = same_grid(decode_grid(lines[index].encode()), decode_grid(encode_grid(expected)))
+                        if difference is not None:
+                            problems.append(f"line {index}: {difference}")
+                    if lines[2] != "error: no such action":
+                        problems.append(f"line 2: {lines[2]!r}")
+                    n = decode_grid(lines[3].encode())
+                    # The reference reads a unitless number as a float.
+                    if not n.rows or getattr(n.rows[0]["n"], "val", n.rows[0]["n"]) != 7:
+                        problems.append(f"line 3: {lines[3]}")
+                    check(name, not problems, "; ".join(problems) or "4 answers in order, the error in its place, exit 1")
+                code, out, err = await run(hswire, "call", "--url", url, "--json-mode", "read", "--grid", read_grid("small"))
+                difference = same_grid(decode_grid(out.strip().encode()), decode_grid(encode_grid(SMALL))) if code == 0 else err.strip()
+                check(f"D hswire call --json-mode against WebSocketServer({label})", difference is None, difference or "same values")
+            finally:
+                await server.stop()
+
+
+async def part_d_reference_reconnects(hswire: str) -> None:
+    # (3) The reference's ReconnectingWebSocketClient across a restart of hswire serve on one port.
+    process, url = await start_hswire_serve(hswire)
+    port = url.rsplit(":", 1)[-1]
+    connects = 0
+    connected = asyncio.Event()
+
+    async def on_connect() -> None:
+        nonlocal connects
+        connects += 1
+        connected.set()
+
+    client = ReconnectingWebSocketClient(url, pythonic=False, heartbeat=0, timeout=10, min_reconnect_delay=0.1, max_reconnect_delay=0.5, on_connect=on_connect)
+    try:
+        await asyncio.wait_for(client.start(), 15)
+        first = await client.about(raw=True)
+        connected.clear()
+        await stop(process)
+        process, again = await start_hswire_serve_on(hswire, f"{HOST}:{port}")
+        try:
+            await asyncio.wait_for(connected.wait(), 15)
+            about = await client.about(raw=True)
+            ok = connects == 2 and len(first.rows) == 1 and len(about.rows) == 1 and again == url
+            check("D ReconnectingWebSocketClient across a restart of hswire serve", ok, f"on_connect fired {connects} times, about after the restart: {len(about.rows)} row")
+        except TimeoutError:
+            check("D ReconnectingWebSocketClient across a restart of hswire serve", False, f"on_connect fired {connects} times within 15 s")
+    finally:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(client.stop(), 10)
+        await stop(process)
+
+
+async def start_hswire_serve_on(hswire: str, address: str) -> tuple[asyncio.subprocess.Process, str]:
+    """hswire serve on a given address, retried briefly while the port is still taken."""
+    deadline = time.monotonic() + 10
+    while True:
+        process = await asyncio.create_subprocess_exec(
+            hswire, "serve", "--listen", address, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL
+        )
+        assert process.stdout is not None
+        line = (await asyncio.wait_for(process.stdout.readline(), 30)).decode().strip()
+        if line.startswith("listening on "):
+            return process, line.rsplit(" ", 1)[-1]
+        await process.wait()
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"hswire serve could not listen on {address} again")
+        await asyncio.sleep(0.2)
+
+
+class CountingOps(FixedOps):
+    """FixedOps that counts the watchSub requests of every server it serves."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.watch_subs = 0
+
+    async def watch_sub(self, grid: Grid) -> Grid:
+        self.watch_subs += 1
+        return await super().watch_sub(grid)
+
+
+async def stop_with_clients(server: WebSocketServer) -> None:
+    """Stops listening, closes the open connections, then stops the server.
+
+    The reference's stop() waits for its connections to end (asyncio's
+    wait_closed does since Python 3.12), which a reconnecting client never
+    does by itself."""
+    if server._server is not None:
+        server._server.close()
+    for ws in set(server._connections):
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(ws.close(), 5)
+    if server._server is not None:
+        server._server.close_clients()
+    await asyncio.wait_for(server.stop(), 10)
+
+
+async def next_event(process: asyncio.subprocess.Process, wanted: str, seen: list[dict[str, Any]], within: float = 15) -> dict[str, Any] | None:
+    """The next line of the reconnect_client whose event is `wanted`, keeping every line in `seen`."""
+    assert process.stdout is not None
+    deadline = time.monotonic() + within
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            line = await asyncio.wait_for(process.stdout.readline(), left)
+        except TimeoutError:
+            return None
+        if not line:
+            return None
+        event = json.loads(line)
+        seen.append(event)
+        if event.get("event") == wanted:
+            return event
+    return None
+
+
+async def part_d_our_reconnects(client: str) -> None:
+    # (4) Our ReconnectingClient against the reference's WebSocketServer, restarted on one port.
+    for label, binary in (("binary=True", True), ("binary=False", False)):
+        name = f"D our ReconnectingClient across a restart of WebSocketServer({label})"
+        ops = CountingOps()
+        server = WebSocketServer(ops, host=HOST, port=0, binary=binary, heartbeat=0)
+        await server.start()
+        port = server.port
+        flags = [] if binary else ["--json"]
+        process = await asyncio.create_subprocess_exec(
+            client, "--url", f"ws://{HOST}:{port}", *flags, "--seconds", "60", "--min-delay-ms", "100", "--max-delay-ms", "500",
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        )
+        seen: list[dict[str, Any]] = []
+        try:
+            before = await next_event(process, "push", seen)
+            await stop_with_clients(server)
+            server = WebSocketServer(ops, host=HOST, port=port, binary=binary, heartbeat=0)
+            await server.start()
+            reconnected = await next_event(process, "connected", seen) if before else None
+            if reconnected is not None and reconnected.get("connects") == 1:
+                reconnected = await next_event(process, "connected", seen)
+            after = await next_event(process, "push", seen) if reconnected else None
+            assert process.stdin is not None
+            process.stdin.close()
+            end = await next_event(process, "end", seen, 10)
+            ok = bool(before and reconnected and after and end) and reconnected.get("connects") == 2 and ops.watch_subs == 2
+            detail = f"pushes before {before and before.get('watchId')!r} and after {after and after.get('watchId')!r} the restart, connects {reconnected and reconnected.get('connects')}, the server's watchSub count {ops.watch_subs}"
+            check(name, ok, detail if ok else f"{detail}; lines {seen}")
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await process.wait()
+            await stop_with_clients(server)
+
+
+async def part_d_request_grids(request_grids: str) -> None:
+    # (5) Our typed helpers' request grids, byte for byte through the reference's encoder.
+    with tempfile.TemporaryDirectory() as directory:
+        code, _, err = await run(request_grids, directory)
+        if code != 0:
+            check("D request grids written", False, f"exit {code}: {err.strip()}")
+            return
+        script = Path(__file__).resolve().parent / "requests.py"
+        code, out, err = await run(sys.executable, str(script), directory)
+        last = out.strip().splitlines()[-1] if out.strip() else err.strip()
+        check("D request grids equal the reference client's through its encoder", code == 0, last)
+
+
+async def part_d(hswire: str, reconnect_client: str, request_grids: str) -> None:
+    print("== part D: JSON mode, batches, reconnects and request grids", flush=True)
+    await part_d_json_client(hswire)
+    await part_d_batches(hswire)
+    await part_d_our_batches(hswire)
+    await part_d_reference_reconnects(hswire)
+    await part_d_our_reconnects(reconnect_client)
+    await part_d_request_grids(request_grids)
+
+
 def drop_server_time(grid: Grid) -> Grid:
     """The about grid without the clock readings, which differ from one server run to the next."""
     clocks = ("serverTime", "serverBootTime")
@@ -452,10 +729,18 @@ async def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--hswire", required=True)
     parser.add_argument("--client", required=True)
+    parser.add_argument("--reconnect-client", required=True)
+    parser.add_argument("--request-grids", required=True)
+    parser.add_argument("--only", choices=["A", "B", "C", "D"], help="run one part only")
     args = parser.parse_args()
-    await part_a(args.hswire, args.client)
-    await part_b(args.hswire)
-    await part_c(args.hswire)
+    if args.only in (None, "A"):
+        await part_a(args.hswire, args.client)
+    if args.only in (None, "B"):
+        await part_b(args.hswire)
+    if args.only in (None, "C"):
+        await part_c(args.hswire)
+    if args.only in (None, "D"):
+        await part_d(args.hswire, args.reconnect_client, args.request_grids)
     if FAILURES:
         print(f"{len(FAILURES)} interop check(s) failed: {', '.join(FAILURES)}")
         return 1
