@@ -565,6 +565,9 @@ async fn call_with_json_mode_sends_a_json_envelope_in_a_text_message() {
     use futures_util::{SinkExt, StreamExt};
     use haystack_wire::protocol::handshake::SUBPROTOCOL;
     use haystack_wire::protocol::messages::{request, response};
+    use tokio_tungstenite::tungstenite::handshake::server::{
+        ErrorResponse, Request as HttpRequest, Response as HttpResponse,
+    };
     use tokio_tungstenite::tungstenite::http::header::SEC_WEBSOCKET_PROTOCOL;
     use tokio_tungstenite::tungstenite::http::HeaderValue;
     use tokio_tungstenite::tungstenite::Message;
@@ -574,13 +577,17 @@ async fn call_with_json_mode_sends_a_json_envelope_in_a_text_message() {
     // One connection: the first message is recorded and answered as the reference does.
     let server = tokio::spawn(async move {
         let (stream, _) = listener.accept().await.expect("accepts");
-        let name_subprotocol =
-            |_: &_, mut answer: tokio_tungstenite::tungstenite::handshake::server::Response| {
-                answer
-                    .headers_mut()
-                    .insert(SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_static(SUBPROTOCOL));
-                Ok(answer)
-            };
+        // tungstenite's callback signature.
+        #[allow(clippy::result_large_err)]
+        fn name_subprotocol(
+            _: &HttpRequest,
+            mut answer: HttpResponse,
+        ) -> Result<HttpResponse, ErrorResponse> {
+            answer
+                .headers_mut()
+                .insert(SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_static(SUBPROTOCOL));
+            Ok(answer)
+        }
         let mut socket = tokio_tungstenite::accept_hdr_async(stream, name_subprotocol)
             .await
             .expect("upgrades");
