@@ -5,6 +5,7 @@
 //! - [`config`]: what the server agrees to, its limits and deadlines.
 //! - [`accept`]: the accept loop, the connection cap, the shared budget.
 //! - [`connection`]: one connection from upgrade to close.
+//! - [`login`]: the token or the SCRAM login before the first request.
 //! - [`router`]: requests, handlers, replies.
 //! - [`peer`]: pushes to one connection and fan-out to many.
 
@@ -12,6 +13,7 @@ mod accept;
 mod config;
 mod connection;
 mod counters;
+mod login;
 mod peer;
 mod router;
 

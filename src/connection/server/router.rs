@@ -47,6 +47,9 @@ pub struct Request {
     pub payload: Vec<u8>,
     /// The connection it came on, to push to it later.
     pub peer: Peer,
+    /// The user the connection logged in as; `None` when it is anonymous or
+    /// was let in by the shared token ([`super::ServerConfig::auth_token`]).
+    pub user: Option<Arc<str>>,
 }
 
 /// What a handler returns: the response payload, or a fault for an error grid.
