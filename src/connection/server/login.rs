@@ -4,6 +4,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures_util::{Stream, StreamExt};
 use subtle::ConstantTimeEq;
@@ -21,6 +22,12 @@ use super::config::ServerConfig;
 use super::connection::{socket_end, ConnectionEnd};
 use crate::protocol::handshake::AUTH_TOKEN_FIELD;
 use crate::protocol::messages::{auth_err, auth_ok, client_final, client_first, hello, hello_answer, login, server_first};
+
+/// How long a refused login waits for its `authErr` to go out before the
+/// connection is closed: closing drops whatever is still queued, and a
+/// client told nothing would not know the login failed rather than the
+/// network. A client that does not read gets no more than this.
+const AUTH_ERR_LINGER: Duration = Duration::from_secs(1);
 
 /// Random bytes in a handshake token: 32, as many as in an issued token.
 const HANDSHAKE_TOKEN_BYTES: usize = 32;
@@ -86,7 +93,15 @@ where
         Err(Refusal::End(end)) => Err(end),
         Err(Refusal::Refused(reason)) => {
             tracing::info!(reason = %reason, "login refused");
-            let _ = outbox.queue_text(object(&[(auth_err::TYPE, auth_err::KIND)]));
+            if outbox.queue_text(object(&[(auth_err::TYPE, auth_err::KIND)])).is_ok() {
+                let backlog = outbox.backlog();
+                let sent = async {
+                    while backlog.bytes() > 0 {
+                        backlog.drained().await;
+                    }
+                };
+                let _ = tokio::time::timeout(AUTH_ERR_LINGER, sent).await;
+            }
             Err(ConnectionEnd::AuthenticationFailed)
         }
     }
