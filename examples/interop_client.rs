@@ -3,9 +3,12 @@
 //!
 //! ```text
 //! interop_client load --url ws://127.0.0.1:8080 [--compression zlib|lzma] [--chunked]
-//!                     [--concurrent 2000] [--sequential 70000]
-//! interop_client push --url ws://127.0.0.1:8080
+//!                     [--concurrent 2000] [--sequential 70000] [--json]
+//! interop_client push --url ws://127.0.0.1:8080 [--json]
 //! ```
+//!
+//! `--json` sends every request as a JSON envelope instead of a binary
+//! frame (the client's JSON mode; no compression or chunking is offered).
 //!
 //! `load` sends `read` requests with the filter `n==K` over one connection
 //! (first all the concurrent ones at once, then the sequential ones one
@@ -28,6 +31,7 @@ struct Options {
     url: String,
     compression: Option<Compression>,
     chunked: bool,
+    json: bool,
     concurrent: u32,
     sequential: u32,
 }
@@ -42,6 +46,7 @@ fn options() -> Result<Options, String> {
         url: String::new(),
         compression: None,
         chunked: false,
+        json: false,
         concurrent: 2000,
         sequential: 70_000,
     };
@@ -53,6 +58,7 @@ fn options() -> Result<Options, String> {
                 options.compression = Some(Compression::from_str(&value()?).map_err(|e| e.to_string())?)
             }
             "--chunked" => options.chunked = true,
+            "--json" => options.json = true,
             "--concurrent" => options.concurrent = value()?.parse().map_err(|_| "--concurrent: a count")?,
             "--sequential" => options.sequential = value()?.parse().map_err(|_| "--sequential: a count")?,
             other => return Err(format!("unknown option {other}")),
@@ -158,7 +164,12 @@ async fn push(client: &Client) -> Result<Value, String> {
         .map_err(|_| "no push within 10 s")?
         .ok_or("the connection closed before a push")?;
     let grid: Value = serde_json::from_slice(&push.payload).map_err(|e| e.to_string())?;
-    Ok(json!({"op": push.op.name(), "watch": answer["meta"]["watchId"], "push_meta": grid["meta"]}))
+    Ok(json!({
+        "op": push.op.name(),
+        "watch": answer["meta"]["watchId"],
+        "push_watch_id": push.watch_id,
+        "push_meta": grid["meta"],
+    }))
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -172,7 +183,8 @@ async fn main() -> ExitCode {
     };
     let config = ClientConfig::new()
         .compression(options.compression)
-        .chunked(options.chunked);
+        .chunked(options.chunked)
+        .json_mode(options.json);
     let client = match Client::connect(&options.url, config).await {
         Ok(client) => client,
         Err(error) => {

@@ -457,3 +457,44 @@ fn serve_and_call_speak_mutual_tls_with_certificates_from_files() {
     assert!(stderr.contains("none.pem"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_subscribes_in_json_gets_its_watch_pushes_as_json_watch_messages() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+
+    let serve = Serve::start(&["--push-interval-ms", "100"]);
+    let run = async {
+        let (mut socket, _) = tokio_tungstenite::connect_async(serve.url.as_str())
+            .await
+            .expect("connects");
+        let request = json!({"id": "1", "op": "watchSub", "grid": watch_sub_request(&["p-1-1-1"], None)});
+        socket
+            .send(Message::text(request.to_string()))
+            .await
+            .expect("sends");
+        let mut watch = None;
+        while let Some(message) = socket.next().await {
+            let Message::Text(text) = message.expect("reads") else {
+                continue;
+            };
+            let value: Value = serde_json::from_str(&text).expect("a JSON text message");
+            match &watch {
+                None => {
+                    assert_eq!(value["id"], "1", "{value}");
+                    watch = Some(watch_id(&value["grid"]));
+                }
+                Some(id) => {
+                    assert_eq!(value["type"], "watch", "{value}");
+                    assert_eq!(value["watchId"].as_str(), Some(id.as_str()), "{value}");
+                    assert_eq!(value["grid"]["rows"][0]["id"]["val"], "p-1-1-1", "{value}");
+                    return;
+                }
+            }
+        }
+        panic!("the connection ended before a push");
+    };
+    tokio::time::timeout(Duration::from_secs(30), run)
+        .await
+        .expect("a JSON watch push within half a minute");
+}

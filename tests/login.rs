@@ -413,3 +413,32 @@ async fn a_server_whose_signature_is_wrong_fails_the_login() {
         "{reason}"
     );
 }
+
+#[tokio::test]
+async fn the_permission_hook_sees_the_user_name_of_the_login() {
+    let asked = Arc::new(Mutex::new(Vec::new()));
+    let hook = {
+        let asked = Arc::clone(&asked);
+        move |user: Option<&str>, op: Op| {
+            asked.lock().unwrap().push((user.map(str::to_owned), op));
+            if user == Some("bob") {
+                Err(haystack_wire::connection::Fault::new("bob may not"))
+            } else {
+                Ok(())
+            }
+        }
+    };
+    let url = start(config().permissions(hook)).await;
+    let alice = connect(&url, ClientConfig::new().login("alice", "wonderland")).await.unwrap();
+    assert_eq!(whoami(&alice).await, "alice");
+    let bob = connect(&url, ClientConfig::new().login("bob", "builder")).await.unwrap();
+    let refused = tokio::time::timeout(BOUND, bob.request(Op::About, b"{}")).await.unwrap();
+    assert!(
+        matches!(&refused, Err(ClientError::Remote { dis, .. }) if dis == "bob may not"),
+        "{refused:?}"
+    );
+    assert_eq!(
+        *asked.lock().unwrap(),
+        [(Some("alice".to_owned()), Op::About), (Some("bob".to_owned()), Op::About)]
+    );
+}

@@ -6,6 +6,8 @@ of the `hswire` binary (`cargo build --features cli`):
     HSWIRE=target/debug/hswire python -m unittest discover -s bindings/python -v
 """
 
+import asyncio
+import base64
 import json
 import os
 import subprocess
@@ -101,6 +103,76 @@ class HeadersPackedWithTheFormatsDecodeInRust(unittest.TestCase):
             hw.FLAG_RESPONSE, 77, "read", payload, compression=reference.COMP_ZLIB, chunk_size=3000
         )
         self.assertEqual(ours, theirs)
+
+
+def message(name: str, **values) -> dict:
+    """The message `name` with the binding's keys, in order: its type, then `values`."""
+    built = {}
+    for key in hw.MESSAGE_FIELDS[name]:
+        if key == hw.MESSAGE_TYPE_FIELD:
+            built[key] = hw.MESSAGE_TYPES[name]
+        elif key in values:
+            built[key] = values[key]
+    return built
+
+
+class ScriptedSocket:
+    """Stands in for the reference client's WebSocket: records what it sends, replies from a script."""
+
+    def __init__(self, replies: list[dict]):
+        self.sent: list[dict] = []
+        self.replies = list(replies)
+
+    async def send_text(self, text: str) -> None:
+        self.sent.append(json.loads(text))
+
+    async def recv(self) -> str:
+        return json.dumps(self.replies.pop(0))
+
+
+class TextMessagesMatchTheReference(unittest.TestCase):
+    def test_the_batch_cap(self):
+        from hs_py import ws_server
+
+        self.assertEqual(hw.MAX_BATCH_SIZE, ws_server._MAX_BATCH_SIZE)
+
+    def test_the_reference_server_writes_response_envelopes_with_the_binding_keys(self):
+        from hs_py import ws_server
+
+        grid = b'{"_kind":"grid","meta":{"ver":"3.0"},"cols":[{"name":"empty"}],"rows":[]}'
+        full = json.loads(ws_server._ws_envelope(grid, "7", "ch-1"))
+        self.assertEqual(tuple(full), hw.MESSAGE_RESPONSE_FIELDS)
+        bare = json.loads(ws_server._ws_envelope(grid))
+        self.assertEqual(tuple(bare), hw.MESSAGE_REQUIRED_FIELDS["response"])
+
+    def test_the_reference_client_logs_in_with_the_binding_messages_and_stops_at_the_refusal(self):
+        from hs_py.errors import AuthError
+        from hs_py.ws_client import WebSocketClient
+
+        self.assertEqual(hw.LOGIN_STEPS[:2], ("hello", "hello_answer"))
+        client = WebSocketClient("ws://127.0.0.1:9/api/ws", username="ann=1,x", password="secret")
+        socket = ScriptedSocket(
+            [
+                message("hello_answer", handshakeToken="t-1", hash=hw.LOGIN_HASH),
+                message(hw.LOGIN_REFUSAL),
+            ]
+        )
+        client._ws = socket
+        # The refusal ends the login; any other message would be "expected ..., got ...".
+        with self.assertRaisesRegex(AuthError, "failed"):
+            asyncio.run(client._scram_authenticate())
+
+        hello, client_first = socket.sent
+        self.assertEqual(tuple(hello), hw.MESSAGE_HELLO_FIELDS)
+        self.assertEqual(hello[hw.MESSAGE_TYPE_FIELD], hw.MESSAGE_TYPES["hello"])
+        self.assertNotIn("=", hello["username"], "base64url without padding")
+        self.assertEqual(base64.urlsafe_b64decode(hello["username"] + "=="), b"ann=1,x")
+
+        self.assertEqual(tuple(client_first), hw.MESSAGE_CLIENT_FIRST_FIELDS)
+        self.assertEqual(client_first[hw.MESSAGE_TYPE_FIELD], hw.MESSAGE_TYPES["client_first"])
+        self.assertEqual(client_first["handshakeToken"], "t-1")
+        data = base64.urlsafe_b64decode(client_first["data"] + "=" * (-len(client_first["data"]) % 4))
+        self.assertTrue(data.startswith(b"n,,n=ann=3D1=2Cx,r="), data)
 
 
 if __name__ == "__main__":

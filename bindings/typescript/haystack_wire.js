@@ -187,6 +187,52 @@ export const SUBPROTOCOL = "haystack";
 export const AUTH_TOKEN_FIELD = "authToken";
 
 /**
+ * The JSON key that names the kind of the text messages that have one (see
+ * `MESSAGE_TYPES`).
+ *
+ * The JSON text messages a connection carries besides binary frames, as the reference's
+ * peers send them. Each is one WebSocket text message holding one JSON value; grids in
+ * them are Haystack 4 JSON. A client may send a request as a JSON envelope instead of a
+ * binary frame, and may mix both forms on one connection; the server answers each
+ * request in the form it came in. The capability handshake and the token message are
+ * described above; the SCRAM login below replaces the token message on a connection
+ * that logs in with a user name and password.
+ */
+export const MESSAGE_TYPE_FIELD = "type";
+
+/**
+ * The most requests one batch may hold (the reference's
+ * `hs_py.ws_server._MAX_BATCH_SIZE`). A batch is a JSON array of request envelopes in
+ * one text message; it is answered by one text message holding a JSON array of response
+ * envelopes, in the order of the requests. Items that are not JSON objects are skipped:
+ * neither run nor answered. A batch of more than `max_items` items is refused as a
+ * whole: the receiver closes the connection with a policy close (1008) rather than run
+ * part of it. (The reference runs the first 1,000 and drops the rest unanswered.)
+ */
+export const MAX_BATCH_SIZE = 1000;
+
+/**
+ * The hash function both sides name in the login.
+ */
+export const LOGIN_HASH = "SHA-256";
+
+/**
+ * The messages of a login that succeeds, in order, client first (names of
+ * `MESSAGE_FIELDS`). The SCRAM-SHA-256 login (RFC 5802, RFC 7677) over text messages:
+ * the client and the server alternate in the order of `steps`, and the server may
+ * answer any client step with `refusal` instead. A server that takes logins also
+ * accepts the token message in place of `hello`, for a token it issued in an `auth_ok`
+ * or one it was configured with. The whole login falls within the server's handshake
+ * deadline.
+ */
+export const LOGIN_STEPS = Object.freeze(["hello", "hello_answer", "client_first", "server_first", "client_final", "auth_ok"]);
+
+/**
+ * What the server sends in place of its next step when the login fails.
+ */
+export const LOGIN_REFUSAL = "auth_err";
+
+/**
  * Every named flag by its name in protocol.yaml.
  */
 export const FLAGS = Object.freeze({
@@ -265,6 +311,202 @@ export const COMPRESSION_NAMES = Object.freeze({
  * Retired algorithm ids and the names they had; never reused.
  */
 export const RETIRED_COMPRESSION_IDS = Object.freeze({});
+
+/**
+ * The value of `MESSAGE_TYPE_FIELD` of the messages that have one. A value may mark a
+ * message of each sender, or several steps of the login.
+ */
+export const MESSAGE_TYPES = Object.freeze({
+  watch_push: "watch",
+  hello: "hello",
+  hello_answer: "hello",
+  client_first: "scram",
+  server_first: "scram",
+  client_final: "scram",
+  auth_ok: "authOk",
+  auth_err: "authErr",
+});
+
+/**
+ * Which peer sends each message: `client` or `server`.
+ */
+export const MESSAGE_SENDERS = Object.freeze({
+  request: "client",
+  response: "server",
+  watch_push: "server",
+  hello: "client",
+  hello_answer: "server",
+  client_first: "client",
+  server_first: "server",
+  client_final: "client",
+  auth_ok: "server",
+  auth_err: "server",
+});
+
+/**
+ * The JSON keys of every text message by its name in protocol.yaml, in the order they
+ * are written.
+ */
+export const MESSAGE_FIELDS = Object.freeze({
+  /**
+   * A request in JSON form. The server answers it with a `response` envelope carrying
+   * the same `id`.
+   *
+   * Sent by the client; it has no `type`.
+   *
+   * `id` (string, required): The client's correlation id: the reference sends the
+   * decimal text of a counter. The response carries it back as received.
+   *
+   * `op` (string, required): The op's name, as in the `ops` list.
+   *
+   * `grid` (Haystack 4 JSON grid, optional): The request grid; an absent grid reads as
+   * an empty one.
+   *
+   * `ch` (any JSON value, optional): An optional channel, echoed in the response, for
+   * clients that multiplex logical channels over one connection.
+   */
+  request: Object.freeze(["id", "op", "grid", "ch"]),
+  /**
+   * The answer to one `request` envelope: the response grid (an error grid when the op
+   * failed), then the request's `id` and `ch` when it had them. In a batch's answer,
+   * items carry no `ch`.
+   *
+   * Sent by the server; it has no `type`.
+   *
+   * `grid` (Haystack 4 JSON grid, required): The response grid, or an error grid.
+   *
+   * `id` (any JSON value, optional): The request's `id`, as received; absent when the
+   * request had none.
+   *
+   * `ch` (any JSON value, optional): The request's `ch`, as received; absent when the
+   * request had none.
+   */
+  response: Object.freeze(["grid", "id", "ch"]),
+  /**
+   * A watch update pushed in JSON form, to a connection whose latest single request was
+   * a JSON envelope. Connections that speak binary frames get the same update as a
+   * binary push frame (op `watchPoll`).
+   *
+   * Sent by the server; `type` is `watch`.
+   *
+   * `type` (string, required): Always `watch`.
+   *
+   * `watchId` (string, required): The id of the watch the update belongs to.
+   *
+   * `grid` (Haystack 4 JSON grid, required): The entities that changed, with their
+   * current values.
+   */
+  watch_push: Object.freeze(["type", "watchId", "grid"]),
+  /**
+   * Opens a SCRAM login: the first text message of a connection that logs in with a
+   * user name and password, in place of the token message.
+   *
+   * Sent by the client; `type` is `hello`.
+   *
+   * `type` (string, required): Always `hello`.
+   *
+   * `username` (string, unpadded base64url, required): The user name, UTF-8, in
+   * unpadded base64url.
+   */
+  hello: Object.freeze(["type", "username"]),
+  /**
+   * The server's answer to `hello`: the handshake token the next message must carry,
+   * and the hash function. A server answers every user name alike, known or not, so
+   * that the login does not tell which names exist.
+   *
+   * Sent by the server; `type` is `hello`.
+   *
+   * `type` (string, required): Always `hello`.
+   *
+   * `handshakeToken` (string, required): An opaque token naming this login attempt.
+   *
+   * `hash` (string, required): The hash function of the SCRAM exchange.
+   */
+  hello_answer: Object.freeze(["type", "handshakeToken", "hash"]),
+  /**
+   * The SCRAM client-first message (RFC 5802 section 7), gs2 header `n,,` included.
+   *
+   * Sent by the client; `type` is `scram`.
+   *
+   * `type` (string, required): Always `scram`.
+   *
+   * `handshakeToken` (string, required): The token of `hello_answer`.
+   *
+   * `data` (string, unpadded base64url, required): `n,,n=<user>,r=<client nonce>`, in
+   * unpadded base64url.
+   */
+  client_first: Object.freeze(["type", "handshakeToken", "data"]),
+  /**
+   * The SCRAM server-first message, with a new handshake token.
+   *
+   * Sent by the server; `type` is `scram`.
+   *
+   * `type` (string, required): Always `scram`.
+   *
+   * `handshakeToken` (string, required): The token the client's next message must
+   * carry.
+   *
+   * `hash` (string, required): The hash function, as in `hello_answer`.
+   *
+   * `data` (string, unpadded base64url, required): `r=<combined nonce>,s=<salt,
+   * base64>,i=<PBKDF2 iterations>`, in unpadded base64url.
+   */
+  server_first: Object.freeze(["type", "handshakeToken", "hash", "data"]),
+  /**
+   * The SCRAM client-final message, carrying the client's proof.
+   *
+   * Sent by the client; `type` is `scram`.
+   *
+   * `type` (string, required): Always `scram`.
+   *
+   * `handshakeToken` (string, required): The token of `server_first`.
+   *
+   * `data` (string, unpadded base64url, required): `c=biws,r=<combined nonce>,p=<proof,
+   * base64>`, in unpadded base64url.
+   */
+  client_final: Object.freeze(["type", "handshakeToken", "data"]),
+  /**
+   * The login succeeded. The server's signature lets the client check the server knew
+   * the credentials; the token may be sent as the token message of later connections,
+   * for as long as the server keeps it.
+   *
+   * Sent by the server; `type` is `authOk`.
+   *
+   * `type` (string, required): Always `authOk`.
+   *
+   * `authToken` (string, required): A token standing for this login on later
+   * connections.
+   *
+   * `data` (string, unpadded base64url, required): `v=<server signature, base64>`, in
+   * unpadded base64url.
+   */
+  auth_ok: Object.freeze(["type", "authToken", "data"]),
+  /**
+   * The login failed, at whatever step; the server closes the connection after it. It
+   * does not say why.
+   *
+   * Sent by the server; `type` is `authErr`.
+   *
+   * `type` (string, required): Always `authErr`.
+   */
+  auth_err: Object.freeze(["type"]),
+});
+
+/**
+ * The keys every message of its kind has; the others are optional.
+ */
+export const MESSAGE_REQUIRED_FIELDS = Object.freeze({
+  request: Object.freeze(["id", "op"]),
+  response: Object.freeze(["grid"]),
+  watch_push: Object.freeze(["type", "watchId", "grid"]),
+  hello: Object.freeze(["type", "username"]),
+  hello_answer: Object.freeze(["type", "handshakeToken", "hash"]),
+  client_first: Object.freeze(["type", "handshakeToken", "data"]),
+  server_first: Object.freeze(["type", "handshakeToken", "hash", "data"]),
+  client_final: Object.freeze(["type", "handshakeToken", "data"]),
+  auth_ok: Object.freeze(["type", "authToken", "data"]),
+  auth_err: Object.freeze(["type"]),
+});
 
 /**
  * Why a header could not be read or written: `reason` is one of `truncated`,

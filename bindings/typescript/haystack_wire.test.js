@@ -17,6 +17,15 @@ import {
   FLAG_PUSH,
   FLAG_RESPONSE,
   HeaderError,
+  LOGIN_HASH,
+  LOGIN_REFUSAL,
+  LOGIN_STEPS,
+  MAX_BATCH_SIZE,
+  MESSAGE_FIELDS,
+  MESSAGE_REQUIRED_FIELDS,
+  MESSAGE_SENDERS,
+  MESSAGE_TYPE_FIELD,
+  MESSAGE_TYPES,
   OP_CODES,
   UNKNOWN_OP_ANSWERED_UNLESS,
   UNKNOWN_OP_POLICY,
@@ -146,4 +155,43 @@ test("refuses to encode a field that is missing or out of range", () => {
   assert.throws(() => encodeHeader(new DataView(new ArrayBuffer(3)), { flags: 0, requestId: 1, op: 1 }), {
     reason: "truncated",
   });
+});
+
+test("every typed text message carries its type in a required key", () => {
+  assert.equal(MESSAGE_TYPE_FIELD, "type");
+  for (const [name, keys] of Object.entries(MESSAGE_FIELDS)) {
+    assert.ok(Object.isFrozen(keys), name);
+    for (const key of MESSAGE_REQUIRED_FIELDS[name]) {
+      assert.ok(keys.includes(key), `${name}.${key}`);
+    }
+    if (name in MESSAGE_TYPES) {
+      assert.equal(keys[0], MESSAGE_TYPE_FIELD, name);
+      assert.ok(MESSAGE_REQUIRED_FIELDS[name].includes(MESSAGE_TYPE_FIELD), name);
+    } else {
+      assert.ok(!keys.includes(MESSAGE_TYPE_FIELD), name);
+    }
+  }
+  // The reference's envelopes: {"id", "op", "grid"} out, {"grid", "id"} back.
+  assert.deepEqual(MESSAGE_REQUIRED_FIELDS.request, ["id", "op"]);
+  assert.deepEqual(MESSAGE_FIELDS.response.slice(0, 2), ["grid", "id"]);
+  assert.deepEqual(MESSAGE_FIELDS.watch_push, ["type", "watchId", "grid"]);
+  assert.equal(MAX_BATCH_SIZE, 1000);
+});
+
+test("the login alternates from the client, ends with the server, and is refused by the server", () => {
+  assert.equal(LOGIN_HASH, "SHA-256");
+  assert.equal(LOGIN_STEPS.length % 2, 0);
+  LOGIN_STEPS.forEach((step, index) => {
+    assert.equal(MESSAGE_SENDERS[step], index % 2 === 0 ? "client" : "server", step);
+  });
+  assert.equal(MESSAGE_SENDERS[LOGIN_REFUSAL], "server");
+  assert.deepEqual(
+    LOGIN_STEPS.map((step) => MESSAGE_TYPES[step]),
+    ["hello", "hello", "scram", "scram", "scram", "authOk"],
+  );
+  assert.equal(MESSAGE_TYPES[LOGIN_REFUSAL], "authErr");
+  // A hello as the reference's client writes it: the user name in unpadded base64url.
+  const hello = { [MESSAGE_TYPE_FIELD]: MESSAGE_TYPES.hello, username: Buffer.from("ann").toString("base64url") };
+  assert.deepEqual(Object.keys(hello), MESSAGE_FIELDS.hello);
+  assert.equal(hello.username, "YW5u");
 });

@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 
-use crate::model::{Protocol, Retired, Scalar, Section, UnusedBitsPolicy, WireType};
+use crate::model::{Message, Protocol, Retired, Scalar, Section, UnusedBitsPolicy, WireType};
 use crate::text::{camel, quoted, shouty, wrap};
 
 /// The ES module, relative to the project root.
@@ -158,7 +158,107 @@ fn constants(protocol: &Protocol) -> Vec<Constant> {
         quoted(&h.auth_field),
         h.auth_doc.clone(),
     );
+    if let Some(m) = &protocol.messages {
+        push(
+            "MESSAGE_TYPE_FIELD".into(),
+            quoted(&m.type_field),
+            quoted(&m.type_field),
+            format!(
+                "The JSON key that names the kind of the text messages that have one (see \
+                 `MESSAGE_TYPES`).\n\n{}",
+                m.doc
+            ),
+        );
+        push(
+            "MAX_BATCH_SIZE".into(),
+            m.batch_max_items.to_string(),
+            m.batch_max_items.to_string(),
+            format!(
+                "The most requests one batch may hold (the reference's \
+                 `hs_py.ws_server._MAX_BATCH_SIZE`). {}",
+                m.batch_doc
+            ),
+        );
+        let l = &m.login;
+        push(
+            "LOGIN_HASH".into(),
+            quoted(&l.hash),
+            quoted(&l.hash),
+            "The hash function both sides name in the login.".into(),
+        );
+        let steps: Vec<String> = l.steps.iter().map(|s| quoted(s)).collect();
+        push(
+            "LOGIN_STEPS".into(),
+            format!("Object.freeze([{}])", steps.join(", ")),
+            format!("readonly [{}]", steps.join(", ")),
+            format!(
+                "The messages of a login that succeeds, in order, client first (names of \
+                 `MESSAGE_FIELDS`). {}",
+                l.doc
+            ),
+        );
+        push(
+            "LOGIN_REFUSAL".into(),
+            quoted(&l.refusal),
+            quoted(&l.refusal),
+            "What the server sends in place of its next step when the login fails.".into(),
+        );
+    }
     out
+}
+
+/// The tables of the text messages' keys: name, doc, and whether they hold
+/// only the required keys.
+const KEY_TABLES: [(&str, &str, bool); 2] = [
+    (
+        "MESSAGE_FIELDS",
+        "The JSON keys of every text message by its name in protocol.yaml, in the order they \
+         are written.",
+        false,
+    ),
+    (
+        "MESSAGE_REQUIRED_FIELDS",
+        "The keys every message of its kind has; the others are optional.",
+        true,
+    ),
+];
+
+/// The keys of `message` as a list of string literals.
+fn key_list(message: &Message, required_only: bool) -> String {
+    let keys: Vec<String> = if required_only {
+        message.required_keys().map(quoted).collect()
+    } else {
+        message.keys().map(quoted).collect()
+    };
+    keys.join(", ")
+}
+
+/// The tables of the text messages' keys, in the ES module or (`dts`) the declarations.
+fn key_tables(out: &mut String, protocol: &Protocol, dts: bool) {
+    let Some(m) = &protocol.messages else {
+        return;
+    };
+    for (name, doc, required_only) in KEY_TABLES {
+        out.push('\n');
+        comment(out, "", doc);
+        if dts {
+            let _ = writeln!(out, "export declare const {name}: Readonly<{{");
+        } else {
+            let _ = writeln!(out, "export const {name} = Object.freeze({{");
+        }
+        for message in &m.list {
+            if !required_only {
+                comment(out, "  ", &message.description(&m.type_field));
+            }
+            let keys = key_list(message, required_only);
+            if dts {
+                let _ = writeln!(out, "  {}: readonly [{keys}];", message.name);
+            } else {
+                let _ = writeln!(out, "  {}: Object.freeze([{keys}]),", message.name);
+            }
+        }
+        out.push_str(if dts { "}>;\n" } else { "});\n" });
+    }
 }
 
 /// A frozen object literal over `(key, value)` pairs, one a line.
@@ -197,7 +297,7 @@ fn tables(protocol: &Protocol) -> Vec<Table> {
             .map(|r| (r.code.to_string(), quoted(&r.name)))
             .collect()
     };
-    vec![
+    let mut tables = vec![
         (
             "FLAGS",
             protocol
@@ -258,7 +358,28 @@ fn tables(protocol: &Protocol) -> Vec<Table> {
             retired(&protocol.reserved.algorithms),
             "Retired algorithm ids and the names they had; never reused.".into(),
         ),
-    ]
+    ];
+    if let Some(m) = &protocol.messages {
+        tables.push((
+            "MESSAGE_TYPES",
+            m.list
+                .iter()
+                .filter_map(|message| Some((message.name.clone(), quoted(message.ty.as_ref()?))))
+                .collect(),
+            "The value of `MESSAGE_TYPE_FIELD` of the messages that have one. A value may mark a \
+             message of each sender, or several steps of the login."
+                .into(),
+        ));
+        tables.push((
+            "MESSAGE_SENDERS",
+            m.list
+                .iter()
+                .map(|message| (message.name.clone(), quoted(message.sender.name())))
+                .collect(),
+            "Which peer sends each message: `client` or `server`.".into(),
+        ));
+    }
+    tables
 }
 
 fn comment(out: &mut String, indent: &str, text: &str) {
@@ -332,6 +453,7 @@ pub fn generate_js(protocol: &Protocol) -> String {
         comment(&mut out, "", &doc);
         let _ = writeln!(out, "export const {name} = {};", frozen(&entries));
     }
+    key_tables(&mut out, protocol, false);
 
     out.push('\n');
     comment(
@@ -505,12 +627,18 @@ pub fn generate_dts(protocol: &Protocol) -> String {
         comment(&mut out, "", &doc);
         let _ = writeln!(out, "export declare const {name}: {};", object_type(&entries));
     }
+    key_tables(&mut out, protocol, true);
     out.push('\n');
     comment(&mut out, "", "A Haystack op name the spec knows.");
     out.push_str("export type OpName = keyof typeof OP_CODES;\n");
     out.push('\n');
     comment(&mut out, "", "A compression algorithm name the spec knows.");
     out.push_str("export type CompressionName = keyof typeof COMPRESSION_IDS;\n");
+    if protocol.messages.is_some() {
+        out.push('\n');
+        comment(&mut out, "", "A text message name the spec knows.");
+        out.push_str("export type MessageName = keyof typeof MESSAGE_FIELDS;\n");
+    }
 
     out.push('\n');
     comment(

@@ -3,8 +3,11 @@
 
 use std::fmt::Write as _;
 
-use crate::model::{JsonShape, Protocol, Retired, Scalar, Section, Unit, UnknownOpPolicy, UnusedBitsPolicy};
-use crate::text::{bytes, quoted};
+use crate::model::{
+    JsonShape, Message, MessageJson, Messages, Protocol, Retired, Scalar, Section, Sender, Unit,
+    UnknownOpPolicy, UnusedBitsPolicy,
+};
+use crate::text::{base64url, bytes, quoted};
 
 /// Where the document is checked in, relative to the project root.
 pub const PATH: &str = "docs/PROTOCOL.md";
@@ -28,9 +31,12 @@ pub fn generate(protocol: &Protocol) -> String {
     md.push_str(
         "Contents: [Frames](#frames) · [Header sections](#header-sections) · [Flags](#flags) · \
          [Ops](#ops) · [Compression](#compression) · [Defaults](#defaults) · \
-         [Capability handshake](#capability-handshake) · [Versions](#versions) · \
-         [Retired entries](#retired-entries)\n\n",
+         [Capability handshake](#capability-handshake) · ",
     );
+    if protocol.messages.is_some() {
+        md.push_str("[Text messages](#text-messages) · ");
+    }
+    md.push_str("[Versions](#versions) · [Retired entries](#retired-entries)\n\n");
     frames(&mut md, protocol);
     sections(&mut md, protocol);
     flags(&mut md, protocol);
@@ -38,6 +44,9 @@ pub fn generate(protocol: &Protocol) -> String {
     algorithms(&mut md, protocol);
     defaults(&mut md, protocol);
     handshake(&mut md, protocol);
+    if let Some(m) = &protocol.messages {
+        messages(&mut md, m);
+    }
     versions(&mut md, protocol);
     retired(&mut md, protocol);
     md
@@ -325,6 +334,166 @@ fn handshake(md: &mut String, protocol: &Protocol) {
         md,
         "A connection that needs a token first sends `{{{}: \"...\"}}`.\n",
         quoted(&h.auth_field)
+    );
+}
+
+/// The smallest Haystack 4 JSON grid: the sample of a grid field.
+const SAMPLE_GRID: &str =
+    r#"{"_kind": "grid", "meta": {"ver": "3.0"}, "cols": [{"name": "empty"}], "rows": []}"#;
+
+fn messages(md: &mut String, m: &Messages) {
+    let _ = writeln!(md, "## Text messages\n\n{}\n", m.doc);
+    let _ = writeln!(
+        md,
+        "A message that has a kind names it in its `{}` key; the others are told apart by \
+         their keys and by where they come in a connection. In the examples below, a string \
+         stands for its key in angle brackets, a grid is the smallest Haystack 4 JSON grid, \
+         and a base64url field holds the unpadded base64url of its key in angle brackets.\n",
+        m.type_field
+    );
+    batch(md, m);
+    for message in &m.list {
+        message_section(md, m, message);
+    }
+    login(md, m);
+}
+
+/// The JSON example of `message` with the given fields; `item` numbers the
+/// placeholders of a batch's items.
+fn example(m: &Messages, message: &Message, keys: &[&str], item: Option<usize>) -> String {
+    let fields: Vec<String> = message
+        .fields
+        .iter()
+        .filter(|f| keys.contains(&f.name.as_str()))
+        .map(|f| {
+            let placeholder = match item {
+                Some(n) => format!("<{} {n}>", f.name),
+                None => format!("<{}>", f.name),
+            };
+            let value = match (&message.ty, f.json) {
+                (Some(ty), _) if f.name == m.type_field => quoted(ty),
+                (_, MessageJson::String | MessageJson::Any) => quoted(&placeholder),
+                (_, MessageJson::Base64Url) => quoted(&base64url(placeholder.as_bytes())),
+                (_, MessageJson::Grid) => SAMPLE_GRID.to_owned(),
+            };
+            format!("{}: {value}", quoted(&f.name))
+        })
+        .collect();
+    format!("{{{}}}", fields.join(", "))
+}
+
+/// Every key of `message`.
+fn all_keys(message: &Message) -> Vec<&str> {
+    message.fields.iter().map(|f| f.name.as_str()).collect()
+}
+
+fn batch(md: &mut String, m: &Messages) {
+    let _ = writeln!(
+        md,
+        "### Batches\n\n{}\n\n`max_items`: at most {} requests in one batch.\n",
+        m.batch_doc, m.batch_max_items
+    );
+    // The envelopes a batch holds: the messages without a kind, one each way.
+    let untyped = |sender: Sender| m.list.iter().find(|x| x.ty.is_none() && x.sender == sender);
+    let (Some(request), Some(response)) = (untyped(Sender::Client), untyped(Sender::Server)) else {
+        return;
+    };
+    // The items carry their required fields and their grid; each answer
+    // carries its required fields and echoes the keys its request carried.
+    let asked: Vec<&str> = request
+        .fields
+        .iter()
+        .filter(|f| f.required || f.json == MessageJson::Grid)
+        .map(|f| f.name.as_str())
+        .collect();
+    let answered: Vec<&str> = response
+        .fields
+        .iter()
+        .filter(|f| f.required || asked.contains(&f.name.as_str()))
+        .map(|f| f.name.as_str())
+        .collect();
+    let items = |message: &Message, keys: &[&str]| -> String {
+        let lines: Vec<String> = (1..=2)
+            .map(|n| format!("  {}", example(m, message, keys, Some(n))))
+            .collect();
+        format!("[\n{}\n]", lines.join(",\n"))
+    };
+    let _ = writeln!(
+        md,
+        "A batch of two `{}` envelopes:\n\n```json\n{}\n```\n\nand its answer, two `{}` \
+         envelopes in the same order:\n\n```json\n{}\n```\n",
+        request.name,
+        items(request, &asked),
+        response.name,
+        items(response, &answered)
+    );
+}
+
+fn message_section(md: &mut String, m: &Messages, message: &Message) {
+    let _ = writeln!(md, "### `{}`\n\n{}\n", message.name, message.doc);
+    let _ = write!(md, "Sent by the {}", message.sender.name());
+    match &message.ty {
+        Some(ty) => {
+            let _ = writeln!(md, "; `{}`: `{ty}`.\n", m.type_field);
+        }
+        None => {
+            let _ = writeln!(md, "; it has no `{}`.\n", m.type_field);
+        }
+    }
+    md.push_str("| Key | JSON | Presence | Meaning |\n|---|---|---|---|\n");
+    for f in &message.fields {
+        let shape = f.json.words();
+        let presence = if f.required { "required" } else { "optional" };
+        let _ = writeln!(md, "| `{}` | {shape} | {presence} | {} |", f.name, cell(&f.doc));
+    }
+    let _ = writeln!(
+        md,
+        "\n```json\n{}\n```\n",
+        example(m, message, &all_keys(message), None)
+    );
+}
+
+fn login(md: &mut String, m: &Messages) {
+    let l = &m.login;
+    let _ = writeln!(md, "### Login\n\n{}\n", l.doc);
+    let _ = writeln!(
+        md,
+        "Hash function: `{}`. The steps of a login that succeeds:\n",
+        l.hash
+    );
+    let mut server_steps = Vec::new();
+    for (i, step) in l.steps.iter().enumerate() {
+        let Some(message) = m.list.iter().find(|x| &x.name == step) else {
+            continue;
+        };
+        let (from, to) = match message.sender {
+            Sender::Client => ("client", "server"),
+            Sender::Server => {
+                server_steps.push((i + 1).to_string());
+                ("server", "client")
+            }
+        };
+        let kind = message
+            .ty
+            .as_ref()
+            .map(|ty| format!(", `{}`: `{ty}`", m.type_field))
+            .unwrap_or_default();
+        let _ = writeln!(md, "{}. {from} → {to}: [`{step}`](#{step}){kind}", i + 1);
+    }
+    let refusal = m.list.iter().find(|x| x.name == l.refusal);
+    let example = refusal
+        .map(|r| format!(" (`{}`)", example(m, r, &all_keys(r), None)))
+        .unwrap_or_default();
+    let steps = match server_steps.split_last() {
+        Some((last, [])) => format!("step {last}"),
+        Some((last, rest)) => format!("steps {} or {last}", rest.join(", ")),
+        None => "any step".to_owned(),
+    };
+    let _ = writeln!(
+        md,
+        "\nIn place of {steps}, the server may send the refusal [`{0}`](#{0}){example}: the login \
+         has failed.\n",
+        l.refusal
     );
 }
 

@@ -517,6 +517,14 @@ pub enum Sender {
 impl Sender {
     /// Every sender, with its spelling in the spec.
     pub const ALL: [(&'static str, Sender); 2] = [("client", Sender::Client), ("server", Sender::Server)];
+
+    /// Its spelling in the spec: `client` or `server`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Sender::Client => "client",
+            Sender::Server => "server",
+        }
+    }
 }
 
 /// The JSON shape of a text message's field.
@@ -540,6 +548,48 @@ impl MessageJson {
         ("grid", MessageJson::Grid),
         ("any", MessageJson::Any),
     ];
+
+    /// What the shape is, in words for docs.
+    pub fn words(self) -> &'static str {
+        match self {
+            MessageJson::String => "string",
+            MessageJson::Base64Url => "string, unpadded base64url",
+            MessageJson::Grid => "Haystack 4 JSON grid",
+            MessageJson::Any => "any JSON value",
+        }
+    }
+}
+
+impl Message {
+    /// Its doc, who sends it, its `type` value and each field, for the
+    /// bindings' doc comments.
+    pub fn description(&self, type_field: &str) -> String {
+        let kind = match &self.ty {
+            Some(ty) => format!("`{type_field}` is `{ty}`"),
+            None => format!("it has no `{type_field}`"),
+        };
+        let mut text = format!("{}\n\nSent by the {}; {kind}.", self.doc, self.sender.name());
+        for f in &self.fields {
+            let presence = if f.required { "required" } else { "optional" };
+            text.push_str(&format!(
+                "\n\n`{}` ({}, {presence}): {}",
+                f.name,
+                f.json.words(),
+                f.doc
+            ));
+        }
+        text
+    }
+
+    /// The keys of its fields, in writing order.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.fields.iter().map(|f| f.name.as_str())
+    }
+
+    /// The keys of its required fields, in writing order.
+    pub fn required_keys(&self) -> impl Iterator<Item = &str> {
+        self.fields.iter().filter(|f| f.required).map(|f| f.name.as_str())
+    }
 }
 
 /// The login exchange.

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use crate::model::{Protocol, Retired, Scalar, Section, UnusedBitsPolicy, WireType};
+use crate::model::{Message, Protocol, Retired, Scalar, Section, UnusedBitsPolicy, WireType};
 use crate::text::{bytes, quoted, shouty, wrap};
 
 /// Where the module is checked in, relative to the project root.
@@ -43,6 +43,7 @@ pub fn generate(protocol: &Protocol) -> String {
     layout(&mut py, protocol);
     defaults(&mut py, protocol);
     handshake(&mut py, protocol);
+    messages(&mut py, protocol);
     py.out
 }
 
@@ -104,7 +105,28 @@ fn names(protocol: &Protocol) -> Vec<String> {
         ]
         .map(String::from),
     );
+    if let Some(m) = &protocol.messages {
+        names.extend(["MESSAGE_TYPE_FIELD", "MAX_BATCH_SIZE"].map(String::from));
+        names.extend(m.list.iter().map(message_constant));
+        names.extend(
+            [
+                "MESSAGE_FIELDS",
+                "MESSAGE_REQUIRED_FIELDS",
+                "MESSAGE_TYPES",
+                "MESSAGE_SENDERS",
+                "LOGIN_HASH",
+                "LOGIN_STEPS",
+                "LOGIN_REFUSAL",
+            ]
+            .map(String::from),
+        );
+    }
     names
+}
+
+/// `MESSAGE_WATCH_PUSH_FIELDS`: the keys of one text message.
+fn message_constant(message: &Message) -> String {
+    format!("MESSAGE_{}_FIELDS", shouty(&message.name))
 }
 
 fn versions(py: &mut Py, protocol: &Protocol) {
@@ -354,6 +376,117 @@ fn defaults(py: &mut Py, protocol: &Protocol) {
             &format!("{}{unit}", d.doc),
         );
     }
+}
+
+fn messages(py: &mut Py, protocol: &Protocol) {
+    let Some(m) = &protocol.messages else {
+        return;
+    };
+    py.heading("Text messages");
+    py.constant(
+        "MESSAGE_TYPE_FIELD",
+        "str",
+        &quoted(&m.type_field),
+        &format!(
+            "The JSON key that names the kind of the text messages that have one (see \
+             `MESSAGE_TYPES`).\n\n{}",
+            m.doc
+        ),
+    );
+    py.constant(
+        "MAX_BATCH_SIZE",
+        "int",
+        &m.batch_max_items.to_string(),
+        &format!(
+            "The most requests one batch may hold (the reference's \
+             `hs_py.ws_server._MAX_BATCH_SIZE`). {}",
+            m.batch_doc
+        ),
+    );
+    for message in &m.list {
+        let keys: Vec<String> = message.keys().map(quoted).collect();
+        py.constant(
+            &message_constant(message),
+            "tuple[str, ...]",
+            &tuple(&keys),
+            &format!(
+                "The JSON keys of `{}`, in the order they are written. {}",
+                message.name,
+                message.description(&m.type_field)
+            ),
+        );
+    }
+    let fields: Vec<(String, String)> = m
+        .list
+        .iter()
+        .map(|message| (quoted(&message.name), message_constant(message)))
+        .collect();
+    py.dict(
+        "MESSAGE_FIELDS",
+        "dict[str, tuple[str, ...]]",
+        &fields,
+        "The JSON keys of every text message by its name in protocol.yaml.",
+    );
+    let required: Vec<(String, String)> = m
+        .list
+        .iter()
+        .map(|message| {
+            let keys: Vec<String> = message.required_keys().map(quoted).collect();
+            (quoted(&message.name), tuple(&keys))
+        })
+        .collect();
+    py.dict(
+        "MESSAGE_REQUIRED_FIELDS",
+        "dict[str, tuple[str, ...]]",
+        &required,
+        "The keys every message of its kind has; the others are optional.",
+    );
+    let types: Vec<(String, String)> = m
+        .list
+        .iter()
+        .filter_map(|message| Some((quoted(&message.name), quoted(message.ty.as_ref()?))))
+        .collect();
+    py.dict(
+        "MESSAGE_TYPES",
+        "dict[str, str]",
+        &types,
+        "The value of `MESSAGE_TYPE_FIELD` of the messages that have one. A value may \
+         mark a message of each sender, or several steps of the login.",
+    );
+    let senders: Vec<(String, String)> = m
+        .list
+        .iter()
+        .map(|message| (quoted(&message.name), quoted(message.sender.name())))
+        .collect();
+    py.dict(
+        "MESSAGE_SENDERS",
+        "dict[str, str]",
+        &senders,
+        "Which peer sends each message: `client` or `server`.",
+    );
+    let l = &m.login;
+    py.constant(
+        "LOGIN_HASH",
+        "str",
+        &quoted(&l.hash),
+        "The hash function both sides name in the login.",
+    );
+    let steps: Vec<String> = l.steps.iter().map(|s| quoted(s)).collect();
+    py.constant(
+        "LOGIN_STEPS",
+        "tuple[str, ...]",
+        &tuple(&steps),
+        &format!(
+            "The messages of a login that succeeds, in order, client first. {}",
+            l.doc
+        ),
+    );
+    py.constant(
+        "LOGIN_REFUSAL",
+        "str",
+        &quoted(&l.refusal),
+        "What the server sends in place of its next step when the login fails.",
+    );
 }
 
 fn handshake(py: &mut Py, protocol: &Protocol) {

@@ -96,6 +96,23 @@ pub fn quoted(text: &str) -> String {
     out
 }
 
+/// `bytes` in base64url without padding (RFC 4648 section 5), as the text
+/// messages carry user names and SCRAM data.
+pub fn base64url(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        // One input byte makes two characters, two make three, three make four.
+        for i in 0..=chunk.len() {
+            let index = (n >> (18 - 6 * i)) & 0x3F;
+            out.push(char::from(ALPHABET[index as usize]));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,6 +135,16 @@ mod tests {
         assert!(lines.iter().all(|l| l.len() <= 40), "{lines:?}");
         assert_eq!(lines[lines.len() - 2], "");
         assert_eq!(lines.last().map(String::as_str), Some("second"));
+    }
+
+    #[test]
+    fn base64url_is_unpadded_and_url_safe() {
+        assert_eq!(base64url(b""), "");
+        assert_eq!(base64url(b"f"), "Zg");
+        assert_eq!(base64url(b"fo"), "Zm8");
+        assert_eq!(base64url(b"foo"), "Zm9v");
+        assert_eq!(base64url(b"foobar"), "Zm9vYmFy");
+        assert_eq!(base64url(&[0xFB, 0xFF]), "-_8");
     }
 
     #[test]

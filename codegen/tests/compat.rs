@@ -332,3 +332,260 @@ fn the_released_spec_speaks_to_the_committed_one() {
     assert!(!released.unknown_ops.stated);
     assert_eq!(findings_between(&released, &committed()), vec![]);
 }
+
+/// A field of a text message as the YAML spells it.
+fn message_field(name: &str, json: &str, required: bool) -> Value {
+    let mut field = serde_yaml::Mapping::new();
+    field.insert("name".into(), name.into());
+    field.insert("json".into(), json.into());
+    field.insert("required".into(), required.into());
+    field.insert("doc".into(), "A field added for a test.".into());
+    Value::Mapping(field)
+}
+
+/// `messages.list[index]`, mutably.
+fn message(s: &mut Value, index: usize) -> &mut Value {
+    &mut s["messages"]["list"][index]
+}
+
+fn fields(s: &mut Value, index: usize) -> &mut Vec<Value> {
+    message(s, index)["fields"]
+        .as_sequence_mut()
+        .expect("a list of fields")
+}
+
+/// A server's message of type `authFail`, carrying nothing else.
+fn auth_fail() -> Value {
+    let mut entry = serde_yaml::Mapping::new();
+    entry.insert("name".into(), "auth_fail".into());
+    entry.insert("type".into(), "authFail".into());
+    entry.insert("sender".into(), "server".into());
+    entry.insert("doc".into(), "A message added for a test.".into());
+    entry.insert(
+        "fields".into(),
+        Value::Sequence(vec![message_field("type", "string", true)]),
+    );
+    Value::Mapping(entry)
+}
+
+#[test]
+fn removing_the_text_messages_breaks_the_wire_and_adding_them_is_an_addition() {
+    let without = edited_protocol(|s| {
+        s.as_mapping_mut().expect("a mapping").remove("messages");
+    });
+    assert!(without.messages.is_none());
+    let found = check(&committed(), &without);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(
+        (
+            found[0].rule.name(),
+            found[0].group().name(),
+            found[0].side,
+            found[0].path.as_str()
+        ),
+        ("MESSAGES_REMOVED".to_owned(), "WIRE", Side::Base, "messages")
+    );
+    assert_eq!(findings_between(&without, &committed()), vec![]);
+}
+
+#[test]
+fn a_removed_message_breaks_the_wire_and_a_new_one_is_an_addition() {
+    assert_eq!(
+        findings(|s| {
+            s["messages"]["list"].as_sequence_mut().expect("a list").remove(2);
+        }),
+        one("MESSAGE_REMOVED", "WIRE", "messages.list[2]")
+    );
+    assert_eq!(
+        findings(|s| s["messages"]["list"]
+            .as_sequence_mut()
+            .expect("a list")
+            .push(auth_fail())),
+        vec![]
+    );
+}
+
+#[test]
+fn a_renamed_message_is_name_only_even_when_it_is_a_login_step() {
+    assert_eq!(
+        findings(|s| set(message(s, 2), "name", "json_push")),
+        one("MESSAGE_RENAMED", "NAME", "messages.list[2].name")
+    );
+    let found = findings(|s| {
+        set(message(s, 8), "name", "login_ok");
+        s["messages"]["login"]["steps"][5] = Value::from("login_ok");
+    });
+    assert_eq!(found, one("MESSAGE_RENAMED", "NAME", "messages.list[8].name"));
+}
+
+#[test]
+fn a_message_with_another_type_value_or_sender_breaks_the_wire() {
+    assert_eq!(
+        findings(|s| set(message(s, 2), "type", "watchUpdate")),
+        one("MESSAGE_TYPE_CHANGED", "WIRE", "messages.list[2].type")
+    );
+    assert_eq!(
+        findings(|s| set(message(s, 2), "sender", "client")),
+        one("MESSAGE_SENDER_CHANGED", "WIRE", "messages.list[2].sender")
+    );
+}
+
+#[test]
+fn a_removed_or_renamed_field_breaks_the_wire() {
+    let found = check(
+        &committed(),
+        &edited_protocol(|s| {
+            fields(s, 2).remove(1);
+        }),
+    );
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(
+        (found[0].rule.name(), found[0].side, found[0].path.as_str()),
+        (
+            "MESSAGE_FIELD_REMOVED".to_owned(),
+            Side::Base,
+            "messages.list[2].fields[1]"
+        )
+    );
+    assert_eq!(
+        findings(|s| set(&mut fields(s, 2)[1], "name", "watch")),
+        one("MESSAGE_FIELD_RENAMED", "WIRE", "messages.list[2].fields[1].name")
+    );
+}
+
+#[test]
+fn a_field_with_another_json_shape_breaks_the_wire() {
+    assert_eq!(
+        findings(|s| set(&mut fields(s, 0)[3], "json", "string")),
+        one(
+            "MESSAGE_FIELD_SHAPE_CHANGED",
+            "WIRE",
+            "messages.list[0].fields[3].json"
+        )
+    );
+}
+
+#[test]
+fn a_field_made_required_or_optional_breaks_the_wire_either_way() {
+    assert_eq!(
+        findings(|s| set(&mut fields(s, 0)[2], "required", true)),
+        one(
+            "MESSAGE_FIELD_MADE_REQUIRED",
+            "WIRE",
+            "messages.list[0].fields[2].required"
+        )
+    );
+    assert_eq!(
+        findings(|s| set(&mut fields(s, 0)[0], "required", false)),
+        one(
+            "MESSAGE_FIELD_MADE_OPTIONAL",
+            "WIRE",
+            "messages.list[0].fields[0].required"
+        )
+    );
+}
+
+#[test]
+fn a_new_optional_field_is_an_addition_and_a_new_required_one_breaks_the_wire() {
+    assert_eq!(
+        findings(|s| fields(s, 0).push(message_field("deadline", "string", false))),
+        vec![]
+    );
+    assert_eq!(
+        findings(|s| fields(s, 0).push(message_field("deadline", "string", true))),
+        one(
+            "MESSAGE_REQUIRED_FIELD_ADDED",
+            "WIRE",
+            "messages.list[0].fields[4]"
+        )
+    );
+}
+
+#[test]
+fn another_type_field_key_is_one_wire_break() {
+    let found = findings(|s| {
+        s["messages"]["type_field"] = Value::from("kind");
+        for m in s["messages"]["list"].as_sequence_mut().expect("a list") {
+            for f in m["fields"].as_sequence_mut().expect("a list of fields") {
+                if f["name"] == "type" {
+                    set(f, "name", "kind");
+                }
+            }
+        }
+    });
+    assert_eq!(
+        found,
+        one("MESSAGE_TYPE_FIELD_CHANGED", "WIRE", "messages.type_field")
+    );
+}
+
+#[test]
+fn a_batch_cap_moved_either_way_breaks_the_wire() {
+    for cap in [500, 2000] {
+        assert_eq!(
+            findings(|s| s["messages"]["batch"]["max_items"] = Value::from(cap)),
+            one("BATCH_CAP_CHANGED", "WIRE", "messages.batch.max_items"),
+            "{cap}"
+        );
+    }
+    let lowered = check(
+        &committed(),
+        &edited_protocol(|s| s["messages"]["batch"]["max_items"] = Value::from(500)),
+    );
+    assert!(
+        lowered[0]
+            .message
+            .contains("receivers of the new spec refuse batches of 501 to 1000 items"),
+        "{}",
+        lowered[0]
+    );
+    let raised = check(
+        &committed(),
+        &edited_protocol(|s| s["messages"]["batch"]["max_items"] = Value::from(2000)),
+    );
+    assert!(
+        raised[0]
+            .message
+            .contains("receivers of the old spec refuse batches of 1001 to 2000 items"),
+        "{}",
+        raised[0]
+    );
+}
+
+#[test]
+fn the_login_hash_steps_or_refusal_changed_break_the_wire() {
+    assert_eq!(
+        findings(|s| s["messages"]["login"]["hash"] = Value::from("SHA-512")),
+        one("LOGIN_CHANGED", "WIRE", "messages.login.hash")
+    );
+    assert_eq!(
+        findings(|s| {
+            s["messages"]["login"]["steps"] =
+                Value::from(vec!["hello", "hello_answer", "client_final", "auth_ok"]);
+        }),
+        one("LOGIN_CHANGED", "WIRE", "messages.login.steps")
+    );
+    assert_eq!(
+        findings(|s| {
+            s["messages"]["list"]
+                .as_sequence_mut()
+                .expect("a list")
+                .push(auth_fail());
+            s["messages"]["login"]["refusal"] = Value::from("auth_fail");
+        }),
+        one("LOGIN_CHANGED", "WIRE", "messages.login.refusal")
+    );
+}
+
+#[test]
+fn doc_changes_to_the_text_messages_are_compatible() {
+    let found = findings(|s| {
+        let m = &mut s["messages"];
+        m["doc"] = Value::from("Reworded.");
+        m["batch"]["doc"] = Value::from("Reworded.");
+        m["login"]["doc"] = Value::from("Reworded.");
+        m["list"][0]["doc"] = Value::from("Reworded.");
+        m["list"][0]["fields"][0]["doc"] = Value::from("Reworded.");
+    });
+    assert_eq!(found, vec![]);
+}

@@ -372,3 +372,155 @@ fn retired_entries_are_unique_in_range_and_dated() {
     });
     assert_names(&message, "reserved.compression[0].retired", "version 7");
 }
+
+/// `messages.list[index]`, mutably.
+fn message(s: &mut Value, index: usize) -> &mut Value {
+    &mut s["messages"]["list"][index]
+}
+
+#[test]
+fn the_committed_text_messages_are_valid_and_a_spec_may_have_none() {
+    let protocol = parse(SPEC, Path::new("protocol.yaml")).expect("protocol.yaml is valid");
+    let messages = protocol.messages.expect("the committed spec has text messages");
+    assert_eq!(messages.type_field, "type");
+    assert_eq!(messages.batch_max_items, 1000);
+    assert_eq!(messages.login.steps.len(), 6);
+    let text = edited(|s| {
+        s.as_mapping_mut().expect("a mapping").remove("messages");
+    });
+    let protocol = parse(&text, Path::new("protocol.yaml")).expect("still valid");
+    assert!(protocol.messages.is_none());
+}
+
+#[test]
+fn duplicate_messages_and_fields_are_rejected() {
+    let message_name = rejection(|s| set(message(s, 1), "name", "request"));
+    assert_names(
+        &message_name,
+        "messages.list[1].name",
+        "duplicate message `request`",
+    );
+    assert!(message_name.contains("messages.list[0].name"), "{message_name}");
+    let field = rejection(|s| set(&mut message(s, 0)["fields"][1], "name", "id"));
+    assert_names(&field, "messages.list[0].fields[1].name", "duplicate field `id`");
+}
+
+#[test]
+fn an_unknown_json_shape_or_sender_is_rejected() {
+    let shape = rejection(|s| set(&mut message(s, 0)["fields"][0], "json", "number"));
+    assert_names(
+        &shape,
+        "messages.list[0].fields[0].json",
+        "unknown JSON shape `number`",
+    );
+    let sender = rejection(|s| set(message(s, 0), "sender", "broker"));
+    assert_names(&sender, "messages.list[0].sender", "unknown sender `broker`");
+}
+
+#[test]
+fn json_keys_are_ascii_camel_case() {
+    let type_field = rejection(|s| s["messages"]["type_field"] = Value::from("message-type"));
+    assert_names(&type_field, "messages.type_field", "JSON key `message-type`");
+    let field = rejection(|s| set(&mut message(s, 2)["fields"][1], "name", "watch_id"));
+    assert_names(&field, "messages.list[2].fields[1].name", "JSON key `watch_id`");
+    let ty = rejection(|s| set(message(s, 2), "type", "Watch"));
+    assert_names(&ty, "messages.list[2].type", "JSON key `Watch`");
+}
+
+#[test]
+fn a_typed_message_needs_a_required_string_type_field() {
+    let optional = rejection(|s| set(&mut message(s, 2)["fields"][0], "required", false));
+    assert_names(
+        &optional,
+        "messages.list[2].fields",
+        "message `watch_push` has type `watch` but no required string field `type`",
+    );
+    let grid = rejection(|s| set(&mut message(s, 2)["fields"][0], "json", "grid"));
+    assert_names(
+        &grid,
+        "messages.list[2].fields",
+        "no required string field `type`",
+    );
+    let missing = rejection(|s| {
+        message(s, 2)["fields"]
+            .as_sequence_mut()
+            .expect("a list")
+            .remove(0);
+    });
+    assert_names(
+        &missing,
+        "messages.list[2].fields",
+        "no required string field `type`",
+    );
+}
+
+#[test]
+fn a_message_type_may_not_be_the_handshakes() {
+    let message = rejection(|s| set(message(s, 2), "type", "capabilities"));
+    assert_names(
+        &message,
+        "messages.list[2].type",
+        "type `capabilities` is the capability handshake's",
+    );
+}
+
+#[test]
+fn login_steps_alternate_from_the_client_and_end_with_the_server() {
+    let alternate = rejection(|s| {
+        s["messages"]["login"]["steps"] =
+            Value::from(vec!["hello", "client_first", "server_first", "auth_ok"]);
+    });
+    assert_names(
+        &alternate,
+        "messages.login.steps[1]",
+        "step 1 `client_first` is sent by the client",
+    );
+    let server_first = rejection(|s| {
+        s["messages"]["login"]["steps"] = Value::from(vec!["hello_answer", "hello"]);
+    });
+    assert_names(
+        &server_first,
+        "messages.login.steps[0]",
+        "step 0 `hello_answer` is sent by the server",
+    );
+    let ending = rejection(|s| {
+        s["messages"]["login"]["steps"] = Value::from(vec!["hello", "hello_answer", "client_first"]);
+    });
+    assert_names(&ending, "messages.login.steps", "must end with a server's step");
+    let empty = rejection(|s| s["messages"]["login"]["steps"] = Value::from(Vec::<String>::new()));
+    assert_names(&empty, "messages.login.steps", "at least one step");
+}
+
+#[test]
+fn login_steps_and_refusal_name_messages_and_the_refusal_is_the_servers() {
+    let step = rejection(|s| s["messages"]["login"]["steps"][0] = Value::from("greet"));
+    assert_names(&step, "messages.login.steps[0]", "`greet` is not a message");
+    let refusal = rejection(|s| s["messages"]["login"]["refusal"] = Value::from("nope"));
+    assert_names(&refusal, "messages.login.refusal", "`nope` is not a message");
+    let client = rejection(|s| s["messages"]["login"]["refusal"] = Value::from("hello"));
+    assert_names(
+        &client,
+        "messages.login.refusal",
+        "the refusal `hello` must be a server's message",
+    );
+    let hash = rejection(|s| s["messages"]["login"]["hash"] = Value::from(" "));
+    assert_names(&hash, "messages.login.hash", "needs a name");
+}
+
+#[test]
+fn a_batch_cap_of_zero_or_past_u32_is_rejected() {
+    let zero = rejection(|s| s["messages"]["batch"]["max_items"] = Value::from(0));
+    assert_names(&zero, "messages.batch.max_items", "a batch cap of 0");
+    let huge = rejection(|s| s["messages"]["batch"]["max_items"] = Value::from(1u64 << 33));
+    assert_names(&huge, "messages.batch.max_items", "a batch cap of 8589934592");
+}
+
+#[test]
+fn every_message_and_field_needs_a_doc() {
+    let message_doc = rejection(|s| set(message(s, 3), "doc", ""));
+    assert_names(&message_doc, "messages.list[3].doc", "doc string");
+    let field_doc = rejection(|s| set(&mut message(s, 3)["fields"][1], "doc", " "));
+    assert_names(&field_doc, "messages.list[3].fields[1].doc", "doc string");
+    let batch_doc = rejection(|s| s["messages"]["batch"]["doc"] = Value::from(""));
+    assert_names(&batch_doc, "messages.batch.doc", "doc string");
+}

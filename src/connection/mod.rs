@@ -9,7 +9,10 @@
 //!   correlates any number of concurrent requests with their responses by
 //!   request id ([`RequestIds`]), surfaces error responses as
 //!   [`ClientError::Remote`] with the error grid's `dis`, and hands pushes
-//!   to [`Pushes`]. Against a faulty server it gives up connecting at a
+//!   to [`Pushes`]. It can also speak the reference's JSON form: requests
+//!   as JSON envelopes ([`ClientConfig::json_mode`]), several requests in
+//!   one batch ([`Client::batch`]), and it reads JSON responses, batch
+//!   answers and JSON watch pushes in either mode. Against a faulty server it gives up connecting at a
 //!   deadline, keeps queued pushes within a count and a byte budget, and
 //!   pings a quiet server, declaring it dead when nothing answers (see
 //!   [`ClientConfig`]).
@@ -22,7 +25,13 @@
 //!   handshake, on silent peers and on stalled writes, stops reading a peer
 //!   whose output is over its budget, and bounds the memory of all
 //!   connections together (see [`ServerConfig`]); a request under an op
-//!   code it does not know is answered, not fatal.
+//!   code it does not know is answered, not fatal. It also answers the
+//!   reference's JSON text requests, mixed freely with frames: a request
+//!   envelope with one response envelope, a batch of envelopes with one
+//!   array in request order (refused whole past its cap); watch pushes go
+//!   out in the form of each connection's latest request
+//!   ([`Peer::push_watch`]), and a permission hook may refuse any op
+//!   ([`ServerConfig::permissions`]).
 //!
 //! Payloads are bytes, [`serde_json::Value`]s or, with the `libhaystack`
 //! feature, libhaystack grids: see [`Body`].

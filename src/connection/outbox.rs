@@ -187,6 +187,15 @@ impl Outbox {
         self.queue_all(frames.into_iter().map(|frame| Message::Binary(frame.into())))
     }
 
+    /// Sends one text message (a JSON envelope, a batch's answer, a JSON
+    /// push), counted and charged as frames are. Never waits.
+    pub(crate) fn send_text(&self, text: String) -> Result<(), SendError> {
+        if self.backlog.discard.load(Ordering::Relaxed) || self.queue.is_closed() {
+            return Err(SendError::Closed);
+        }
+        self.queue_all(std::iter::once(Message::text(text)))
+    }
+
     /// Queues already-encoded frames (an answer the encoder cannot make, say).
     pub(crate) fn send_frame(&self, frame: Vec<u8>) -> Result<(), SendError> {
         self.queue_all(std::iter::once(Message::Binary(frame.into())))

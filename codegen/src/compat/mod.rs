@@ -17,6 +17,17 @@
 //! under `answer`, breaks what peers of the old spec were promised. A spec
 //! without the entry predates it and reads as `reject`, which is what those
 //! releases did, so moving from it to `answer` is an addition as well.
+//!
+//! Text messages are matched by name, or, failing that, by a new message of
+//! the same `type` value, sender and keys (a rename, name-only: message
+//! names are not on the wire); their fields by JSON key, the type field
+//! following `messages.type_field`. A spec without the `messages` entry
+//! predates it, so adding the entry is an addition, as are a new message and
+//! a new optional field: receivers of the old spec ignore keys they do not
+//! know. Every change of what a receiver requires breaks the wire in one
+//! direction or the other: a field made required (old senders omit it), a
+//! field made optional (old receivers still require it), a new required
+//! field, and the batch cap moved either way.
 
 mod rules;
 
@@ -24,7 +35,7 @@ use std::fmt;
 
 pub use rules::{Group, Kind, Rule};
 
-use crate::model::{Protocol, Retired, Section, UnknownOpPolicy};
+use crate::model::{Message, Messages, Protocol, Retired, Section, UnknownOpPolicy};
 
 /// Which of the two specs a finding's path points into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,7 +82,7 @@ impl fmt::Display for Finding {
 
 /// Every incompatible change from `base` to `new`, in the order of [`Rule::ALL`]'s
 /// areas: ops, flags, algorithms, layout, versions, handshake, defaults,
-/// unknown op codes.
+/// unknown op codes, text messages.
 pub fn check(base: &Protocol, new: &Protocol) -> Vec<Finding> {
     let mut out = Findings(Vec::new());
     for kind in [Kind::Op, Kind::Flag, Kind::Algorithm] {
@@ -83,6 +94,7 @@ pub fn check(base: &Protocol, new: &Protocol) -> Vec<Finding> {
     out.handshake(base, new);
     out.defaults(base, new);
     out.unknown_ops(base, new);
+    out.messages(base, new);
     out.0
 }
 
@@ -583,6 +595,283 @@ impl Findings {
             );
         }
     }
+}
+
+impl Findings {
+    fn messages(&mut self, base: &Protocol, new: &Protocol) {
+        // A spec without the entry predates the text messages: adding them is an addition.
+        let Some(b) = &base.messages else {
+            return;
+        };
+        let Some(n) = &new.messages else {
+            self.push(
+                Rule::MessagesRemoved,
+                Side::Base,
+                "messages".into(),
+                "the text messages are gone; peers of the old spec still send and expect them".into(),
+            );
+            return;
+        };
+        if b.type_field != n.type_field {
+            self.push(
+                Rule::MessageTypeFieldChanged,
+                Side::New,
+                "messages.type_field".into(),
+                format!(
+                    "the key that carries a message's type changed from `{}` to `{}`; peers of the old spec no longer tell the messages apart",
+                    b.type_field, n.type_field
+                ),
+            );
+        }
+        if b.batch_max_items != n.batch_max_items {
+            let (old, now) = (b.batch_max_items, n.batch_max_items);
+            let who = if now < old {
+                format!("receivers of the new spec refuse batches of {} to {old} items that senders of the old spec may send", now + 1)
+            } else {
+                format!("receivers of the old spec refuse batches of {} to {now} items that senders of the new spec may send", old + 1)
+            };
+            self.push(
+                Rule::BatchCapChanged,
+                Side::New,
+                "messages.batch.max_items".into(),
+                format!("the batch cap changed from {old} to {now}; {who}"),
+            );
+        }
+        let matched = match_messages(b, n);
+        for (i, (bm, m)) in b.list.iter().zip(&matched).enumerate() {
+            let Some(j) = *m else {
+                self.push(
+                    Rule::MessageRemoved,
+                    Side::Base,
+                    format!("messages.list[{i}]"),
+                    format!("message `{}` is gone", bm.name),
+                );
+                continue;
+            };
+            let nm = &n.list[j];
+            let path = format!("messages.list[{j}]");
+            if nm.name != bm.name {
+                self.push(
+                    Rule::MessageRenamed,
+                    Side::New,
+                    format!("{path}.name"),
+                    format!("message `{}` renamed to `{}`", bm.name, nm.name),
+                );
+            }
+            if nm.ty != bm.ty {
+                let kind = |ty: &Option<String>| match ty {
+                    Some(ty) => format!("`{ty}`"),
+                    None => "none".to_owned(),
+                };
+                self.push(
+                    Rule::MessageTypeChanged,
+                    Side::New,
+                    format!("{path}.type"),
+                    format!(
+                        "message `{}` changed its type from {} to {}",
+                        nm.name,
+                        kind(&bm.ty),
+                        kind(&nm.ty)
+                    ),
+                );
+            }
+            if nm.sender != bm.sender {
+                self.push(
+                    Rule::MessageSenderChanged,
+                    Side::New,
+                    format!("{path}.sender"),
+                    format!(
+                        "message `{}` was sent by the {}, now by the {}",
+                        nm.name,
+                        bm.sender.name(),
+                        nm.sender.name()
+                    ),
+                );
+            }
+            self.message_fields(b, n, (i, bm), (j, nm));
+        }
+        self.login(b, n, &matched);
+    }
+
+    /// The fields of message `bm` (at `i` of the old list) and `nm` (at `j` of the new one).
+    fn message_fields(
+        &mut self,
+        b: &Messages,
+        n: &Messages,
+        (i, bm): (usize, &Message),
+        (j, nm): (usize, &Message),
+    ) {
+        // The type field keeps its place when `type_field` is renamed.
+        let key_now = |key: &str| -> String {
+            if key == b.type_field {
+                n.type_field.clone()
+            } else {
+                key.to_owned()
+            }
+        };
+        let in_base = |key: &str| bm.fields.iter().any(|f| key_now(&f.name) == key);
+        let mut renamed = Vec::new();
+        for (k, f) in bm.fields.iter().enumerate() {
+            let key = key_now(&f.name);
+            let Some(l) = nm.fields.iter().position(|g| g.name == key) else {
+                match nm.fields.get(k).filter(|g| !in_base(&g.name)) {
+                    Some(g) => {
+                        renamed.push(k);
+                        self.push(
+                            Rule::MessageFieldRenamed,
+                            Side::New,
+                            format!("messages.list[{j}].fields[{k}].name"),
+                            format!(
+                                "field `{}` of message `{}` renamed to `{}`; peers of the old spec look for the old key",
+                                f.name, nm.name, g.name
+                            ),
+                        );
+                    }
+                    None => self.push(
+                        Rule::MessageFieldRemoved,
+                        Side::Base,
+                        format!("messages.list[{i}].fields[{k}]"),
+                        format!("field `{}` of message `{}` is gone", f.name, bm.name),
+                    ),
+                }
+                continue;
+            };
+            let g = &nm.fields[l];
+            let path = format!("messages.list[{j}].fields[{l}]");
+            if g.json != f.json {
+                self.push(
+                    Rule::MessageFieldShapeChanged,
+                    Side::New,
+                    format!("{path}.json"),
+                    format!(
+                        "field `{}` of message `{}` changed shape from {:?} to {:?}",
+                        g.name, nm.name, f.json, g.json
+                    ),
+                );
+            }
+            match (f.required, g.required) {
+                (false, true) => self.push(
+                    Rule::MessageFieldMadeRequired,
+                    Side::New,
+                    format!("{path}.required"),
+                    format!(
+                        "field `{}` of message `{}` became required; receivers of the new spec refuse messages of old {}s, which may omit it",
+                        g.name,
+                        nm.name,
+                        nm.sender.name()
+                    ),
+                ),
+                (true, false) => self.push(
+                    Rule::MessageFieldMadeOptional,
+                    Side::New,
+                    format!("{path}.required"),
+                    format!(
+                        "field `{}` of message `{}` became optional; receivers of the old spec refuse messages of new {}s that omit it",
+                        g.name,
+                        nm.name,
+                        nm.sender.name()
+                    ),
+                ),
+                _ => {}
+            }
+        }
+        for (l, g) in nm.fields.iter().enumerate() {
+            if g.required && !in_base(&g.name) && !renamed.contains(&l) {
+                self.push(
+                    Rule::MessageRequiredFieldAdded,
+                    Side::New,
+                    format!("messages.list[{j}].fields[{l}]"),
+                    format!(
+                        "message `{}` gained the required field `{}`; {}s of the old spec never write it",
+                        nm.name,
+                        g.name,
+                        nm.sender.name()
+                    ),
+                );
+            }
+        }
+    }
+
+    /// The login, its steps and refusal compared through the messages' matches.
+    fn login(&mut self, b: &Messages, n: &Messages, matched: &[Option<usize>]) {
+        let (bl, nl) = (&b.login, &n.login);
+        if bl.hash != nl.hash {
+            self.push(
+                Rule::LoginChanged,
+                Side::New,
+                "messages.login.hash".into(),
+                format!(
+                    "the login's hash function changed from `{}` to `{}`",
+                    bl.hash, nl.hash
+                ),
+            );
+        }
+        // A step's name as the new spec calls the same message; `None` when it is gone.
+        let now = |name: &str| -> Option<&str> {
+            let i = b.list.iter().position(|m| m.name == name)?;
+            matched[i].map(|j| n.list[j].name.as_str())
+        };
+        let steps: Vec<Option<&str>> = bl.steps.iter().map(|s| now(s)).collect();
+        let new_steps: Vec<Option<&str>> = nl.steps.iter().map(|s| Some(s.as_str())).collect();
+        if steps != new_steps {
+            self.push(
+                Rule::LoginChanged,
+                Side::New,
+                "messages.login.steps".into(),
+                format!(
+                    "the login's steps changed from [{}] to [{}]",
+                    bl.steps.join(", "),
+                    nl.steps.join(", ")
+                ),
+            );
+        }
+        if now(&bl.refusal) != Some(nl.refusal.as_str()) {
+            self.push(
+                Rule::LoginChanged,
+                Side::New,
+                "messages.login.refusal".into(),
+                format!(
+                    "the login's refusal changed from `{}` to `{}`",
+                    bl.refusal, nl.refusal
+                ),
+            );
+        }
+    }
+}
+
+/// For each message of `b`, its index in `n`: the message of the same name,
+/// else the one new message of the same type value, sender and keys.
+fn match_messages(b: &Messages, n: &Messages) -> Vec<Option<usize>> {
+    let keys = |messages: &Messages, m: &Message| -> Vec<String> {
+        m.fields
+            .iter()
+            .map(|f| {
+                if f.name == messages.type_field {
+                    String::new()
+                } else {
+                    f.name.clone()
+                }
+            })
+            .collect()
+    };
+    b.list
+        .iter()
+        .map(|bm| {
+            if let Some(j) = n.list.iter().position(|nm| nm.name == bm.name) {
+                return Some(j);
+            }
+            let mut candidates = n.list.iter().enumerate().filter(|(_, nm)| {
+                !b.list.iter().any(|o| o.name == nm.name)
+                    && nm.ty == bm.ty
+                    && nm.sender == bm.sender
+                    && keys(n, nm) == keys(b, bm)
+            });
+            match (candidates.next(), candidates.next()) {
+                (Some((j, _)), None) => Some(j),
+                _ => None,
+            }
+        })
+        .collect()
 }
 
 /// A field of `old` that changed sides with field `fi` (now at `fj` of `new`),

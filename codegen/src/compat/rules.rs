@@ -6,8 +6,8 @@
 /// `Name` as well.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Group {
-    /// A peer built from the old spec reads some frame or handshake of the new
-    /// one differently, or not at all.
+    /// A peer built from the old spec reads some frame, handshake or text
+    /// message of the new one differently, or not at all.
     Wire,
     /// The bytes are unchanged, but a name that code or bindings use changed
     /// or disappeared.
@@ -29,7 +29,9 @@ impl Group {
     /// What changes of this group do to peers.
     pub fn summary(self) -> &'static str {
         match self {
-            Group::Wire => "wire-breaking: peers built from the old spec misread or refuse frames",
+            Group::Wire => {
+                "wire-breaking: peers built from the old spec misread or refuse frames or text messages"
+            }
             Group::Name => "name-only: the bytes are the same, code built on the old names breaks",
         }
     }
@@ -139,11 +141,39 @@ pub enum Rule {
     /// Receivers stop answering requests with unknown op codes, or answer
     /// other frames than before.
     UnknownOpPolicyChanged,
+    /// The text messages are gone from a spec that had them.
+    MessagesRemoved,
+    /// A text message is gone.
+    MessageRemoved,
+    /// A text message has another name; its kind, sender and keys are the same.
+    MessageRenamed,
+    /// A text message's `type` value changed, or it gained or lost one.
+    MessageTypeChanged,
+    /// A text message is sent by the other peer.
+    MessageSenderChanged,
+    /// A field of a text message is gone.
+    MessageFieldRemoved,
+    /// A field of a text message has another key.
+    MessageFieldRenamed,
+    /// A field of a text message has another JSON shape.
+    MessageFieldShapeChanged,
+    /// An optional field of a text message became required.
+    MessageFieldMadeRequired,
+    /// A required field of a text message became optional.
+    MessageFieldMadeOptional,
+    /// A text message of the old spec gained a required field.
+    MessageRequiredFieldAdded,
+    /// The JSON key that carries a message's `type` changed.
+    MessageTypeFieldChanged,
+    /// The most requests a batch may hold changed.
+    BatchCapChanged,
+    /// The login's hash function, steps or refusal changed.
+    LoginChanged,
 }
 
 impl Rule {
     /// Every rule, in the order the check runs them.
-    pub const ALL: [Rule; 31] = [
+    pub const ALL: [Rule; 45] = [
         Rule::Removed(Kind::Op),
         Rule::NumberChanged(Kind::Op),
         Rule::NumberReused(Kind::Op),
@@ -175,6 +205,20 @@ impl Rule {
         Rule::WireDefaultChanged,
         Rule::DefaultRemoved,
         Rule::UnknownOpPolicyChanged,
+        Rule::MessagesRemoved,
+        Rule::MessageTypeFieldChanged,
+        Rule::BatchCapChanged,
+        Rule::MessageRemoved,
+        Rule::MessageRenamed,
+        Rule::MessageTypeChanged,
+        Rule::MessageSenderChanged,
+        Rule::MessageFieldRemoved,
+        Rule::MessageFieldRenamed,
+        Rule::MessageFieldShapeChanged,
+        Rule::MessageFieldMadeRequired,
+        Rule::MessageFieldMadeOptional,
+        Rule::MessageRequiredFieldAdded,
+        Rule::LoginChanged,
     ];
 
     /// The rule's name, as printed (buf style: `OP_CODE_CHANGED`).
@@ -203,6 +247,20 @@ impl Rule {
             Rule::WireDefaultChanged => "WIRE_DEFAULT_CHANGED".into(),
             Rule::DefaultRemoved => "DEFAULT_REMOVED".into(),
             Rule::UnknownOpPolicyChanged => "UNKNOWN_OP_POLICY_CHANGED".into(),
+            Rule::MessagesRemoved => "MESSAGES_REMOVED".into(),
+            Rule::MessageRemoved => "MESSAGE_REMOVED".into(),
+            Rule::MessageRenamed => "MESSAGE_RENAMED".into(),
+            Rule::MessageTypeChanged => "MESSAGE_TYPE_CHANGED".into(),
+            Rule::MessageSenderChanged => "MESSAGE_SENDER_CHANGED".into(),
+            Rule::MessageFieldRemoved => "MESSAGE_FIELD_REMOVED".into(),
+            Rule::MessageFieldRenamed => "MESSAGE_FIELD_RENAMED".into(),
+            Rule::MessageFieldShapeChanged => "MESSAGE_FIELD_SHAPE_CHANGED".into(),
+            Rule::MessageFieldMadeRequired => "MESSAGE_FIELD_MADE_REQUIRED".into(),
+            Rule::MessageFieldMadeOptional => "MESSAGE_FIELD_MADE_OPTIONAL".into(),
+            Rule::MessageRequiredFieldAdded => "MESSAGE_REQUIRED_FIELD_ADDED".into(),
+            Rule::MessageTypeFieldChanged => "MESSAGE_TYPE_FIELD_CHANGED".into(),
+            Rule::BatchCapChanged => "BATCH_CAP_CHANGED".into(),
+            Rule::LoginChanged => "LOGIN_CHANGED".into(),
         }
     }
 
@@ -210,11 +268,14 @@ impl Rule {
     pub fn group(self) -> Group {
         match self {
             // Algorithms are negotiated by name in the handshake, so their
-            // names are on the wire; op, flag, field and section names are not.
+            // names are on the wire; op, flag, field and section names are not,
+            // nor are the names of text messages (their `type` values and
+            // JSON keys are).
             Rule::Renamed(Kind::Op | Kind::Flag)
             | Rule::FieldRenamed
             | Rule::SectionRenamed
-            | Rule::DefaultRemoved => Group::Name,
+            | Rule::DefaultRemoved
+            | Rule::MessageRenamed => Group::Name,
             _ => Group::Wire,
         }
     }
@@ -267,6 +328,32 @@ impl Rule {
             Rule::UnknownOpPolicyChanged => {
                 "receivers stop answering requests with unknown op codes, or the flags that mark a frame as no request change".into()
             }
+            Rule::MessagesRemoved => "the text messages are gone from the spec".into(),
+            Rule::MessageRemoved => "a text message is gone".into(),
+            Rule::MessageRenamed => {
+                "a text message takes another name, keeping its type value, sender and keys".into()
+            }
+            Rule::MessageTypeChanged => {
+                "a text message's type value changes, or the message gains or loses one".into()
+            }
+            Rule::MessageSenderChanged => "a text message is sent by the other peer".into(),
+            Rule::MessageFieldRemoved => "a field of a text message is gone".into(),
+            Rule::MessageFieldRenamed => "a field of a text message takes another JSON key".into(),
+            Rule::MessageFieldShapeChanged => "a field of a text message takes another JSON shape".into(),
+            Rule::MessageFieldMadeRequired => {
+                "an optional field becomes required: receivers refuse old senders' messages without it".into()
+            }
+            Rule::MessageFieldMadeOptional => {
+                "a required field becomes optional: old receivers refuse new senders' messages without it".into()
+            }
+            Rule::MessageRequiredFieldAdded => {
+                "a text message gains a required field, which old senders never write".into()
+            }
+            Rule::MessageTypeFieldChanged => "the JSON key that carries a message's type changes".into(),
+            Rule::BatchCapChanged => {
+                "the batch cap changes: one side refuses batches the other may send".into()
+            }
+            Rule::LoginChanged => "the login's hash function, steps or refusal change".into(),
         }
     }
 }
@@ -293,5 +380,13 @@ mod tests {
         assert_eq!(Rule::Renamed(Kind::Flag).group(), Group::Name);
         assert_eq!(Rule::Renamed(Kind::Algorithm).group(), Group::Wire);
         assert_eq!(Rule::NumberChanged(Kind::Op).group(), Group::Wire);
+    }
+
+    #[test]
+    fn a_renamed_text_message_is_name_only_and_its_keys_and_types_are_wire() {
+        assert_eq!(Rule::MessageRenamed.group(), Group::Name);
+        assert_eq!(Rule::MessageFieldRenamed.group(), Group::Wire);
+        assert_eq!(Rule::MessageTypeChanged.group(), Group::Wire);
+        assert_eq!(Rule::MessageFieldMadeOptional.group(), Group::Wire);
     }
 }

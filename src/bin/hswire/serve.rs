@@ -320,9 +320,10 @@ async fn push_changes(site: Arc<Site>, watchers: Arc<Watchers>, interval: Durati
             if changes.rows.is_empty() || !watchers.subscribers.has_subscribers(&watch_id) {
                 continue;
             }
+            // Each subscriber gets the update in its own form: a binary push, or a JSON watch message.
             watchers
                 .subscribers
-                .push(&watch_id, Op::WatchPoll, &hayson::encode_grid(&changes));
+                .push_watch(&watch_id, &watch_id, &hayson::encode_grid(&changes));
         }
     }
 }

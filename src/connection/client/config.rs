@@ -26,6 +26,7 @@ pub struct ClientConfig {
     pub(super) connect_timeout: Duration,
     pub(super) ping_interval: Option<Duration>,
     pub(super) pong_timeout: Duration,
+    pub(super) json_mode: bool,
 }
 
 impl ClientConfig {
@@ -50,7 +51,29 @@ impl ClientConfig {
             connect_timeout: Duration::from_secs(10),
             ping_interval: Some(Duration::from_secs(20)),
             pong_timeout: Duration::from_secs(20),
+            json_mode: false,
         }
+    }
+
+    /// JSON mode: with `true`, every request goes as a JSON envelope in a
+    /// text message (`{"id": "<request id>", "op": "<op>", "grid": <payload>}`)
+    /// instead of a binary frame, as the reference's client sends them by
+    /// default; responses come back as envelopes, matched by id. A payload
+    /// must then be JSON (or empty, which sends no grid), else the request
+    /// fails with [`ClientError::NotJson`](super::ClientError::NotJson)
+    /// without being sent; an error grid (one whose meta has `err`) fails it
+    /// with [`ClientError::Remote`](super::ClientError::Remote), as an error
+    /// frame does.
+    ///
+    /// Nothing is compressed or chunked in JSON mode, so a JSON-mode client
+    /// offers nothing and skips the capability handshake, whatever
+    /// [`ClientConfig::compression`] and [`ClientConfig::chunked`] say.
+    /// The default, `false`, is binary mode. Either way the client reads
+    /// JSON responses, batch answers and JSON pushes, and
+    /// [`Client::batch`](super::Client::batch) sends JSON.
+    pub fn json_mode(mut self, json: bool) -> Self {
+        self.json_mode = json;
+        self
     }
 
     /// Offers these algorithms, in order of preference. A client that offers

@@ -95,6 +95,45 @@ pub enum ClientError {
         #[source]
         source: crate::Error,
     },
+    /// In JSON form, a request's payload must be JSON (or empty), since the
+    /// envelope embeds it as its grid; this one is not, and nothing was sent.
+    #[error("the {op} request's payload is not JSON, which a JSON envelope needs: {source}")]
+    NotJson {
+        /// The op of the request.
+        op: Op,
+        /// Why it is not JSON.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A batch holds more requests than the spec allows in one
+    /// ([`batch::MAX_ITEMS`](crate::protocol::messages::batch::MAX_ITEMS));
+    /// nothing was sent.
+    #[error("a batch of {count} requests is over the cap of {max}")]
+    BatchTooLarge {
+        /// How many requests the batch holds.
+        count: usize,
+        /// The most one batch may hold.
+        max: usize,
+    },
+    /// A batch item's payload is not JSON; nothing of the batch was sent.
+    #[error("batch item {index} ({op}): the payload is not JSON: {source}")]
+    BatchNotJson {
+        /// The item's position in the batch, from 0.
+        index: usize,
+        /// The item's op.
+        op: Op,
+        /// Why it is not JSON.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A response envelope names the request but carries no grid.
+    #[error("the response to the {op} request {request_id} carries no grid")]
+    NoGrid {
+        /// The op of the request.
+        op: Op,
+        /// The request id.
+        request_id: u16,
+    },
     /// The request could not be made into a payload, or the response read as one.
     #[error("{op} payload: {source}")]
     Body {

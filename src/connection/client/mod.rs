@@ -3,6 +3,7 @@
 
 mod config;
 mod error;
+mod json;
 mod login;
 #[cfg(feature = "libhaystack")]
 mod ops;
@@ -17,6 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
+use tokio::sync::oneshot::{self, error::TryRecvError};
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::header::SEC_WEBSOCKET_PROTOCOL;
@@ -28,17 +30,19 @@ use super::body::Body;
 use super::handshake::{auth_message, Answer, Offer, Session};
 use super::outbox::{write_loop, Outbox, SendError};
 use super::websocket_config;
+use crate::protocol::messages::batch;
 use crate::protocol::{handshake, BaseHeader, Op};
 pub use config::ClientConfig;
 pub use error::{ClientError, LoginFailure, LoginStep};
-use pending::{Ended, Registration, Shared};
+use pending::{Ended, Form, Outcome, Registration, Shared};
 use pushes::PushQueue;
 pub use pushes::{Push, Pushes};
 use reader::{read_loop, Keepalive, Reader};
 #[cfg(feature = "libhaystack")]
 pub use reconnect::{ConnectionState, Reconnect, ReconnectingClient};
 
-/// A connection to a Haystack server speaking binary frames.
+/// A connection to a Haystack server speaking binary frames, or JSON
+/// envelopes in [JSON mode](ClientConfig::json_mode).
 ///
 /// Cheap to clone; clones share the connection, and any number of tasks may
 /// have requests in flight at once. The connection closes when the last
@@ -63,6 +67,7 @@ pub struct Client {
     outbox: Arc<Outbox>,
     session: Session,
     request_timeout: Option<Duration>,
+    json_mode: bool,
     pushes: Arc<Mutex<Option<Pushes>>>,
     auth_token: Option<Arc<str>>,
 }
@@ -166,7 +171,8 @@ impl Client {
                 .await
                 .map_err(closed)?;
         }
-        let session = if config.capabilities.offers_anything() {
+        // JSON mode compresses and chunks nothing, so it has nothing to offer.
+        let session = if !config.json_mode && config.capabilities.offers_anything() {
             let offer = Offer::new(&config.capabilities);
             negotiate(&mut socket, &offer, config.handshake_timeout).await?
         } else {
@@ -204,6 +210,7 @@ impl Client {
             outbox,
             session,
             request_timeout: config.request_timeout,
+            json_mode: config.json_mode,
             pushes: Arc::new(Mutex::new(Some(pushes))),
             auth_token: None,
         }
@@ -254,8 +261,15 @@ impl Client {
 
     /// Sends `payload` as an `op` request and returns the response's payload.
     /// An error response is [`ClientError::Remote`], with the grid's `dis`.
+    ///
+    /// In [JSON mode](ClientConfig::json_mode) the request goes as a JSON
+    /// envelope, and a payload that is not JSON is refused with
+    /// [`ClientError::NotJson`] before anything is sent.
     pub async fn request(&self, op: Op, payload: &[u8]) -> Result<Vec<u8>, ClientError> {
-        let (request_id, ticket, outcome) = self.shared.register(op)?;
+        if self.json_mode {
+            return self.request_json(op, payload).await;
+        }
+        let (request_id, ticket, outcome) = self.shared.register(op, Form::Binary)?;
         let _registration = Registration {
             shared: &self.shared,
             id: request_id,
@@ -268,17 +282,166 @@ impl Client {
                 SendError::Encode(source) => ClientError::Encode { op, source },
                 SendError::Closed | SendError::OverBudget(_) => self.closed_error(),
             })?;
-        let outcome = match self.request_timeout {
-            Some(after) => tokio::time::timeout(after, outcome)
-                .await
-                .map_err(|_| ClientError::Timeout {
+        let deadline = self.request_timeout.map(|after| Instant::now() + after);
+        self.outcome(op, request_id, outcome, deadline).await
+    }
+
+    /// [`Client::request`] as a JSON envelope.
+    async fn request_json(&self, op: Op, payload: &[u8]) -> Result<Vec<u8>, ClientError> {
+        let grid = json::grid_of(payload).map_err(|source| ClientError::NotJson { op, source })?;
+        let (request_id, ticket, outcome) = self.shared.register(op, Form::Json)?;
+        let _registration = Registration {
+            shared: &self.shared,
+            id: request_id,
+            ticket,
+        };
+        let mut text = String::with_capacity(payload.len().saturating_add(64));
+        json::write_envelope(&mut text, request_id, op, grid);
+        self.send_text(text)?;
+        let deadline = self.request_timeout.map(|after| Instant::now() + after);
+        self.outcome(op, request_id, outcome, deadline).await
+    }
+
+    /// Sends `requests`, `(op, payload)` pairs whose payloads are JSON grids
+    /// (or empty, for no grid), as one batch: a JSON array of request
+    /// envelopes in one text message, in binary mode as in JSON mode, as the
+    /// reference's client does. Returns the answers in the order of the
+    /// requests, each its own result: an error grid fails its item only,
+    /// with [`ClientError::Remote`].
+    ///
+    /// The request timeout applies to the batch as a whole: items still
+    /// unanswered when it passes fail with [`ClientError::Timeout`], and
+    /// their ids are released. An empty batch is answered at once, without
+    /// sending anything. The batch as a whole fails, with nothing sent, when
+    /// it holds more than [`batch::MAX_ITEMS`] requests
+    /// ([`ClientError::BatchTooLarge`]), when a payload is not JSON
+    /// ([`ClientError::BatchNotJson`]), or when not enough request ids are
+    /// free ([`ClientError::TooManyPending`]).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: haystack_wire::connection::Client) -> Result<(), haystack_wire::connection::ClientError> {
+    /// use haystack_wire::Op;
+    ///
+    /// let empty = br#"{"_kind":"grid","meta":{"ver":"3.0"},"cols":[{"name":"empty"}],"rows":[]}"#;
+    /// let answers = client.batch([(Op::About, &empty[..]), (Op::Ops, &empty[..])]).await?;
+    /// for answer in answers {
+    ///     println!("{:?}", answer.map(String::from_utf8));
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn batch<P: AsRef<[u8]>>(
+        &self,
+        requests: impl IntoIterator<Item = (Op, P)>,
+    ) -> Result<Vec<Result<Vec<u8>, ClientError>>, ClientError> {
+        let requests: Vec<(Op, P)> = requests.into_iter().collect();
+        if requests.len() > batch::MAX_ITEMS {
+            return Err(ClientError::BatchTooLarge {
+                count: requests.len(),
+                max: batch::MAX_ITEMS,
+            });
+        }
+        if requests.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut grids = Vec::with_capacity(requests.len());
+        for (index, (op, payload)) in requests.iter().enumerate() {
+            let grid = json::grid_of(payload.as_ref()).map_err(|source| ClientError::BatchNotJson {
+                index,
+                op: *op,
+                source,
+            })?;
+            grids.push((*op, grid));
+        }
+        // Every registration is dropped, and its id released, when this
+        // returns or its caller stops waiting.
+        let mut registrations = Vec::with_capacity(grids.len());
+        let mut waiting = Vec::with_capacity(grids.len());
+        let size = requests.iter().fold(2usize, |size, (_, payload)| {
+            size.saturating_add(payload.as_ref().len()).saturating_add(64)
+        });
+        let mut text = String::with_capacity(size);
+        text.push('[');
+        for (op, grid) in grids {
+            let (request_id, ticket, outcome) = self.shared.register(op, Form::Json)?;
+            registrations.push(Registration {
+                shared: &self.shared,
+                id: request_id,
+                ticket,
+            });
+            if !waiting.is_empty() {
+                text.push(',');
+            }
+            json::write_envelope(&mut text, request_id, op, grid);
+            waiting.push((op, request_id, outcome));
+        }
+        text.push(']');
+        self.send_text(text)?;
+        let deadline = self.request_timeout.map(|after| Instant::now() + after);
+        let mut answers = Vec::with_capacity(waiting.len());
+        for (op, request_id, outcome) in waiting {
+            answers.push(self.outcome(op, request_id, outcome, deadline).await);
+        }
+        drop(registrations);
+        Ok(answers)
+    }
+
+    /// [`Client::batch`] with [`Body`]s: each request is made into its
+    /// payload, and each answer read as the same type. A request that
+    /// cannot be made into a payload fails the batch, with nothing sent.
+    pub async fn batch_call<B: Body>(
+        &self,
+        requests: &[(Op, B)],
+    ) -> Result<Vec<Result<B, ClientError>>, ClientError> {
+        let mut payloads = Vec::with_capacity(requests.len().min(batch::MAX_ITEMS + 1));
+        for (op, body) in requests {
+            let payload = body
+                .to_payload()
+                .map_err(|source| ClientError::Body { op: *op, source })?;
+            payloads.push((*op, payload));
+        }
+        let answers = self.batch(payloads).await?;
+        Ok(requests
+            .iter()
+            .zip(answers)
+            .map(|((op, _), answer)| {
+                answer.and_then(|payload| {
+                    B::from_payload(payload).map_err(|source| ClientError::Body { op: *op, source })
+                })
+            })
+            .collect())
+    }
+
+    /// Queues a text message, or says why the connection cannot take it.
+    fn send_text(&self, text: String) -> Result<(), ClientError> {
+        self.outbox.queue_text(text).map_err(|_| self.closed_error())
+    }
+
+    /// Waits for a registered request's outcome, until `deadline` if there is one.
+    async fn outcome(
+        &self,
+        op: Op,
+        request_id: u16,
+        mut outcome: oneshot::Receiver<Outcome>,
+        deadline: Option<Instant>,
+    ) -> Result<Vec<u8>, ClientError> {
+        let (Some(deadline), Some(after)) = (deadline, self.request_timeout) else {
+            return outcome.await.unwrap_or_else(|_| Err(self.closed_error()));
+        };
+        match tokio::time::timeout_at(deadline, &mut outcome).await {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(_)) => Err(self.closed_error()),
+            // An answer that came in time but was not yet polled (the
+            // batch's later items, once the deadline has passed) still counts.
+            Err(_) => match outcome.try_recv() {
+                Ok(outcome) => outcome,
+                Err(TryRecvError::Closed) => Err(self.closed_error()),
+                Err(TryRecvError::Empty) => Err(ClientError::Timeout {
                     op,
                     request_id,
                     after,
-                })?,
-            None => outcome.await,
-        };
-        outcome.unwrap_or_else(|_| Err(self.closed_error()))
+                }),
+            },
+        }
     }
 
     /// Closes the connection; requests still waiting fail with [`ClientError::Closed`]

@@ -14,10 +14,22 @@ use crate::protocol::Op;
 
 pub(super) type Outcome = Result<Vec<u8>, ClientError>;
 
+/// How a request went out, and so how its response must come back: a
+/// binary frame is answered by a binary frame, a JSON envelope by a JSON
+/// envelope, and an answer in the other form matches nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Form {
+    /// A binary request frame.
+    Binary,
+    /// A JSON request envelope, alone or in a batch.
+    Json,
+}
+
 /// A request waiting for its response.
 #[derive(Debug)]
 pub(super) struct Waiter {
     pub(super) op: Op,
+    pub(super) form: Form,
     /// Tells this registration from a later one that reuses its id.
     pub(super) ticket: u64,
     pub(super) reply: oneshot::Sender<Outcome>,
@@ -87,7 +99,11 @@ impl Shared {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    pub(super) fn register(&self, op: Op) -> Result<(u16, u64, oneshot::Receiver<Outcome>), ClientError> {
+    pub(super) fn register(
+        &self,
+        op: Op,
+        form: Form,
+    ) -> Result<(u16, u64, oneshot::Receiver<Outcome>), ClientError> {
         let mut pending = self.lock();
         if let Some(ended) = &pending.ended {
             return Err(ended.error());
@@ -101,7 +117,15 @@ impl Shared {
         pending.tickets += 1;
         let ticket = pending.tickets;
         let (reply, outcome) = oneshot::channel();
-        pending.waiting.insert(id, Waiter { op, ticket, reply });
+        pending.waiting.insert(
+            id,
+            Waiter {
+                op,
+                form,
+                ticket,
+                reply,
+            },
+        );
         Ok((id, ticket, outcome))
     }
 
@@ -117,8 +141,13 @@ impl Shared {
         }
     }
 
-    pub(super) fn take(&self, id: u16) -> Option<Waiter> {
-        self.lock().waiting.remove(&id)
+    /// The request waiting under `id`, if it went out in `form`.
+    pub(super) fn take(&self, id: u16, form: Form) -> Option<Waiter> {
+        let mut pending = self.lock();
+        if pending.waiting.get(&id)?.form != form {
+            return None;
+        }
+        pending.waiting.remove(&id)
     }
 
     /// Why the connection ended, if it has.
@@ -176,7 +205,7 @@ mod tests {
     #[test]
     fn a_table_declared_unresponsive_fails_waiting_and_later_requests_alike() {
         let shared = Shared::new();
-        let (_, _, mut outcome) = shared.register(Op::Read).unwrap();
+        let (_, _, mut outcome) = shared.register(Op::Read, Form::Binary).unwrap();
         let silent_for = Duration::from_millis(1500);
         shared.close(Ended::Unresponsive(silent_for));
         assert!(matches!(
@@ -184,11 +213,28 @@ mod tests {
             Ok(Err(ClientError::Unresponsive { silent_for: reported })) if reported == silent_for
         ));
         assert!(matches!(
-            shared.register(Op::About),
+            shared.register(Op::About, Form::Json),
             Err(ClientError::Unresponsive { silent_for: reported }) if reported == silent_for
         ));
         // A later close does not rewrite why the connection ended.
         shared.close(Ended::Closed("closed by this client".to_owned()));
         assert_eq!(shared.ended(), Some(Ended::Unresponsive(silent_for)));
+    }
+
+    #[test]
+    fn a_response_in_the_other_form_leaves_the_request_waiting() {
+        let shared = Shared::new();
+        let (binary, _, _) = shared.register(Op::Read, Form::Binary).unwrap();
+        let (json, _, _) = shared.register(Op::About, Form::Json).unwrap();
+        assert!(shared.take(binary, Form::Json).is_none());
+        assert!(shared.take(json, Form::Binary).is_none());
+        assert_eq!(
+            shared.take(binary, Form::Binary).map(|waiter| waiter.op),
+            Some(Op::Read)
+        );
+        assert_eq!(
+            shared.take(json, Form::Json).map(|waiter| waiter.op),
+            Some(Op::About)
+        );
     }
 }

@@ -12,12 +12,29 @@ use tokio::sync::mpsc;
 use crate::protocol::Op;
 
 /// A message the server pushed (watch updates).
+///
+/// It came either as a binary push frame or as a JSON `watch_push` text
+/// message; a JSON push is given the op of watch updates,
+/// [`Op::WatchPoll`], and its grid as the payload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Push {
     /// The op the push carries (watchPoll for watch updates).
     pub op: Op,
-    /// The payload, decompressed and reassembled.
+    /// The payload, decompressed and reassembled (a JSON push: its grid, as
+    /// the server wrote it).
     pub payload: Vec<u8>,
+    /// The id of the watch the update belongs to: `Some` for a JSON push,
+    /// `None` for a binary push frame, which carries none.
+    pub watch_id: Option<String>,
+}
+
+impl Push {
+    /// The bytes it holds, as counted against the push budget.
+    fn bytes(&self) -> usize {
+        self.payload
+            .len()
+            .saturating_add(self.watch_id.as_ref().map_or(0, String::len))
+    }
 }
 
 /// The server's pushes, in the order they arrived; ends when the connection does.
@@ -25,8 +42,8 @@ pub struct Push {
 /// Pushes wait here until taken, within two bounds: at most
 /// [`ClientConfig::push_capacity`](super::ClientConfig::push_capacity)
 /// pushes and at most
-/// [`ClientConfig::push_budget`](super::ClientConfig::push_budget) payload
-/// bytes. A push that would break either bound is dropped (the newest one;
+/// [`ClientConfig::push_budget`](super::ClientConfig::push_budget) bytes
+/// (payload and watch id). A push that would break either bound is dropped (the newest one;
 /// those already queued stay) and counted in
 /// [`Client::dropped_pushes`](super::Client::dropped_pushes). A push's bytes
 /// leave the budget when [`Pushes::next`] (or the [`Stream`]) hands it out.
@@ -43,7 +60,7 @@ impl Pushes {
         self.release(push)
     }
 
-    /// The payload bytes of the pushes waiting here, never more than the
+    /// The bytes (payloads and watch ids) of the pushes waiting here, never more than the
     /// push budget.
     pub fn queued_bytes(&self) -> usize {
         self.bytes.load(Ordering::Acquire)
@@ -56,7 +73,7 @@ impl Pushes {
 
     fn release(&self, push: Option<Push>) -> Option<Push> {
         if let Some(push) = &push {
-            self.bytes.fetch_sub(push.payload.len(), Ordering::AcqRel);
+            self.bytes.fetch_sub(push.bytes(), Ordering::AcqRel);
         }
         push
     }
@@ -80,7 +97,7 @@ pub(super) struct PushQueue {
 }
 
 impl PushQueue {
-    /// A queue of at most `capacity` pushes and `budget` payload bytes, and
+    /// A queue of at most `capacity` pushes and `budget` bytes, and
     /// the [`Pushes`] that takes from it.
     pub(super) fn new(capacity: usize, budget: usize) -> (PushQueue, Pushes) {
         let (sender, queue) = mpsc::channel(capacity.max(1));
@@ -105,7 +122,7 @@ impl PushQueue {
     /// Only the reading task adds, so the check and the addition cannot race
     /// another addition; [`Pushes`] only ever frees bytes in between.
     pub(super) fn offer(&self, push: Push) -> Result<(), Push> {
-        let len = push.payload.len();
+        let len = push.bytes();
         let free = self.budget.saturating_sub(self.bytes.load(Ordering::Acquire));
         if len > free {
             return Err(push);
@@ -126,6 +143,7 @@ mod tests {
         Push {
             op: Op::WatchPoll,
             payload: vec![7; len],
+            watch_id: None,
         }
     }
 
@@ -161,5 +179,22 @@ mod tests {
         assert!(queue.offer(push(0)).is_ok());
         assert!(queue.offer(push(0)).is_err());
         assert_eq!(pushes.queued(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_watch_id_counts_against_the_byte_budget() {
+        let (queue, mut pushes) = PushQueue::new(10, 10);
+        let with_id = |len: usize, id: &str| Push {
+            watch_id: Some(id.to_owned()),
+            ..push(len)
+        };
+        assert!(queue.offer(with_id(6, "w-12")).is_ok());
+        assert_eq!(pushes.queued_bytes(), 10);
+        assert!(queue.offer(with_id(0, "w")).is_err());
+        assert_eq!(
+            pushes.next().await.and_then(|push| push.watch_id).as_deref(),
+            Some("w-12")
+        );
+        assert_eq!(pushes.queued_bytes(), 0);
     }
 }

@@ -1,5 +1,6 @@
-//! The read loop: frames in, responses to their waiters, pushes to their
-//! queue, and the keepalive that declares a silent server dead.
+//! The read loop: frames and JSON text messages in, responses to their
+//! waiters, pushes to their queue, and the keepalive that declares a
+//! silent server dead.
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
@@ -11,12 +12,13 @@ use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{self, Message};
 
-use super::super::error_grid::error_dis;
+use super::super::error_grid::{error_dis, json_error};
 use super::super::outbox::Outbox;
-use super::pending::{Ended, Shared};
+use super::json::{self, Item};
+use super::pending::{Ended, Form, Shared};
 use super::pushes::PushQueue;
 use super::{ClientError, Push};
-use crate::protocol::{BaseHeader, Flags, HeaderError};
+use crate::protocol::{BaseHeader, Flags, HeaderError, Op};
 use crate::{Decoder, Error, ErrorScope, Limits, Message as WireMessage};
 
 /// When to ping a quiet server, and how long it then has to answer.
@@ -85,14 +87,14 @@ where
                     break Ended::Closed(reason);
                 }
             }
+            Some(Ok(Message::Text(text))) => read_text(&text, &shared, &pushes, &limits),
             Some(Ok(Message::Close(frame))) => {
                 break Ended::Closed(format!(
                     "the server closed the connection{}",
                     describe_close(frame.as_ref())
                 ))
             }
-            // Text has no meaning after the handshake; pings are answered by
-            // the socket; pongs only count as heard.
+            // Pings are answered by the socket; pongs only count as heard.
             Some(Ok(_)) => {}
             Some(Err(error)) => break Ended::Closed(error.to_string()),
             None => break Ended::Closed("the connection ended".to_owned()),
@@ -160,7 +162,7 @@ fn read_frame(
             let Some(request_id) = request_id else {
                 return Ok(());
             };
-            if let Some(waiter) = shared.take(request_id) {
+            if let Some(waiter) = shared.take(request_id, Form::Binary) {
                 let _ = waiter.reply.send(Err(ClientError::Frame {
                     op: waiter.op,
                     request_id,
@@ -178,6 +180,7 @@ fn deliver(message: WireMessage<'_>, shared: &Shared, pushes: &PushQueue) {
         let push = Push {
             op: message.op,
             payload: message.payload.into_owned(),
+            watch_id: None,
         };
         if pushes.offer(push).is_err() {
             shared.dropped_pushes.fetch_add(1, Ordering::Relaxed);
@@ -189,7 +192,7 @@ fn deliver(message: WireMessage<'_>, shared: &Shared, pushes: &PushQueue) {
         return;
     }
     let request_id = message.request_id;
-    let Some(waiter) = shared.take(request_id) else {
+    let Some(waiter) = shared.take(request_id, Form::Binary) else {
         shared.unmatched.fetch_add(1, Ordering::Relaxed);
         return;
     };
@@ -211,4 +214,59 @@ fn deliver(message: WireMessage<'_>, shared: &Shared, pushes: &PushQueue) {
         Ok(payload)
     };
     let _ = waiter.reply.send(outcome);
+}
+
+/// Reads one text message: a response envelope, a batch answer (an array of
+/// them) or a JSON watch push. Anything else, and a text longer than
+/// [`Limits::max_message`], is counted as unmatched and ignored; the
+/// connection goes on.
+fn read_text(text: &str, shared: &Shared, pushes: &PushQueue, limits: &Limits) {
+    let unmatched = || {
+        shared.unmatched.fetch_add(1, Ordering::Relaxed);
+    };
+    if text.len() > limits.max_message {
+        unmatched();
+        return;
+    }
+    let whole = json::read_text(text, &mut |item| match item {
+        Item::Response { id, grid } => {
+            let Some(waiter) = shared.take(id, Form::Json) else {
+                unmatched();
+                return;
+            };
+            let outcome = match grid {
+                None => Err(ClientError::NoGrid {
+                    op: waiter.op,
+                    request_id: id,
+                }),
+                Some(grid) => {
+                    let payload = grid.get().as_bytes().to_vec();
+                    match json_error(grid.get()) {
+                        Some(dis) => Err(ClientError::Remote {
+                            op: waiter.op,
+                            request_id: id,
+                            dis: dis.unwrap_or_else(|| "(the error grid has no dis)".to_owned()),
+                            payload,
+                        }),
+                        None => Ok(payload),
+                    }
+                }
+            };
+            let _ = waiter.reply.send(outcome);
+        }
+        Item::Push { watch_id, grid } => {
+            let push = Push {
+                op: Op::WatchPoll,
+                payload: grid.get().as_bytes().to_vec(),
+                watch_id: Some(watch_id),
+            };
+            if pushes.offer(push).is_err() {
+                shared.dropped_pushes.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        Item::Ignored => unmatched(),
+    });
+    if !whole {
+        unmatched();
+    }
 }

@@ -480,12 +480,16 @@ impl Inner {
         }
     }
 
-    /// `push` with its grid meta's `watchId` the caller's, when it names a
-    /// watch the server knows under another id since a reconnect.
-    fn rename(&self, push: Push) -> Push {
+    /// `push` with its watch id the caller's, when it names a watch the
+    /// server knows under another id since a reconnect: the id of a JSON push,
+    /// and the `watchId` of its grid's meta.
+    fn rename(&self, mut push: Push) -> Push {
         let renamed = lock(&self.renamed);
         if renamed.is_empty() {
             return push;
+        }
+        if let Some(first) = push.watch_id.as_ref().and_then(|current| renamed.get(current)) {
+            push.watch_id = Some(first.clone());
         }
         let Ok(mut grid) = serde_json::from_slice::<serde_json::Value>(&push.payload) else {
             return push;
@@ -497,10 +501,8 @@ impl Inner {
             return push;
         };
         *named = serde_json::Value::String(first.clone());
-        Push {
-            op: push.op,
-            payload: grid.to_string().into_bytes(),
-        }
+        push.payload = grid.to_string().into_bytes();
+        push
     }
 }
 

@@ -98,6 +98,9 @@ pub struct ServerStats {
     pub bytes_out: u64,
     /// Pushes refused because their peer was not reading (it is then closed).
     pub pushes_refused: u64,
+    /// Text messages ignored, as the reference ignores them: not JSON,
+    /// neither an object nor an array, or a login message after the login.
+    pub ignored_messages: u64,
 }
 
 /// Reads a server's figures while it runs.
@@ -128,6 +131,7 @@ impl Monitor {
             bytes_in: load(&state.counters.bytes_in),
             bytes_out: load(&state.counters.bytes_out),
             pushes_refused: load(&state.counters.pushes_refused),
+            ignored_messages: load(&state.counters.ignored_messages),
         }
     }
 }

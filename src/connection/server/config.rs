@@ -7,8 +7,37 @@ use std::time::Duration;
 use super::super::auth::{CredentialStore, FakeCredentials, IssuedTokens};
 use super::super::capabilities::Capabilities;
 use super::login::Login;
-use crate::protocol::{defaults, Compression};
+use super::router::Fault;
+use crate::protocol::{defaults, Compression, Op};
 use crate::Limits;
+
+/// A permission hook's signature: the connection's user and the op asked.
+type Hook = dyn Fn(Option<&str>, Op) -> Result<(), Fault> + Send + Sync;
+
+/// Who may run which op: the hook of [`ServerConfig::permissions`], or
+/// everyone everything.
+#[derive(Clone, Default)]
+pub(super) struct Permissions(Option<Arc<Hook>>);
+
+impl Permissions {
+    /// Whether `user` may run `op`; the error grid's fault when not.
+    pub(super) fn check(&self, user: Option<&str>, op: Op) -> Result<(), Fault> {
+        match &self.0 {
+            Some(hook) => hook(user, op),
+            None => Ok(()),
+        }
+    }
+}
+
+impl std::fmt::Debug for Permissions {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(if self.0.is_some() {
+            "Permissions(hook)"
+        } else {
+            "Permissions(all)"
+        })
+    }
+}
 
 /// How a [`super::Server`] treats its connections.
 ///
@@ -35,6 +64,7 @@ pub struct ServerConfig {
     pub(super) memory_budget: usize,
     pub(super) reassembly_ttl: Duration,
     pub(super) shutdown_grace: Duration,
+    pub(super) permissions: Permissions,
     #[cfg(feature = "tls")]
     pub(super) tls: Option<super::super::tls::ServerTls>,
 }
@@ -70,6 +100,7 @@ impl ServerConfig {
             memory_budget: 128 << 20,
             reassembly_ttl: defaults::REASSEMBLY_TTL,
             shutdown_grace: Duration::from_secs(10),
+            permissions: Permissions::default(),
             #[cfg(feature = "tls")]
             tls: None,
         }
@@ -255,6 +286,20 @@ impl ServerConfig {
     /// closes each connection with 1001: default 10 s.
     pub fn shutdown_grace(mut self, grace: Duration) -> Self {
         self.shutdown_grace = grace;
+        self
+    }
+
+    /// Decides who may run which op: `hook` gets the connection's user
+    /// (`None` when it is anonymous or was let in by the shared token) and
+    /// the request's op, before its handler runs. A refusal answers the
+    /// request with the fault's error grid, in the form the request came in
+    /// (a frame, a JSON envelope, a batch's item), and the handler does not
+    /// run. Without a hook, everyone may run every op that has a handler.
+    pub fn permissions<F>(mut self, hook: F) -> Self
+    where
+        F: Fn(Option<&str>, Op) -> Result<(), Fault> + Send + Sync + 'static,
+    {
+        self.permissions = Permissions(Some(Arc::new(hook)));
         self
     }
 

@@ -2,13 +2,14 @@
 //! deadline, the token, the read loop with its backpressure, keepalive and
 //! reassembly timer, and the close code that says why it ended.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{Sink, Stream, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::error::CapacityError;
 use tokio_tungstenite::tungstenite::handshake::server::{
@@ -28,12 +29,14 @@ use super::super::outbox::{write_loop, Outbox, SendError};
 use super::super::read_meter::{Meter, ReadMeter};
 use super::super::websocket_config;
 use super::super::write_deadline::WriteDeadline;
-use super::config::ServerConfig;
+use super::config::{Permissions, ServerConfig};
 use super::counters::Counters;
+use super::envelope::{self, batch_answer, into_json, response_envelope, Envelope, OpField, Role, Text};
 use super::login::authenticate;
 use super::peer::Peer;
-use super::router::{Request, Router};
-use crate::protocol::{handshake, BaseHeader, Flags, HeaderError};
+use super::router::{Fault, Reply, Request, Router};
+use crate::protocol::messages::batch;
+use crate::protocol::{handshake, BaseHeader, Flags, HeaderError, Op};
 use crate::{unknown_op_response, Decoder, Error, ErrorScope, Limits, Message as WireMessage};
 
 /// How often a connection with unfinished chunk sequences looks for expired
@@ -72,6 +75,16 @@ pub enum ConnectionEnd {
     /// The client sent a frame the server cannot read, or too much at once.
     #[error("the client broke the protocol: {0}")]
     Protocol(#[source] Error),
+    /// The client sent a batch of more than the spec's cap of requests
+    /// ([`batch::MAX_ITEMS`]); it is refused whole, none of it run. The count
+    /// stops at the first item past the cap: the rest is never read.
+    #[error("the client sent a batch of at least {items} requests, over the cap of {limit}")]
+    BatchTooLarge {
+        /// The items read before the batch was refused.
+        items: usize,
+        /// The cap.
+        limit: usize,
+    },
     /// A WebSocket message or frame over the size limit.
     #[error("the client sent a message over the size limit: {0}")]
     TooLarge(#[source] Box<tungstenite::Error>),
@@ -129,11 +142,11 @@ impl ConnectionEnd {
     /// The close frame that tells the client why, when one can still reach it.
     ///
     /// 1009 for a message or frame over the limit; 1008 for policy (the
-    /// token, the budgets, a flood of unfinished sequences); 1002 only for a
-    /// frame header that cannot be read; 1011 for a client that answers no
-    /// ping; 1013 when the server's shared memory is spent; 1001 when the
-    /// server shuts down. A client that
-    /// closed, and a socket that failed or stalled, get none.
+    /// token, the budgets, a flood of unfinished sequences, a batch over its
+    /// cap); 1002 only for a frame header that cannot be read; 1011 for a
+    /// client that answers no ping; 1013 when the server's shared memory is
+    /// spent; 1001 when the server shuts down. A client that closed, and a
+    /// socket that failed or stalled, get none.
     pub fn close_frame(&self) -> Option<CloseFrame> {
         let (code, reason) = match self {
             ConnectionEnd::AuthenticationFailed => (CloseCode::Policy, "authentication failed".to_owned()),
@@ -143,6 +156,10 @@ impl ConnectionEnd {
             ),
             ConnectionEnd::TooLarge(_) => (CloseCode::Size, "message too large".to_owned()),
             ConnectionEnd::Protocol(error) => protocol_close(error),
+            ConnectionEnd::BatchTooLarge { items, limit } => (
+                CloseCode::Policy,
+                format!("batch of at least {items} requests, over the cap of {limit}"),
+            ),
             ConnectionEnd::Unresponsive { .. } => (CloseCode::Error, "keepalive ping timeout".to_owned()),
             ConnectionEnd::NotReading { queued, limit } => (
                 CloseCode::Policy,
@@ -378,6 +395,7 @@ where
                 control: Arc::clone(&control),
                 max_queued_bytes: config.max_queued_bytes,
                 counters: Arc::clone(&counters),
+                json_form: Arc::new(AtomicBool::new(false)),
             };
             Connection {
                 config,
@@ -461,7 +479,7 @@ struct Connection<'a> {
     charged: usize,
     counters: Arc<Counters>,
     /// The user the connection logged in as, for the permission hook and
-    /// every request's [`Request::user`].
+    /// the handlers; `None` when anonymous or let in by the shared token.
     user: Option<Arc<str>>,
 }
 
@@ -506,11 +524,11 @@ impl Connection<'_> {
                     last_heard = Instant::now();
                     pinged = false;
                     let read = match next {
-                        Some(Ok(Message::Binary(frame))) => self.read_frame(&frame).await,
-                        Some(Ok(Message::Text(text))) => {
-                            self.answer_offer(&text);
-                            Ok(())
+                        Some(Ok(Message::Binary(frame))) => {
+                            self.peer.set_json_form(false);
+                            self.read_frame(&frame).await
                         }
+                        Some(Ok(Message::Text(text))) => self.read_text(&text).await,
                         Some(Ok(Message::Close(_))) | None => Err(ConnectionEnd::ClientClosed),
                         Some(Ok(_)) => Ok(()),
                         Some(Err(error)) => Err(socket_end(error)),
@@ -569,11 +587,47 @@ impl Connection<'_> {
         why.into()
     }
 
-    /// Answers a capability offer; other text is not part of binary mode and is ignored.
+    /// Reads one text message: a capability offer, a JSON request envelope
+    /// or a batch. Anything else is ignored and counted, as the reference
+    /// ignores it; a batch over its cap ends the connection.
+    async fn read_text(&self, text: &str) -> Result<(), ConnectionEnd> {
+        match envelope::read_text(text) {
+            Text::Object(envelope) => match envelope.role() {
+                Role::Offer => {
+                    self.answer_offer(text);
+                    Ok(())
+                }
+                Role::Login => {
+                    self.ignore("a login message after the login");
+                    Ok(())
+                }
+                Role::Request => self.start_envelope(&envelope).await,
+            },
+            Text::Batch(items) => self.start_batch(&items).await,
+            Text::TooManyItems { seen } => Err(ConnectionEnd::BatchTooLarge {
+                items: seen,
+                limit: batch::MAX_ITEMS,
+            }),
+            Text::Other => {
+                self.ignore("neither a JSON object nor a JSON array");
+                Ok(())
+            }
+        }
+    }
+
+    /// Counts a text message that is ignored, and says why in the log.
+    fn ignore(&self, why: &'static str) {
+        Counters::one(&self.counters.ignored_messages);
+        tracing::debug!(why, "text message ignored");
+    }
+
+    /// Answers a capability offer; an offer that cannot be read is ignored.
     fn answer_offer(&self, text: &str) {
         let Ok(offer) = Offer::parse(text) else {
+            self.ignore("a capability offer that cannot be read");
             return;
         };
+        self.peer.set_json_form(false);
         let answer = Answer::to_offer(&offer, &self.config.capabilities);
         let session = answer.session(&offer);
         tracing::Span::current().record(
@@ -673,6 +727,56 @@ impl Connection<'_> {
         }
     }
 
+    /// What a request's task needs to run its handler, whatever form the
+    /// request came in.
+    fn handling(&self) -> Handling {
+        Handling {
+            router: Arc::clone(self.router),
+            permissions: self.config.permissions.clone(),
+            counters: Arc::clone(&self.counters),
+        }
+    }
+
+    /// The request a handler gets.
+    fn request(&self, op: Op, request_id: u16, payload: Vec<u8>) -> Request {
+        Request {
+            op,
+            request_id,
+            payload,
+            peer: self.peer.clone(),
+            user: self.user.clone(),
+        }
+    }
+
+    /// Charges `bytes` to the connection's account.
+    fn charge(&self, bytes: usize) -> Result<(), ConnectionEnd> {
+        self.account
+            .charge(bytes)
+            .map_err(|exhausted| ConnectionEnd::OverServerBudget {
+                held: exhausted.held,
+                limit: exhausted.limit,
+            })
+    }
+
+    /// Admits one request that holds `held` bytes until its handler is
+    /// done: takes an in-flight permit (waiting while
+    /// [`ServerConfig::max_in_flight`] requests run: no more is read
+    /// meanwhile), counts it, and charges its bytes against the budget, so
+    /// that requests waiting on slow handlers cannot pile up gigabytes.
+    async fn admit(&self, held: usize) -> Result<Option<OwnedSemaphorePermit>, ConnectionEnd> {
+        let permit = tokio::select! {
+            permit = Arc::clone(&self.in_flight).acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => return Ok(None),
+            },
+            why = self.peer.control.closed() => return Err(why.into()),
+        };
+        Counters::one(&self.counters.requests);
+        Counters::add(&self.counters.bytes_in, held);
+        self.charge(held)?;
+        Ok(Some(permit))
+    }
+
     /// Runs the request's handler on its own task, so that a slow request
     /// does not hold up the ones behind it.
     async fn start(&self, message: WireMessage<'_>) -> Result<(), ConnectionEnd> {
@@ -680,55 +784,18 @@ impl Connection<'_> {
             // Clients send requests only; a response or a push from one answers nothing.
             return Ok(());
         }
-        let permit = tokio::select! {
-            permit = Arc::clone(&self.in_flight).acquire_owned() => match permit {
-                Ok(permit) => permit,
-                Err(_) => return Ok(()),
-            },
-            why = self.peer.control.closed() => return Err(why.into()),
+        let held = message.payload.len();
+        let Some(permit) = self.admit(held).await? else {
+            return Ok(());
         };
-        let request = Request {
-            op: message.op,
-            request_id: message.request_id,
-            payload: message.payload.into_owned(),
-            peer: self.peer.clone(),
-            user: self.user.clone(),
-        };
-        // The request's payload is held until its handler is done: it counts
-        // against the budget, so that requests waiting on slow handlers
-        // cannot pile up gigabytes.
-        let held = request.payload.len();
-        Counters::one(&self.counters.requests);
-        Counters::add(&self.counters.bytes_in, held);
-        self.account
-            .charge(held)
-            .map_err(|exhausted| ConnectionEnd::OverServerBudget {
-                held: exhausted.held,
-                limit: exhausted.limit,
-            })?;
+        let (op, request_id) = (message.op, message.request_id);
+        let request = self.request(op, request_id, message.payload.into_owned());
         let account = Arc::clone(&self.account);
-        let router = Arc::clone(self.router);
-        let counters = Arc::clone(&self.counters);
-        let span = tracing::debug_span!("request", op = %request.op, request_id = request.request_id, bytes_in = held);
+        let handling = self.handling();
+        let peer = self.peer.clone();
+        let span = tracing::debug_span!("request", op = %op, request_id, bytes_in = held);
         let handled = async move {
-            let started = Instant::now();
-            let (op, request_id, peer) = (request.op, request.request_id, request.peer.clone());
-            let reply = router.dispatch(request).await;
-            let (outcome, bytes_out) = match &reply {
-                Ok(payload) => ("ok", payload.len()),
-                Err(fault) => {
-                    Counters::one(&counters.failed_requests);
-                    tracing::debug!(dis = fault.dis(), "the handler failed");
-                    ("fault", 0)
-                }
-            };
-            Counters::add(&counters.bytes_out, bytes_out);
-            tracing::debug!(
-                outcome,
-                bytes_out,
-                elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
-                "request answered"
-            );
+            let reply = handling.run(request).await;
             let sent = match reply {
                 Ok(payload) => peer
                     .outbox
@@ -746,11 +813,7 @@ impl Connection<'_> {
                         .outbox
                         .send_now(BaseHeader::error_response(request_id, op), &payload);
                 }
-                Err(SendError::OverBudget(exhausted)) => peer.control.close(Closing::OverServerBudget {
-                    held: exhausted.held,
-                    limit: exhausted.limit,
-                }),
-                Ok(()) | Err(SendError::Closed) => {}
+                other => close_if_over_budget(&peer, other),
             }
             account.release(held);
             drop(permit);
@@ -758,6 +821,252 @@ impl Connection<'_> {
         tokio::spawn(tracing::Instrument::instrument(handled, span));
         Ok(())
     }
+
+    /// The op an envelope names, or the fault that answers it: no op, an op
+    /// that is not a name, a name this server does not know. Counted as a
+    /// failed request.
+    fn op_of(&self, envelope: &Envelope<'_>) -> Result<Op, Fault> {
+        let fault = match envelope.op_name() {
+            Ok(name) => match Op::from_name(&name) {
+                Some(op) => return Ok(op),
+                None => Fault::new(format!("op `{}` is not known to this server", excerpt(&name))),
+            },
+            Err(OpField::Missing) => Fault::new("the request names no op"),
+            Err(OpField::NotAString(raw)) => {
+                Fault::new(format!("the request's op is not a name: {}", excerpt(&raw)))
+            }
+        };
+        Counters::one(&self.counters.requests);
+        Counters::one(&self.counters.failed_requests);
+        tracing::debug!(dis = fault.dis(), "JSON request refused");
+        Err(fault)
+    }
+
+    /// Runs a JSON request envelope's handler on its own task, as a binary
+    /// request's, and answers it with one response envelope. The connection's
+    /// watch pushes go out in JSON form from now on.
+    async fn start_envelope(&self, envelope: &Envelope<'_>) -> Result<(), ConnectionEnd> {
+        self.peer.set_json_form(true);
+        let id = envelope.id.map(|raw| raw.get().to_owned());
+        let ch = envelope.ch.map(|raw| raw.get().to_owned());
+        let op = match self.op_of(envelope) {
+            Ok(op) => op,
+            Err(fault) => {
+                let grid = fault_grid(fault.dis());
+                return self.answer_now(response_envelope(&grid, id.as_deref(), ch.as_deref()));
+            }
+        };
+        let payload = grid_bytes(envelope);
+        let held = payload.len() + id.as_ref().map_or(0, String::len) + ch.as_ref().map_or(0, String::len);
+        let Some(permit) = self.admit(held).await? else {
+            return Ok(());
+        };
+        let request = self.request(op, 0, payload);
+        let account = Arc::clone(&self.account);
+        let handling = self.handling();
+        let peer = self.peer.clone();
+        let span = tracing::debug_span!("request", op = %op, request_id = 0, bytes_in = held);
+        let handled = async move {
+            let reply = handling.run(request).await;
+            let grid = handling.json_grid(reply);
+            let sent = peer
+                .outbox
+                .send_text(response_envelope(&grid, id.as_deref(), ch.as_deref()));
+            close_if_over_budget(&peer, sent);
+            account.release(held);
+            drop(permit);
+        };
+        tokio::spawn(tracing::Instrument::instrument(handled, span));
+        Ok(())
+    }
+
+    /// Runs a batch's requests concurrently, each on its own task with its
+    /// own in-flight permit, and answers them with one text message: their
+    /// response envelopes, in request order. Each answer is held, and
+    /// charged against the budget, until the whole batch is answered. A
+    /// batch without requests gets no answer, as in the reference.
+    async fn start_batch(&self, items: &[Envelope<'_>]) -> Result<(), ConnectionEnd> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        let mut answers = Vec::with_capacity(items.len());
+        for item in items {
+            let id = item.id.map(|raw| raw.get().to_owned());
+            let op = match self.op_of(item) {
+                Ok(op) => op,
+                Err(fault) => {
+                    let answer = response_envelope(&fault_grid(fault.dis()), id.as_deref(), None);
+                    self.charge(answer.len())?;
+                    answers.push(BatchAnswer::Ready(answer));
+                    continue;
+                }
+            };
+            let payload = grid_bytes(item);
+            let held = payload.len() + id.as_ref().map_or(0, String::len);
+            let Some(permit) = self.admit(held).await? else {
+                break;
+            };
+            let request = self.request(op, 0, payload);
+            let account = Arc::clone(&self.account);
+            let handling = self.handling();
+            let peer = self.peer.clone();
+            let span = tracing::debug_span!("request", op = %op, request_id = 0, bytes_in = held);
+            let answer_id = id.clone();
+            let handled = async move {
+                let reply = handling.run(request).await;
+                let grid = handling.json_grid(reply);
+                let answer = response_envelope(&grid, answer_id.as_deref(), None);
+                // Held until the whole batch is answered: it counts meanwhile.
+                let charged = match account.charge(answer.len()) {
+                    Ok(()) => answer.len(),
+                    Err(exhausted) => {
+                        peer.control.close(Closing::OverServerBudget {
+                            held: exhausted.held,
+                            limit: exhausted.limit,
+                        });
+                        0
+                    }
+                };
+                account.release(held);
+                drop(permit);
+                (answer, charged)
+            };
+            let task = tokio::spawn(tracing::Instrument::instrument(handled, span));
+            answers.push(BatchAnswer::Running { id, task });
+        }
+        let account = Arc::clone(&self.account);
+        let peer = self.peer.clone();
+        tokio::spawn(async move {
+            let mut charged = 0;
+            let mut texts = Vec::with_capacity(answers.len());
+            for answer in answers {
+                let text = match answer {
+                    BatchAnswer::Ready(text) => {
+                        charged += text.len();
+                        text
+                    }
+                    BatchAnswer::Running { id, task } => match task.await {
+                        Ok((text, held)) => {
+                            charged += held;
+                            text
+                        }
+                        Err(_) => response_envelope(&fault_grid("the request failed"), id.as_deref(), None),
+                    },
+                };
+                texts.push(text);
+            }
+            let joined = batch_answer(&texts);
+            drop(texts);
+            account.release(charged);
+            close_if_over_budget(&peer, peer.outbox.send_text(joined));
+        });
+        Ok(())
+    }
+
+    /// Queues an answer made without running a handler.
+    fn answer_now(&self, text: String) -> Result<(), ConnectionEnd> {
+        match self.peer.outbox.send_text(text) {
+            Err(SendError::OverBudget(exhausted)) => Err(ConnectionEnd::OverServerBudget {
+                held: exhausted.held,
+                limit: exhausted.limit,
+            }),
+            Ok(()) | Err(SendError::Closed | SendError::Encode(_)) => Ok(()),
+        }
+    }
+}
+
+/// One answer of a batch: made at once (an op that cannot run), or its
+/// request's task, which returns the answer and the bytes it charged.
+enum BatchAnswer {
+    Ready(String),
+    Running {
+        id: Option<String>,
+        task: JoinHandle<(String, usize)>,
+    },
+}
+
+/// What a request's task needs to run its handler.
+struct Handling {
+    router: Arc<Router>,
+    permissions: Permissions,
+    counters: Arc<Counters>,
+}
+
+impl Handling {
+    /// Runs the request's handler, unless the permission hook refuses the
+    /// request; counts and logs the outcome.
+    async fn run(&self, request: Request) -> Reply {
+        let started = Instant::now();
+        let reply = match self.permissions.check(request.user.as_deref(), request.op) {
+            Ok(()) => self.router.dispatch(request).await,
+            Err(fault) => {
+                tracing::debug!(dis = fault.dis(), "the permission hook refused the request");
+                Err(fault)
+            }
+        };
+        let (outcome, bytes_out) = match &reply {
+            Ok(payload) => ("ok", payload.len()),
+            Err(fault) => {
+                Counters::one(&self.counters.failed_requests);
+                tracing::debug!(dis = fault.dis(), "the handler failed");
+                ("fault", 0)
+            }
+        };
+        Counters::add(&self.counters.bytes_out, bytes_out);
+        tracing::debug!(
+            outcome,
+            bytes_out,
+            elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
+            "request answered"
+        );
+        reply
+    }
+
+    /// The grid of a JSON answer: the reply when it is JSON, an error grid
+    /// when the handler failed or returned what a text message cannot embed.
+    fn json_grid(&self, reply: Reply) -> String {
+        match reply {
+            Ok(payload) => into_json(payload).unwrap_or_else(|reason| {
+                Counters::one(&self.counters.failed_requests);
+                tracing::debug!(reason, "the handler's reply is not JSON");
+                fault_grid(&format!("the response is not JSON: {reason}"))
+            }),
+            Err(fault) => fault_grid(fault.dis()),
+        }
+    }
+}
+
+/// An error grid, as text.
+fn fault_grid(dis: &str) -> String {
+    // error_grid writes JSON text, always UTF-8.
+    String::from_utf8(error_grid(dis)).unwrap_or_default()
+}
+
+/// The request grid's JSON bytes; none when the envelope has no grid.
+fn grid_bytes(envelope: &Envelope<'_>) -> Vec<u8> {
+    envelope
+        .grid
+        .map_or_else(Vec::new, |grid| grid.get().as_bytes().to_vec())
+}
+
+/// Closes the connection whose answer the server's spent budget refused.
+fn close_if_over_budget(peer: &Peer, sent: Result<(), SendError>) {
+    if let Err(SendError::OverBudget(exhausted)) = sent {
+        peer.control.close(Closing::OverServerBudget {
+            held: exhausted.held,
+            limit: exhausted.limit,
+        });
+    }
+}
+
+/// At most the first 64 bytes of what a client sent, for an error's text.
+fn excerpt(text: &str) -> String {
+    const MAX: usize = 64;
+    if text.len() <= MAX {
+        return text.to_owned();
+    }
+    let cut = (0..=MAX).rev().find(|&at| text.is_char_boundary(at)).unwrap_or(0);
+    format!("{}…", &text[..cut])
 }
 
 fn is_request(flags: Flags) -> bool {

@@ -12,6 +12,7 @@ pub(crate) struct Counters {
     pub(crate) bytes_in: AtomicU64,
     pub(crate) bytes_out: AtomicU64,
     pub(crate) pushes_refused: AtomicU64,
+    pub(crate) ignored_messages: AtomicU64,
 }
 
 impl Counters {

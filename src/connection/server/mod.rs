@@ -4,7 +4,9 @@
 //!
 //! - [`config`]: what the server agrees to, its limits and deadlines.
 //! - [`accept`]: the accept loop, the connection cap, the shared budget.
-//! - [`connection`]: one connection from upgrade to close.
+//! - [`connection`]: one connection from upgrade to close: binary frames,
+//!   JSON envelopes and batches, each answered in its form.
+//! - [`envelope`]: the JSON text messages it reads and writes.
 //! - [`login`]: the token or the SCRAM login before the first request.
 //! - [`router`]: requests, handlers, replies.
 //! - [`peer`]: pushes to one connection and fan-out to many.
@@ -13,6 +15,7 @@ mod accept;
 mod config;
 mod connection;
 mod counters;
+mod envelope;
 mod login;
 mod peer;
 mod router;

@@ -7,11 +7,13 @@
 //! others nothing.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::super::control::{Closing, Control};
 use super::super::outbox::{Outbox, SendError};
 use super::counters::Counters;
+use super::envelope::{check_json, watch_push_message};
 use crate::protocol::{BaseHeader, Op};
 
 /// The sending side of one connection, for pushes.
@@ -23,6 +25,9 @@ pub struct Peer {
     /// The output budget: past it, the peer is not keeping up.
     pub(super) max_queued_bytes: usize,
     pub(super) counters: Arc<Counters>,
+    /// Whether the connection's latest single request was a JSON envelope:
+    /// watch pushes then go out in JSON form ([`Peer::push_watch`]).
+    pub(super) json_form: Arc<AtomicBool>,
 }
 
 /// Why a push did not go out.
@@ -57,6 +62,15 @@ pub enum PushError {
         #[source]
         source: crate::Error,
     },
+    /// A watch push to a connection in JSON form whose payload is not one
+    /// JSON value, and so cannot be embedded in a text message.
+    #[error("the watch push to connection {peer} is not JSON: {reason}")]
+    NotJson {
+        /// The peer's id.
+        peer: u64,
+        /// What the JSON parser reported.
+        reason: String,
+    },
 }
 
 impl Peer {
@@ -82,10 +96,53 @@ impl Peer {
         self.outbox.backlog().bytes()
     }
 
-    /// Pushes `payload` as `op` (compressed and chunked as the connection
-    /// agreed). Never waits: the frames are queued at once. A peer whose
-    /// queued output is already over its budget is closed instead.
+    /// Whether the connection's latest single request came as a JSON
+    /// envelope (rather than a binary frame or a capability offer): its
+    /// watch pushes then go out as JSON text messages.
+    pub fn speaks_json(&self) -> bool {
+        self.json_form.load(Ordering::Relaxed)
+    }
+
+    /// Records the form of the connection's latest single request.
+    pub(super) fn set_json_form(&self, json: bool) {
+        self.json_form.store(json, Ordering::Relaxed);
+    }
+
+    /// Pushes `payload` as `op` in a binary push frame (compressed and
+    /// chunked as the connection agreed), whatever form the connection's
+    /// requests take: for pushes that exist only in binary form. A watch
+    /// update goes through [`Peer::push_watch`] instead, which follows the
+    /// connection's form. Never waits: the frames are queued at once. A peer
+    /// whose queued output is already over its budget is closed instead.
     pub fn push(&self, op: Op, payload: &[u8]) -> Result<(), PushError> {
+        self.check_reading()?;
+        let sent = self.outbox.send_now(BaseHeader::push(op), payload);
+        self.sent(sent, payload.len())
+    }
+
+    /// Pushes a watch update, `payload` being the grid of the entities that
+    /// changed, in the connection's form: a JSON `watch` message carrying
+    /// `watch_id` when its latest single request was a JSON envelope, else
+    /// a binary push frame under op `watchPoll` (which carries no watch id,
+    /// as in the reference). Budgets and errors are those of [`Peer::push`];
+    /// a payload that is not JSON cannot go to a connection in JSON form
+    /// ([`PushError::NotJson`]).
+    pub fn push_watch(&self, watch_id: &str, payload: &[u8]) -> Result<(), PushError> {
+        if !self.speaks_json() {
+            return self.push(Op::WatchPoll, payload);
+        }
+        let grid = check_json(payload).map_err(|reason| PushError::NotJson {
+            peer: self.id,
+            reason,
+        })?;
+        self.check_reading()?;
+        let sent = self.outbox.send_text(watch_push_message(watch_id, grid));
+        self.sent(sent, payload.len())
+    }
+
+    /// Refuses a push to a peer whose queued output is over its budget, and
+    /// closes that peer.
+    fn check_reading(&self) -> Result<(), PushError> {
         let queued = self.queued_bytes();
         if queued > self.max_queued_bytes {
             Counters::one(&self.counters.pushes_refused);
@@ -105,9 +162,14 @@ impl Peer {
                 limit: self.max_queued_bytes,
             });
         }
-        match self.outbox.send_now(BaseHeader::push(op), payload) {
+        Ok(())
+    }
+
+    /// What a push's send came to: `bytes` counted out, or the push error.
+    fn sent(&self, sent: Result<(), SendError>, bytes: usize) -> Result<(), PushError> {
+        match sent {
             Ok(()) => {
-                Counters::add(&self.counters.bytes_out, payload.len());
+                Counters::add(&self.counters.bytes_out, bytes);
                 Ok(())
             }
             Err(SendError::Encode(source)) => Err(PushError::Encode {
@@ -188,6 +250,22 @@ impl<K: std::hash::Hash + Eq + Clone> Subscribers<K> {
             match peer.push(op, payload) {
                 Ok(()) => reached += 1,
                 Err(PushError::Encode { .. }) => {}
+                Err(_) => self.unsubscribe(key, peer.id),
+            }
+        }
+        reached
+    }
+
+    /// Pushes a watch update to every connection subscribed to `key`, each
+    /// in its own form ([`Peer::push_watch`]); otherwise as
+    /// [`Subscribers::push`]. Returns how many it reached.
+    pub fn push_watch(&self, key: &K, watch_id: &str, payload: &[u8]) -> usize {
+        let peers = self.lock().get(key).cloned().unwrap_or_default();
+        let mut reached = 0;
+        for peer in &peers {
+            match peer.push_watch(watch_id, payload) {
+                Ok(()) => reached += 1,
+                Err(PushError::Encode { .. } | PushError::NotJson { .. }) => {}
                 Err(_) => self.unsubscribe(key, peer.id),
             }
         }

@@ -41,9 +41,13 @@ impl std::fmt::Display for Fault {
 pub struct Request {
     /// The op.
     pub op: Op,
-    /// The request id (the response carries it back).
+    /// The request id of a binary frame (the response carries it back);
+    /// 0 for a request that came as a JSON envelope, whose id is echoed as
+    /// received and is not the handler's to see.
     pub request_id: u16,
-    /// The payload, decompressed and reassembled.
+    /// The payload, decompressed and reassembled: the request grid's JSON
+    /// bytes, for a JSON envelope as for a frame; empty when the request
+    /// carried no grid.
     pub payload: Vec<u8>,
     /// The connection it came on, to push to it later.
     pub peer: Peer,
