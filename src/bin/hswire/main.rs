@@ -6,8 +6,10 @@ mod decode;
 mod encode;
 mod hex;
 mod inspect;
+mod password;
 mod serve;
 mod site;
+mod user;
 
 use std::process::ExitCode;
 
@@ -33,6 +35,8 @@ enum Command {
     Serve(serve::Args),
     /// Send one request to a server and print the response grid as Haystack 4 JSON.
     Call(call::Args),
+    /// Manage the users file of `serve --users`.
+    User(user::Args),
 }
 
 fn main() -> ExitCode {
@@ -43,6 +47,7 @@ fn main() -> ExitCode {
         Command::Inspect(args) => inspect::run(&args),
         Command::Serve(args) => serve::run(&args),
         Command::Call(args) => call::run(&args),
+        Command::User(args) => user::run(&args),
     };
     match result {
         Ok(code) => code,
