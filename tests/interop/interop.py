@@ -5,7 +5,10 @@ talks to it with our client: `hswire call` in each mode, and the
 interop_client example for pushes and load. Part B runs `hswire serve` and
 talks to it with the reference's WebSocketClient(binary=True). Part C does
 both over TLS with client certificates made by the reference's
-`generate_test_certificates`. Each check prints one line; the script exits 1
+`generate_test_certificates`. Part D logs in with SCRAM-SHA-256 both ways:
+the reference's client (JSON and binary modes) against `hswire serve
+--users`, and `hswire call --user` against the reference's server with a
+StorageAuthenticator. Each check prints one line; the script exits 1
 if any check fails.
 
 Usage: python interop.py --hswire PATH --client PATH
@@ -435,6 +438,75 @@ async def part_c(hswire: str) -> None:
                 await stop(process)
 
 
+# ---- part D: SCRAM logins both ways ----------------------------------------
+
+PASSWORD = "correct horse battery staple"
+
+
+async def part_d(hswire: str) -> None:
+    print("== part D: SCRAM-SHA-256 logins both ways", flush=True)
+    from hs_py.errors import AuthError
+    from hs_py.auth_types import StorageAuthenticator
+    from hs_py.storage.memory import InMemoryAdapter
+    from hs_py.user import Role, create_user, user_to_dict
+
+    operator = create_user("ops", PASSWORD, role=Role.OPERATOR, iterations=4096)
+    viewer = create_user("eve", PASSWORD, role=Role.VIEWER, iterations=4096)
+    with tempfile.TemporaryDirectory() as directory:
+        users_file = Path(directory) / "users.json"
+        users_file.write_text(json.dumps([user_to_dict(operator), user_to_dict(viewer)]))
+        process, url = await start_hswire_serve(hswire, "--users", str(users_file), "--auth-token", "s3cret")
+        try:
+            for mode, options in (("JSON", {}), ("binary", {"binary": True})):
+                async with WebSocketClient(url, pythonic=False, heartbeat=0, username="ops", password=PASSWORD, **options) as client:
+                    about = await client.about(raw=True)
+                check(f"D {mode}: the reference's client logs in to hswire serve --users and calls about", len(about.rows) == 1)
+                try:
+                    async with WebSocketClient(url, pythonic=False, heartbeat=0, username="ops", password="wrong", timeout=5, **options) as client:
+                        await client.about(raw=True)
+                    check(f"D {mode}: a wrong password is refused", False, "served")
+                except AuthError as error:
+                    check(f"D {mode}: a wrong password is refused", True, f"AuthError: {error}")
+                try:
+                    async with WebSocketClient(url, pythonic=False, heartbeat=0, username="nobody", password=PASSWORD, timeout=5, **options) as client:
+                        await client.about(raw=True)
+                    check(f"D {mode}: an unknown user is refused", False, "served")
+                except AuthError as error:
+                    check(f"D {mode}: an unknown user is refused", True, f"AuthError: {error}")
+                async with WebSocketClient(url, pythonic=False, heartbeat=0, username="eve", password=PASSWORD, **options) as client:
+                    point = (await client.read("point and his", 1, raw=True))[0]["id"]
+                    try:
+                        await client.watch_sub([point], "viewer", raw=True)
+                        check(f"D {mode}: a viewer may read but not subscribe", False, "watchSub served")
+                    except CallError as error:
+                        check(f"D {mode}: a viewer may read but not subscribe", "viewer" in str(error), str(error))
+            # A server with users still lets the shared token in, with full access.
+            async with WebSocketClient(url, pythonic=False, heartbeat=0, auth_token="s3cret", binary=True) as client:
+                about = await client.about(raw=True)
+            check("D the shared token still lets the reference's client in", len(about.rows) == 1)
+        finally:
+            await stop(process)
+
+    adapter = InMemoryAdapter()
+    await adapter.start()
+    await adapter.create_user(operator)
+    server = WebSocketServer(FixedOps(), host=HOST, port=0, binary=True, heartbeat=0, authenticator=StorageAuthenticator(adapter))
+    await server.start()
+    url = f"ws://{HOST}:{server.port}"
+    try:
+        code, out, err = await run(hswire, "call", "--url", url, "--user", "ops", "--password", PASSWORD, "read", "--grid", read_grid("big"))
+        if code == 0:
+            difference = same_grid(decode_grid(out.strip().encode()), decode_grid(encode_grid(BIG)))
+            check("D hswire call --user logs in to the reference's server and reads", difference is None, difference or "same values")
+        else:
+            check("D hswire call --user logs in to the reference's server and reads", False, f"exit {code}: {err.strip()}")
+        code, _, err = await run(hswire, "call", "--url", url, "--user", "ops", "--password", "wrong", "--timeout", "5", "about")
+        last = err.strip().splitlines()[-1] if err.strip() else ""
+        check("D hswire call with a wrong password exits 1 naming the URL", code == 1 and url in last, last)
+    finally:
+        await server.stop()
+
+
 def drop_server_time(grid: Grid) -> Grid:
     """The about grid without the clock readings, which differ from one server run to the next."""
     clocks = ("serverTime", "serverBootTime")
@@ -456,6 +528,7 @@ async def main() -> int:
     await part_a(args.hswire, args.client)
     await part_b(args.hswire)
     await part_c(args.hswire)
+    await part_d(args.hswire)
     if FAILURES:
         print(f"{len(FAILURES)} interop check(s) failed: {', '.join(FAILURES)}")
         return 1
