@@ -7,21 +7,21 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use haystack_wire::connection::{
-    auth_message, encode_base64url, decode_base64url_text, Client, ClientConfig, ClientError, FakeCredentials,
-    IssuedTokens, LoginFailure, LoginStep, Role, ScramClient, ScramError, Router, Server, ServerConfig,
-    UserRecord, Users,
+    auth_message, decode_base64url_text, encode_base64url, Client, ClientConfig, ClientError,
+    FakeCredentials, IssuedTokens, LoginFailure, LoginStep, Role, Router, ScramClient, ScramError, Server,
+    ServerConfig, UserRecord, Users,
 };
+use haystack_wire::protocol::handshake;
 use haystack_wire::protocol::messages::{
     auth_err, auth_ok, client_final, client_first, hello, hello_answer, login, server_first, TYPE_FIELD,
 };
-use haystack_wire::protocol::handshake;
 use haystack_wire::Op;
 use serde_json::{Map, Value};
 use tokio::net::TcpListener;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
 use tokio_tungstenite::tungstenite::http::header::SEC_WEBSOCKET_PROTOCOL;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
 
 /// The fewest iterations clients accept, to keep the tests quick.
@@ -34,7 +34,9 @@ const SHARED_TOKEN: &str = "shared-token-of-the-tests";
 
 fn users() -> Users {
     let mut users = Users::new();
-    users.add("alice", "wonderland", Role::Operator, ITERATIONS).unwrap();
+    users
+        .add("alice", "wonderland", Role::Operator, ITERATIONS)
+        .unwrap();
     users.add("bob", "builder", Role::Viewer, ITERATIONS).unwrap();
     let mut carol = users.get("bob").unwrap().clone();
     carol.enabled = false;
@@ -56,13 +58,18 @@ fn config() -> ServerConfig {
 
 /// A router whose `about` answers with the user the request came from.
 fn whoami_router() -> Router {
-    Router::new().route(Op::About, |request: haystack_wire::connection::Request| async move {
-        Ok(request.user.as_deref().unwrap_or("<none>").as_bytes().to_vec())
-    })
+    Router::new().route(
+        Op::About,
+        |request: haystack_wire::connection::Request| async move {
+            Ok(request.user.as_deref().unwrap_or("<none>").as_bytes().to_vec())
+        },
+    )
 }
 
 async fn start(config: ServerConfig) -> String {
-    let server = Server::bind("127.0.0.1:0", config, whoami_router()).await.unwrap();
+    let server = Server::bind("127.0.0.1:0", config, whoami_router())
+        .await
+        .unwrap();
     let url = format!("ws://{}", server.local_addr().unwrap());
     tokio::spawn(server.run());
     url
@@ -77,7 +84,9 @@ async fn whoami(client: &Client) -> String {
 }
 
 async fn connect(url: &str, config: ClientConfig) -> Result<Client, ClientError> {
-    tokio::time::timeout(BOUND, Client::connect(url, config)).await.unwrap()
+    tokio::time::timeout(BOUND, Client::connect(url, config))
+        .await
+        .unwrap()
 }
 
 fn login_failure(result: Result<Client, ClientError>) -> (LoginStep, LoginFailure) {
@@ -136,9 +145,12 @@ async fn raw_login(url: &str, user: &str, password: &str) -> Transcript {
         };
         let kind = field(&text, TYPE_FIELD);
         kinds.push(kind.clone());
-        if kind == hello_answer::KIND && scram.is_some() && proof.is_none() && kinds.len() == 1 {
+        if let (true, Some(scram)) = (
+            kind == hello_answer::KIND && proof.is_none() && kinds.len() == 1,
+            &scram,
+        ) {
             let token = field(&text, hello_answer::HANDSHAKE_TOKEN);
-            let first = scram.as_ref().unwrap().client_first().to_owned();
+            let first = scram.client_first().to_owned();
             socket
                 .send(message(&[
                     (client_first::TYPE, client_first::KIND),
@@ -178,7 +190,8 @@ async fn a_user_logs_in_and_its_requests_carry_its_name() {
 #[tokio::test]
 async fn a_wrong_password_is_refused_at_the_client_final_step() {
     let url = start(config()).await;
-    let (step, reason) = login_failure(connect(&url, ClientConfig::new().login("alice", "looking-glass")).await);
+    let (step, reason) =
+        login_failure(connect(&url, ClientConfig::new().login("alice", "looking-glass")).await);
     assert_eq!(step, LoginStep::ClientFinal);
     assert!(matches!(reason, LoginFailure::Refused), "{reason}");
 }
@@ -190,13 +203,20 @@ async fn an_unknown_user_is_refused_at_the_same_step_with_the_same_error_and_clo
     assert_eq!(step, LoginStep::ClientFinal);
     assert!(matches!(reason, LoginFailure::Refused), "{reason}");
 
-    let unknown = tokio::time::timeout(BOUND, raw_login(&url, "mallory", "anything")).await.unwrap();
-    let wrong = tokio::time::timeout(BOUND, raw_login(&url, "alice", "looking-glass")).await.unwrap();
+    let unknown = tokio::time::timeout(BOUND, raw_login(&url, "mallory", "anything"))
+        .await
+        .unwrap();
+    let wrong = tokio::time::timeout(BOUND, raw_login(&url, "alice", "looking-glass"))
+        .await
+        .unwrap();
     assert_eq!(
         unknown.kinds,
         [hello_answer::KIND, server_first::KIND, auth_err::KIND]
     );
-    assert_eq!(unknown.close.as_ref().map(|(code, _)| *code), Some(CloseCode::Policy));
+    assert_eq!(
+        unknown.close.as_ref().map(|(code, _)| *code),
+        Some(CloseCode::Policy)
+    );
     assert_eq!(unknown, wrong);
 }
 
@@ -206,8 +226,12 @@ async fn a_disabled_user_is_refused_like_a_wrong_password() {
     let (step, reason) = login_failure(connect(&url, ClientConfig::new().login("carol", "disabled")).await);
     assert_eq!(step, LoginStep::ClientFinal);
     assert!(matches!(reason, LoginFailure::Refused), "{reason}");
-    let disabled = tokio::time::timeout(BOUND, raw_login(&url, "carol", "disabled")).await.unwrap();
-    let wrong = tokio::time::timeout(BOUND, raw_login(&url, "alice", "looking-glass")).await.unwrap();
+    let disabled = tokio::time::timeout(BOUND, raw_login(&url, "carol", "disabled"))
+        .await
+        .unwrap();
+    let wrong = tokio::time::timeout(BOUND, raw_login(&url, "alice", "looking-glass"))
+        .await
+        .unwrap();
     assert_eq!(disabled, wrong);
 }
 
@@ -215,29 +239,46 @@ async fn a_disabled_user_is_refused_like_a_wrong_password() {
 async fn a_token_issued_by_a_login_lets_a_second_connection_in_as_the_same_user_until_it_expires() {
     let lifetime = Duration::from_millis(300);
     let url = start(config().issued_tokens(Arc::new(IssuedTokens::with_limits(lifetime, 100)))).await;
-    let first = connect(&url, ClientConfig::new().login("bob", "builder")).await.unwrap();
+    let first = connect(&url, ClientConfig::new().login("bob", "builder"))
+        .await
+        .unwrap();
     let token = first.auth_token().unwrap().to_owned();
 
-    let second = connect(&url, ClientConfig::new().auth_token(&token)).await.unwrap();
+    let second = connect(&url, ClientConfig::new().auth_token(&token))
+        .await
+        .unwrap();
     assert_eq!(whoami(&second).await, "bob");
 
     tokio::time::sleep(lifetime + Duration::from_millis(200)).await;
-    let third = connect(&url, ClientConfig::new().auth_token(&token)).await.unwrap();
+    let third = connect(&url, ClientConfig::new().auth_token(&token))
+        .await
+        .unwrap();
     // The token message has no answer of its own: the refusal shows as the
     // connection closing before the first request is answered.
-    let refused = tokio::time::timeout(BOUND, third.request(Op::About, b"{}")).await.unwrap();
+    let refused = tokio::time::timeout(BOUND, third.request(Op::About, b"{}"))
+        .await
+        .unwrap();
     assert!(refused.is_err(), "an expired token still let a request through");
 }
 
 #[tokio::test]
 async fn the_shared_token_still_lets_a_connection_in_without_a_user() {
     let url = start(config().auth_token(SHARED_TOKEN)).await;
-    let client = connect(&url, ClientConfig::new().auth_token(SHARED_TOKEN)).await.unwrap();
+    let client = connect(&url, ClientConfig::new().auth_token(SHARED_TOKEN))
+        .await
+        .unwrap();
     assert_eq!(whoami(&client).await, "<none>");
 
     let (mut socket, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
-    socket.send(Message::text(auth_message("not-the-token"))).await.unwrap();
-    let answer = tokio::time::timeout(BOUND, socket.next()).await.unwrap().unwrap().unwrap();
+    socket
+        .send(Message::text(auth_message("not-the-token")))
+        .await
+        .unwrap();
+    let answer = tokio::time::timeout(BOUND, socket.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
     assert_eq!(field(answer.to_text().unwrap(), TYPE_FIELD), auth_err::KIND);
 }
 
@@ -253,9 +294,17 @@ async fn a_login_message_over_the_cap_is_refused_and_the_connection_closed() {
         ]))
         .await
         .unwrap();
-    let answer = tokio::time::timeout(BOUND, socket.next()).await.unwrap().unwrap().unwrap();
+    let answer = tokio::time::timeout(BOUND, socket.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
     assert_eq!(field(answer.to_text().unwrap(), TYPE_FIELD), auth_err::KIND);
-    let close = tokio::time::timeout(BOUND, socket.next()).await.unwrap().unwrap().unwrap();
+    let close = tokio::time::timeout(BOUND, socket.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
     match close {
         Message::Close(Some(frame)) => assert_eq!(frame.code, CloseCode::Policy),
         other => panic!("expected a close frame, got {other:?}"),
@@ -273,18 +322,29 @@ async fn a_step_with_another_handshake_token_is_refused() {
         ]))
         .await
         .unwrap();
-    let answer = tokio::time::timeout(BOUND, socket.next()).await.unwrap().unwrap().unwrap();
+    let answer = tokio::time::timeout(BOUND, socket.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
     assert_eq!(field(answer.to_text().unwrap(), hello_answer::HASH), login::HASH);
     let first = ScramClient::new("alice").unwrap();
     socket
         .send(message(&[
             (client_first::TYPE, client_first::KIND),
             (client_first::HANDSHAKE_TOKEN, "a-token-never-issued"),
-            (client_first::DATA, &encode_base64url(first.client_first().as_bytes())),
+            (
+                client_first::DATA,
+                &encode_base64url(first.client_first().as_bytes()),
+            ),
         ]))
         .await
         .unwrap();
-    let answer = tokio::time::timeout(BOUND, socket.next()).await.unwrap().unwrap().unwrap();
+    let answer = tokio::time::timeout(BOUND, socket.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
     assert_eq!(field(answer.to_text().unwrap(), TYPE_FIELD), auth_err::KIND);
 }
 
@@ -296,7 +356,9 @@ async fn the_handler_and_the_log_in_see_each_connections_own_user() {
         Router::new().route(Op::Read, move |request: haystack_wire::connection::Request| {
             let seen = Arc::clone(&seen);
             async move {
-                seen.lock().unwrap().push(request.user.as_deref().map(str::to_owned));
+                seen.lock()
+                    .unwrap()
+                    .push(request.user.as_deref().map(str::to_owned));
                 Ok(Vec::new())
             }
         })
@@ -330,6 +392,7 @@ async fn impostor() -> String {
     let url = format!("ws://{}", listener.local_addr().unwrap());
     tokio::spawn(async move {
         let (stream, _) = listener.accept().await.unwrap();
+        #[allow(clippy::result_large_err)] // tungstenite's callback signature
         let name_subprotocol = |_: &Request, mut response: Response| {
             response.headers_mut().insert(
                 SEC_WEBSOCKET_PROTOCOL,
@@ -357,16 +420,17 @@ async fn impostor() -> String {
         };
         let first = decode_base64url_text("data", &field(&text, client_first::DATA)).unwrap();
         let nonce = first.split(",r=").nth(1).unwrap().to_owned();
-        let server_first_message = format!(
-            "r={nonce}impostor,s={},i={ITERATIONS}",
-            encode_standard(&[7; 16])
-        );
+        let server_first_message =
+            format!("r={nonce}impostor,s={},i={ITERATIONS}", encode_standard(&[7; 16]));
         socket
             .send(reply(&[
                 (server_first::TYPE, server_first::KIND),
                 (server_first::HANDSHAKE_TOKEN, "t2"),
                 (server_first::HASH, login::HASH),
-                (server_first::DATA, &encode_base64url(server_first_message.as_bytes())),
+                (
+                    server_first::DATA,
+                    &encode_base64url(server_first_message.as_bytes()),
+                ),
             ]))
             .await
             .unwrap();
@@ -429,16 +493,25 @@ async fn the_permission_hook_sees_the_user_name_of_the_login() {
         }
     };
     let url = start(config().permissions(hook)).await;
-    let alice = connect(&url, ClientConfig::new().login("alice", "wonderland")).await.unwrap();
+    let alice = connect(&url, ClientConfig::new().login("alice", "wonderland"))
+        .await
+        .unwrap();
     assert_eq!(whoami(&alice).await, "alice");
-    let bob = connect(&url, ClientConfig::new().login("bob", "builder")).await.unwrap();
-    let refused = tokio::time::timeout(BOUND, bob.request(Op::About, b"{}")).await.unwrap();
+    let bob = connect(&url, ClientConfig::new().login("bob", "builder"))
+        .await
+        .unwrap();
+    let refused = tokio::time::timeout(BOUND, bob.request(Op::About, b"{}"))
+        .await
+        .unwrap();
     assert!(
         matches!(&refused, Err(ClientError::Remote { dis, .. }) if dis == "bob may not"),
         "{refused:?}"
     );
     assert_eq!(
         *asked.lock().unwrap(),
-        [(Some("alice".to_owned()), Op::About), (Some("bob".to_owned()), Op::About)]
+        [
+            (Some("alice".to_owned()), Op::About),
+            (Some("bob".to_owned()), Op::About)
+        ]
     );
 }

@@ -11,7 +11,9 @@ use tokio_tungstenite::WebSocketStream;
 use super::super::auth::{decode_base64url_text, encode_base64url, ScramClient, ScramLimits};
 use super::super::login_json::{object, Received};
 use super::error::{LoginFailure, LoginStep};
-use crate::protocol::messages::{auth_err, auth_ok, client_final, client_first, hello, hello_answer, login, server_first};
+use crate::protocol::messages::{
+    auth_err, auth_ok, client_final, client_first, hello, hello_answer, login, server_first,
+};
 
 /// A user name and password to log in with, kept in memory only.
 #[derive(Clone)]
@@ -45,9 +47,14 @@ where
         .with_limits(limits);
     let hello = object(&[
         (hello::TYPE, hello::KIND),
-        (hello::USERNAME, &encode_base64url(credentials.username.as_bytes())),
+        (
+            hello::USERNAME,
+            &encode_base64url(credentials.username.as_bytes()),
+        ),
     ]);
-    let answer = exchange(socket, hello, hello_answer::KIND).await.map_err(at(step))?;
+    let answer = exchange(socket, hello, hello_answer::KIND)
+        .await
+        .map_err(at(step))?;
     let token = field(&answer, hello_answer::HANDSHAKE_TOKEN).map_err(at(step))?;
     check_hash(&answer, hello_answer::HASH).map_err(at(step))?;
 
@@ -55,9 +62,14 @@ where
     let first = object(&[
         (client_first::TYPE, client_first::KIND),
         (client_first::HANDSHAKE_TOKEN, token),
-        (client_first::DATA, &encode_base64url(client.client_first().as_bytes())),
+        (
+            client_first::DATA,
+            &encode_base64url(client.client_first().as_bytes()),
+        ),
     ]);
-    let answer = exchange(socket, first, server_first::KIND).await.map_err(at(step))?;
+    let answer = exchange(socket, first, server_first::KIND)
+        .await
+        .map_err(at(step))?;
     let token = field(&answer, server_first::HANDSHAKE_TOKEN).map_err(at(step))?;
     check_hash(&answer, server_first::HASH).map_err(at(step))?;
     let data = field(&answer, server_first::DATA).map_err(at(step))?;
@@ -85,7 +97,11 @@ where
 
 /// Sends `text` and reads the server's answer, which must be of type
 /// `expected` (`authErr` is a refusal).
-async fn exchange<S>(socket: &mut WebSocketStream<S>, text: String, expected: &'static str) -> Result<Received, LoginFailure>
+async fn exchange<S>(
+    socket: &mut WebSocketStream<S>,
+    text: String,
+    expected: &'static str,
+) -> Result<Received, LoginFailure>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
@@ -113,7 +129,10 @@ where
         Some(kind) if kind == auth_err::KIND => Err(LoginFailure::Refused),
         Some(kind) => Err(LoginFailure::UnexpectedMessage {
             expected,
-            found: format!("a message of type {:?}", kind.chars().take(32).collect::<String>()),
+            found: format!(
+                "a message of type {:?}",
+                kind.chars().take(32).collect::<String>()
+            ),
         }),
         None => Err(LoginFailure::UnexpectedMessage {
             expected,

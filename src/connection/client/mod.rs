@@ -150,7 +150,11 @@ impl Client {
     }
 
     /// The token and the handshake over an upgraded socket, then the client.
-    async fn begin<S>(mut socket: WebSocketStream<S>, url: &str, config: &ClientConfig) -> Result<Client, ClientError>
+    async fn begin<S>(
+        mut socket: WebSocketStream<S>,
+        url: &str,
+        config: &ClientConfig,
+    ) -> Result<Client, ClientError>
     where
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {

@@ -12,8 +12,7 @@ use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::{self, Message};
 
 use super::super::auth::{
-    decode_base64url_text, encode_base64url, CredentialStore, RandomError,
-    ScramError, ScramServer,
+    decode_base64url_text, encode_base64url, CredentialStore, RandomError, ScramError, ScramServer,
 };
 use super::super::handshake::parse_auth;
 use super::super::login_json::{object, Received};
@@ -21,7 +20,9 @@ use super::super::outbox::Outbox;
 use super::config::ServerConfig;
 use super::connection::{socket_end, ConnectionEnd};
 use crate::protocol::handshake::AUTH_TOKEN_FIELD;
-use crate::protocol::messages::{auth_err, auth_ok, client_final, client_first, hello, hello_answer, login, server_first};
+use crate::protocol::messages::{
+    auth_err, auth_ok, client_final, client_first, hello, hello_answer, login, server_first,
+};
 
 /// How long a refused login waits for its `authErr` to go out before the
 /// connection is closed: closing drops whatever is still queued, and a
@@ -93,7 +94,10 @@ where
         Err(Refusal::End(end)) => Err(end),
         Err(Refusal::Refused(reason)) => {
             tracing::info!(reason = %reason, "login refused");
-            if outbox.queue_text(object(&[(auth_err::TYPE, auth_err::KIND)])).is_ok() {
+            if outbox
+                .queue_text(object(&[(auth_err::TYPE, auth_err::KIND)]))
+                .is_ok()
+            {
                 let backlog = outbox.backlog();
                 let sent = async {
                     while backlog.bytes() > 0 {
@@ -184,7 +188,10 @@ where
             (server_first::TYPE, server_first::KIND),
             (server_first::HANDSHAKE_TOKEN, &token),
             (server_first::HASH, login::HASH),
-            (server_first::DATA, &encode_base64url(exchange.message().as_bytes())),
+            (
+                server_first::DATA,
+                &encode_base64url(exchange.message().as_bytes()),
+            ),
         ]),
     )?;
 
@@ -253,7 +260,9 @@ fn check_handshake_token(message: &Received, key: &str, expected: &str) -> Resul
     if bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
         Ok(())
     } else {
-        Err(Refusal::Refused("the handshake token is not the one of this login".into()))
+        Err(Refusal::Refused(
+            "the handshake token is not the one of this login".into(),
+        ))
     }
 }
 
@@ -326,6 +335,7 @@ where
     /// The next text message, as a JSON object.
     async fn next_message(&mut self) -> Result<Received, Refusal> {
         let text = self.next_text().await?;
-        Received::parse(&text).ok_or_else(|| Refusal::Refused("a login message that is not a JSON object".into()))
+        Received::parse(&text)
+            .ok_or_else(|| Refusal::Refused("a login message that is not a JSON object".into()))
     }
 }
