@@ -161,7 +161,7 @@ async fn raw_login(url: &str, user: &str, password: &str) -> Transcript {
                 .unwrap();
         } else if kind == server_first::KIND && proof.is_none() {
             let token = field(&text, server_first::HANDSHAKE_TOKEN);
-            let data = decode_base64url_text("data", &field(&text, server_first::DATA)).unwrap();
+            let data = decode_base64url_text(server_first::DATA, &field(&text, server_first::DATA)).unwrap();
             let last = scram.take().unwrap().client_final(password, &data).unwrap();
             socket
                 .send(message(&[
@@ -418,7 +418,7 @@ async fn impostor() -> String {
         let Some(text) = next_text(&mut socket).await else {
             return;
         };
-        let first = decode_base64url_text("data", &field(&text, client_first::DATA)).unwrap();
+        let first = decode_base64url_text(client_first::DATA, &field(&text, client_first::DATA)).unwrap();
         let nonce = first.split(",r=").nth(1).unwrap().to_owned();
         let server_first_message =
             format!("r={nonce}impostor,s={},i={ITERATIONS}", encode_standard(&[7; 16]));
