@@ -824,3 +824,16 @@ fn a_call_names_an_op_or_a_batch_but_not_both() {
         "{output:?}"
     );
 }
+
+#[test]
+fn a_batch_from_stdin_needs_the_password_of_user_on_the_command_line() {
+    let output = call_with_stdin(
+        &["--url", "ws://127.0.0.1:9", "--user", "ops", "--batch", "-"],
+        b"[{\"op\": \"about\"}]",
+    );
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "hswire: --batch - reads the requests from stdin, so --user needs its --password\n"
+    );
+}

@@ -24,6 +24,7 @@
 //! ```
 
 use std::borrow::Borrow;
+use std::time::Duration;
 
 use libhaystack::val::{Dict, Grid, HaystackDict, Number, Ref, Value};
 use serde_json::{Map, Value as Json};
@@ -90,8 +91,12 @@ impl Builder {
         }
     }
 
-    fn meta(mut self, name: &str, value: &Value) -> Builder {
-        self.meta.insert(name.to_owned(), hayson::to_value(value));
+    fn meta(self, name: &str, value: &Value) -> Builder {
+        self.meta_json(name, hayson::to_value(value))
+    }
+
+    fn meta_json(mut self, name: &str, value: Json) -> Builder {
+        self.meta.insert(name.to_owned(), value);
         self
     }
 
@@ -148,6 +153,18 @@ fn grid_without_ver(grid: &Grid) -> Json {
 
 fn str(text: &str) -> Value {
     Value::make_str(text)
+}
+
+/// A Number of seconds with the unit `s`, in Haystack 4 JSON.
+fn seconds(duration: Duration) -> Json {
+    let mut number = Map::new();
+    number.insert("_kind".to_owned(), Json::String("number".to_owned()));
+    number.insert(
+        "val".to_owned(),
+        serde_json::Number::from_f64(duration.as_secs_f64()).map_or(Json::Null, Json::Number),
+    );
+    number.insert("unit".to_owned(), Json::String("s".to_owned()));
+    Json::Object(number)
 }
 
 fn number(value: f64) -> Value {
@@ -262,11 +279,13 @@ pub fn point_write(id: &Ref, level: u8, val: &Value, who: &str, duration: Option
 }
 
 /// A `watchSub`: `watchDis`, then `lease` and `filter` when given, in the
-/// grid meta; column `id`, one row per id.
-pub fn watch_sub(ids: &[Ref], watch_dis: &str, lease: Option<&Number>, filter: Option<&str>) -> Request {
+/// grid meta; column `id`, one row per id. The lease goes as a Number of
+/// seconds with the unit `s`, as the reference's callers write it
+/// (libhaystack would spell that unit `sec`).
+pub fn watch_sub(ids: &[Ref], watch_dis: &str, lease: Option<Duration>, filter: Option<&str>) -> Request {
     let mut builder = Builder::new().meta("watchDis", &str(watch_dis));
     if let Some(lease) = lease {
-        builder = builder.meta("lease", &Value::Number(*lease));
+        builder = builder.meta_json("lease", seconds(lease));
     }
     if let Some(filter) = filter {
         builder = builder.meta("filter", &str(filter));

@@ -5,13 +5,16 @@ talks to it with our client: `hswire call` in each mode, and the
 interop_client example for pushes and load. Part B runs `hswire serve` and
 talks to it with the reference's WebSocketClient(binary=True). Part C does
 both over TLS with client certificates made by the reference's
-`generate_test_certificates`. Part D covers the rest of the reference's
-WebSocket protocol: its JSON-mode client and its batches against `hswire
-serve`, `hswire call --batch` and `--json-mode` against its server, its
-reconnecting client across a restart of `hswire serve`, our reconnecting
-client (the reconnect_client example) across a restart of its server, and
-our request builders' grids through its encoder (tests/interop/requests.py).
-Each check prints one line; the script exits 1 if any check fails.
+`generate_test_certificates`. Part D logs in with SCRAM-SHA-256 both ways:
+the reference's client (JSON and binary modes) against `hswire serve
+--users`, and `hswire call --user` against the reference's server with a
+StorageAuthenticator. Part E covers the rest of the reference's WebSocket
+protocol: its JSON-mode client and its batches against `hswire serve`,
+`hswire call --batch` and `--json-mode` against its server, its reconnecting
+client across a restart of `hswire serve`, our reconnecting client (the
+reconnect_client example) across a restart of its server, and our request
+builders' grids through its encoder (tests/interop/requests.py). Each check
+prints one line; the script exits 1 if any check fails.
 
 Usage: python interop.py --hswire PATH --client PATH --reconnect-client PATH --request-grids PATH
 """
@@ -447,7 +450,76 @@ async def part_c(hswire: str) -> None:
                 await stop(process)
 
 
-# ---- part D: JSON mode, batches, reconnects, request grids ------------------
+# ---- part D: SCRAM logins both ways ----------------------------------------
+
+PASSWORD = "correct horse battery staple"
+
+
+async def part_d(hswire: str) -> None:
+    print("== part D: SCRAM-SHA-256 logins both ways", flush=True)
+    from hs_py.errors import AuthError
+    from hs_py.auth_types import StorageAuthenticator
+    from hs_py.storage.memory import InMemoryAdapter
+    from hs_py.user import Role, create_user, user_to_dict
+
+    operator = create_user("ops", PASSWORD, role=Role.OPERATOR, iterations=4096)
+    viewer = create_user("eve", PASSWORD, role=Role.VIEWER, iterations=4096)
+    with tempfile.TemporaryDirectory() as directory:
+        users_file = Path(directory) / "users.json"
+        users_file.write_text(json.dumps([user_to_dict(operator), user_to_dict(viewer)]))
+        process, url = await start_hswire_serve(hswire, "--users", str(users_file), "--auth-token", "s3cret")
+        try:
+            for mode, options in (("JSON", {}), ("binary", {"binary": True})):
+                async with WebSocketClient(url, pythonic=False, heartbeat=0, username="ops", password=PASSWORD, **options) as client:
+                    about = await client.about(raw=True)
+                check(f"D {mode}: the reference's client logs in to hswire serve --users and calls about", len(about.rows) == 1)
+                try:
+                    async with WebSocketClient(url, pythonic=False, heartbeat=0, username="ops", password="wrong", timeout=5, **options) as client:
+                        await client.about(raw=True)
+                    check(f"D {mode}: a wrong password is refused", False, "served")
+                except AuthError as error:
+                    check(f"D {mode}: a wrong password is refused", True, f"AuthError: {error}")
+                try:
+                    async with WebSocketClient(url, pythonic=False, heartbeat=0, username="nobody", password=PASSWORD, timeout=5, **options) as client:
+                        await client.about(raw=True)
+                    check(f"D {mode}: an unknown user is refused", False, "served")
+                except AuthError as error:
+                    check(f"D {mode}: an unknown user is refused", True, f"AuthError: {error}")
+                async with WebSocketClient(url, pythonic=False, heartbeat=0, username="eve", password=PASSWORD, **options) as client:
+                    point = (await client.read("point and his", 1, raw=True))[0]["id"]
+                    try:
+                        await client.watch_sub([point], "viewer", raw=True)
+                        check(f"D {mode}: a viewer may read but not subscribe", False, "watchSub served")
+                    except CallError as error:
+                        check(f"D {mode}: a viewer may read but not subscribe", "viewer" in str(error), str(error))
+            # A server with users still lets the shared token in, with full access.
+            async with WebSocketClient(url, pythonic=False, heartbeat=0, auth_token="s3cret", binary=True) as client:
+                about = await client.about(raw=True)
+            check("D the shared token still lets the reference's client in", len(about.rows) == 1)
+        finally:
+            await stop(process)
+
+    adapter = InMemoryAdapter()
+    await adapter.start()
+    await adapter.create_user(operator)
+    server = WebSocketServer(FixedOps(), host=HOST, port=0, binary=True, heartbeat=0, authenticator=StorageAuthenticator(adapter))
+    await server.start()
+    url = f"ws://{HOST}:{server.port}"
+    try:
+        code, out, err = await run(hswire, "call", "--url", url, "--user", "ops", "--password", PASSWORD, "read", "--grid", read_grid("big"))
+        if code == 0:
+            difference = same_grid(decode_grid(out.strip().encode()), decode_grid(encode_grid(BIG)))
+            check("D hswire call --user logs in to the reference's server and reads", difference is None, difference or "same values")
+        else:
+            check("D hswire call --user logs in to the reference's server and reads", False, f"exit {code}: {err.strip()}")
+        code, _, err = await run(hswire, "call", "--url", url, "--user", "ops", "--password", "wrong", "--timeout", "5", "about")
+        last = err.strip().splitlines()[-1] if err.strip() else ""
+        check("D hswire call with a wrong password exits 1 naming the URL", code == 1 and url in last, last)
+    finally:
+        await server.stop()
+
+
+# ---- part E: JSON mode, batches, reconnects, request grids ------------------
 
 
 EMPTY = GridBuilder().to_grid()
@@ -461,19 +533,19 @@ def his_read_request(point: Ref, span: str) -> Grid:
     return GridBuilder().add_col("id").add_col("range").add_row({"id": point, "range": span}).to_grid()
 
 
-async def part_d_json_client(hswire: str) -> None:
+async def part_e_json_client(hswire: str) -> None:
     # (1) The reference's client in its default JSON mode (binary=False) against hswire serve.
     process, url = await start_hswire_serve(hswire, "--push-interval-ms", "200")
     try:
         async with WebSocketClient(url, pythonic=False, heartbeat=0) as client:
             about = await client.about(raw=True)
-            check("D JSON client: about", len(about.rows) == 1 and about.rows[0].get("productName") == "haystack-wire", f"{about.rows[0].get('productName') if about.rows else None}")
+            check("E JSON client: about", len(about.rows) == 1 and about.rows[0].get("productName") == "haystack-wire", f"{about.rows[0].get('productName') if about.rows else None}")
             points = await client.read("point and his", 5, raw=True)
-            check("D JSON client: read", len(points.rows) == 5, f"{len(points.rows)} rows")
+            check("E JSON client: read", len(points.rows) == 5, f"{len(points.rows)} rows")
             point = points.rows[0]["id"]
             month = await client.his_read(point, MONTH, raw=True)
             nans = [i for i, row in enumerate(month.rows) if isinstance(row.get("val"), Number) and math.isnan(row["val"].val)]
-            check("D JSON client: hisRead month, NaN among the samples", len(month.rows) == 8928 and bool(nans), f"{len(month.rows)} rows, NaN at {nans[:3]}…")
+            check("E JSON client: hisRead month, NaN among the samples", len(month.rows) == 8928 and bool(nans), f"{len(month.rows)} rows, NaN at {nans[:3]}…")
             pushes: asyncio.Queue[tuple[str, Grid]] = asyncio.Queue()
             client.on_watch_push(lambda watch_id, grid: pushes.put_nowait((watch_id, grid)))
             sub = await client.watch_sub([point], "interop-json", raw=True)
@@ -481,14 +553,14 @@ async def part_d_json_client(hswire: str) -> None:
             try:
                 pushed_id, grid = await asyncio.wait_for(pushes.get(), 10)
                 ids = [row["id"].val for row in grid.rows if isinstance(row.get("id"), Ref)]
-                check("D JSON client: watch push through on_watch_push", pushed_id == watch_id and point.val in ids, f"watchId {pushed_id} (subscribed {watch_id}), rows {ids}")
+                check("E JSON client: watch push through on_watch_push", pushed_id == watch_id and point.val in ids, f"watchId {pushed_id} (subscribed {watch_id}), rows {ids}")
             except TimeoutError:
-                check("D JSON client: watch push through on_watch_push", False, "no push within 10 s")
+                check("E JSON client: watch push through on_watch_push", False, "no push within 10 s")
     finally:
         await stop(process)
 
 
-async def part_d_batches(hswire: str) -> None:
+async def part_e_batches(hswire: str) -> None:
     # (2) The reference's batch() in both of its modes against hswire serve.
     process, url = await start_hswire_serve(hswire)
     try:
@@ -511,12 +583,12 @@ async def part_d_batches(hswire: str) -> None:
                     if difference is not None:
                         problems.append(f"item {index} ({op}): {difference}")
                 rows = [len(answer.rows) for answer in answers]
-                check(f"D batch() {label}: answers in order, equal to single calls", len(answers) == len(calls) and not problems, "; ".join(problems) or f"{len(answers)} answers, rows {rows}")
+                check(f"E batch() {label}: answers in order, equal to single calls", len(answers) == len(calls) and not problems, "; ".join(problems) or f"{len(answers)} answers, rows {rows}")
     finally:
         await stop(process)
 
 
-async def part_d_our_batches(hswire: str) -> None:
+async def part_e_our_batches(hswire: str) -> None:
     # hswire call --batch and --json-mode against the reference's server, in both of its modes.
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / "batch.json"
@@ -533,7 +605,7 @@ async def part_d_our_batches(hswire: str) -> None:
             url = f"ws://{HOST}:{server.port}"
             try:
                 for flags in ([], ["--json-mode"]):
-                    name = f"D hswire call --batch {' '.join(flags) or '(binary)'} against WebSocketServer({label})"
+                    name = f"E hswire call --batch {' '.join(flags) or '(binary)'} against WebSocketServer({label})"
                     code, out, err = await run(hswire, "call", "--url", url, *flags, "--batch", str(path))
                     lines = out.strip().splitlines()
                     if code != 1 or len(lines) != 4:
@@ -553,12 +625,12 @@ async def part_d_our_batches(hswire: str) -> None:
                     check(name, not problems, "; ".join(problems) or "4 answers in order, the error in its place, exit 1")
                 code, out, err = await run(hswire, "call", "--url", url, "--json-mode", "read", "--grid", read_grid("small"))
                 difference = same_grid(decode_grid(out.strip().encode()), decode_grid(encode_grid(SMALL))) if code == 0 else err.strip()
-                check(f"D hswire call --json-mode against WebSocketServer({label})", difference is None, difference or "same values")
+                check(f"E hswire call --json-mode against WebSocketServer({label})", difference is None, difference or "same values")
             finally:
                 await server.stop()
 
 
-async def part_d_reference_reconnects(hswire: str) -> None:
+async def part_e_reference_reconnects(hswire: str) -> None:
     # (3) The reference's ReconnectingWebSocketClient across a restart of hswire serve on one port.
     process, url = await start_hswire_serve(hswire)
     port = url.rsplit(":", 1)[-1]
@@ -581,9 +653,9 @@ async def part_d_reference_reconnects(hswire: str) -> None:
             await asyncio.wait_for(connected.wait(), 15)
             about = await client.about(raw=True)
             ok = connects == 2 and len(first.rows) == 1 and len(about.rows) == 1 and again == url
-            check("D ReconnectingWebSocketClient across a restart of hswire serve", ok, f"on_connect fired {connects} times, about after the restart: {len(about.rows)} row")
+            check("E ReconnectingWebSocketClient across a restart of hswire serve", ok, f"on_connect fired {connects} times, about after the restart: {len(about.rows)} row")
         except TimeoutError:
-            check("D ReconnectingWebSocketClient across a restart of hswire serve", False, f"on_connect fired {connects} times within 15 s")
+            check("E ReconnectingWebSocketClient across a restart of hswire serve", False, f"on_connect fired {connects} times within 15 s")
     finally:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(client.stop(), 10)
@@ -653,10 +725,10 @@ async def next_event(process: asyncio.subprocess.Process, wanted: str, seen: lis
     return None
 
 
-async def part_d_our_reconnects(client: str) -> None:
+async def part_e_our_reconnects(client: str) -> None:
     # (4) Our ReconnectingClient against the reference's WebSocketServer, restarted on one port.
     for label, binary in (("binary=True", True), ("binary=False", False)):
-        name = f"D our ReconnectingClient across a restart of WebSocketServer({label})"
+        name = f"E our ReconnectingClient across a restart of WebSocketServer({label})"
         ops = CountingOps()
         server = WebSocketServer(ops, host=HOST, port=0, binary=binary, heartbeat=0)
         await server.start()
@@ -689,27 +761,27 @@ async def part_d_our_reconnects(client: str) -> None:
             await stop_with_clients(server)
 
 
-async def part_d_request_grids(request_grids: str) -> None:
+async def part_e_request_grids(request_grids: str) -> None:
     # (5) Our typed helpers' request grids, byte for byte through the reference's encoder.
     with tempfile.TemporaryDirectory() as directory:
         code, _, err = await run(request_grids, directory)
         if code != 0:
-            check("D request grids written", False, f"exit {code}: {err.strip()}")
+            check("E request grids written", False, f"exit {code}: {err.strip()}")
             return
         script = Path(__file__).resolve().parent / "requests.py"
         code, out, err = await run(sys.executable, str(script), directory)
         last = out.strip().splitlines()[-1] if out.strip() else err.strip()
-        check("D request grids equal the reference client's through its encoder", code == 0, last)
+        check("E request grids equal the reference client's through its encoder", code == 0, last)
 
 
-async def part_d(hswire: str, reconnect_client: str, request_grids: str) -> None:
-    print("== part D: JSON mode, batches, reconnects and request grids", flush=True)
-    await part_d_json_client(hswire)
-    await part_d_batches(hswire)
-    await part_d_our_batches(hswire)
-    await part_d_reference_reconnects(hswire)
-    await part_d_our_reconnects(reconnect_client)
-    await part_d_request_grids(request_grids)
+async def part_e(hswire: str, reconnect_client: str, request_grids: str) -> None:
+    print("== part E: JSON mode, batches, reconnects and request grids", flush=True)
+    await part_e_json_client(hswire)
+    await part_e_batches(hswire)
+    await part_e_our_batches(hswire)
+    await part_e_reference_reconnects(hswire)
+    await part_e_our_reconnects(reconnect_client)
+    await part_e_request_grids(request_grids)
 
 
 def drop_server_time(grid: Grid) -> Grid:
@@ -731,7 +803,7 @@ async def main() -> int:
     parser.add_argument("--client", required=True)
     parser.add_argument("--reconnect-client", required=True)
     parser.add_argument("--request-grids", required=True)
-    parser.add_argument("--only", choices=["A", "B", "C", "D"], help="run one part only")
+    parser.add_argument("--only", choices=["A", "B", "C", "D", "E"], help="run one part only")
     args = parser.parse_args()
     if args.only in (None, "A"):
         await part_a(args.hswire, args.client)
@@ -740,7 +812,9 @@ async def main() -> int:
     if args.only in (None, "C"):
         await part_c(args.hswire)
     if args.only in (None, "D"):
-        await part_d(args.hswire, args.reconnect_client, args.request_grids)
+        await part_d(args.hswire)
+    if args.only in (None, "E"):
+        await part_e(args.hswire, args.reconnect_client, args.request_grids)
     if FAILURES:
         print(f"{len(FAILURES)} interop check(s) failed: {', '.join(FAILURES)}")
         return 1

@@ -95,7 +95,7 @@ pub fn cases() -> Vec<(&'static str, Request)> {
             requests::watch_sub(
                 &[a.clone(), b.clone()],
                 "boilers",
-                Some(&number(60.0, "s")),
+                Some(std::time::Duration::from_secs(60)),
                 Some("point"),
             ),
         ),

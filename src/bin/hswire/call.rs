@@ -11,6 +11,7 @@ use haystack_wire::{hayson, Compression, Op};
 use libhaystack::val::Grid;
 
 use crate::batch_file::{self, BatchItem};
+use crate::password::read_password;
 
 /// What `call` takes.
 #[derive(Debug, clap::Args)]
@@ -27,6 +28,13 @@ pub struct Args {
     /// Send this token first.
     #[arg(long)]
     auth_token: Option<String>,
+    /// Log in as this user (SCRAM-SHA-256) instead of sending a token.
+    #[arg(long, conflicts_with = "auth_token")]
+    user: Option<String>,
+    /// The password of --user; without it, the password is prompted without
+    /// echo on a terminal, or read as one line from stdin.
+    #[arg(long, requires = "user")]
+    password: Option<String>,
     /// Seconds to connect (TCP, WebSocket upgrade, token and handshake
     /// together), and then again for the response. A server that ignores
     /// the capability offer is only reached if this outlasts the handshake's
@@ -74,6 +82,9 @@ enum Requests {
 
 pub fn run(args: &Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
     // Read the grid or the batch before connecting, so a typo costs no connection.
+    if args.batch.as_deref() == Some("-") && args.user.is_some() && args.password.is_none() {
+        return Err("--batch - reads the requests from stdin, so --user needs its --password".into());
+    }
     let requests = match (&args.batch, args.op) {
         (Some(file), _) => Requests::Batch(batch_file::read(file)?),
         (None, Some(op)) => Requests::One(
@@ -95,6 +106,13 @@ pub fn run(args: &Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
         .request_timeout(Some(args.timeout));
     if let Some(token) = &args.auth_token {
         config = config.auth_token(token.clone());
+    }
+    if let Some(user) = &args.user {
+        let password = match &args.password {
+            Some(password) => password.clone(),
+            None => read_password(&format!("password for {user}: "))?,
+        };
+        config = config.login(user.clone(), password);
     }
     if args.ca.is_some() || args.cert.is_some() {
         config = config.tls(client_tls(args)?);

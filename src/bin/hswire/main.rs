@@ -7,8 +7,10 @@ mod decode;
 mod encode;
 mod hex;
 mod inspect;
+mod password;
 mod serve;
 mod site;
+mod user;
 
 use std::process::ExitCode;
 
@@ -34,6 +36,8 @@ enum Command {
     Serve(serve::Args),
     /// Send one request to a server (or a batch of them) and print the response grid as Haystack 4 JSON.
     Call(call::Args),
+    /// Manage the users file of `serve --users`.
+    User(user::Args),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +48,7 @@ fn main() -> ExitCode {
         Command::Inspect(args) => inspect::run(&args),
         Command::Serve(args) => serve::run(&args),
         Command::Call(args) => call::run(&args),
+        Command::User(args) => user::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -4,14 +4,16 @@
 //! started by its first watch), or when their lease runs out (swept on every push tick);
 //! either way they also leave the push subscriptions.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use haystack_wire::connection::{Fault, Peer, Request, Router, Server, ServerConfig, ServerTls, Subscribers};
+use haystack_wire::connection::{
+    FakeCredentials, Fault, Peer, Request, Role, Router, Server, ServerConfig, ServerTls, Subscribers, Users,
+};
 use haystack_wire::{hayson, Compression, Op};
 use libhaystack::val::{Date, DateTime, Grid, HaystackDict};
 use tokio::sync::Semaphore;
@@ -31,9 +33,15 @@ pub struct Args {
     /// Agree to chunking when a client wants it.
     #[arg(long)]
     chunked: bool,
-    /// Require this token as each connection's first message.
+    /// Require this token as each connection's first message; with --users,
+    /// let it in in place of a login, with full access.
     #[arg(long)]
     auth_token: Option<String>,
+    /// Require a SCRAM-SHA-256 login of the users of this file (a JSON array
+    /// of hs_py `user_to_dict` records; `hswire user add` makes one). Viewers
+    /// may run the read-only ops, operators and admins also the write ops.
+    #[arg(long, value_name = "FILE")]
+    users: Option<PathBuf>,
     /// Speak TLS (wss://) with the certificate chain of this PEM file (with --tls-key).
     #[arg(long, value_name = "FILE", requires = "tls_key")]
     tls_cert: Option<PathBuf>,
@@ -101,6 +109,9 @@ pub fn run(args: &Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
         if let Some(token) = &args.auth_token {
             config = config.auth_token(token.clone());
         }
+        if let Some(file) = &args.users {
+            config = with_users(config, file)?;
+        }
         if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
             let (cert_pem, key_pem) = (read_pem(cert)?, read_pem(key)?);
             let files = match &args.client_ca {
@@ -128,6 +139,49 @@ pub fn run(args: &Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
         server.run_until(stop_signal()).await?;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// The ops that change something, as the reference's `hs_py.user.WRITE_OPS`:
+/// viewers may not run them, operators and admins may.
+const WRITE_OPS: [Op; 7] = [
+    Op::HisWrite,
+    Op::PointWrite,
+    Op::InvokeAction,
+    Op::WatchSub,
+    Op::WatchUnsub,
+    Op::WatchPoll,
+    Op::Close,
+];
+
+/// Turns on the login of the users of `file`, and the permission hook of
+/// their roles. A connection let in by the shared token has no user and
+/// keeps full access.
+fn with_users(config: ServerConfig, file: &Path) -> Result<ServerConfig, Box<dyn std::error::Error>> {
+    let users = Users::load(file)?;
+    let iterations = users
+        .common_iterations()
+        .unwrap_or(ServerConfig::DEFAULT_FAKE_ITERATIONS);
+    let fake = FakeCredentials::new(iterations).map_err(|error| format!("{}: {error}", file.display()))?;
+    let roles: HashMap<String, Role> = users
+        .usernames()
+        .filter_map(|name| Some((name.to_owned(), users.get(name)?.role)))
+        .collect();
+    let allowed = move |user: Option<&str>, op: Op| -> Result<(), Fault> {
+        let Some(user) = user else {
+            return Ok(());
+        };
+        let role = roles.get(user).copied().unwrap_or_default();
+        if role < Role::Operator && WRITE_OPS.contains(&op) {
+            return Err(Fault::new(format!(
+                "{user} ({role}) may not run {op}: it needs the operator or admin role"
+            )));
+        }
+        Ok(())
+    };
+    Ok(config
+        .credentials(Arc::new(users))
+        .fake_credentials(fake)
+        .permissions(allowed))
 }
 
 /// Resolves on Ctrl-C, or on SIGTERM where there is one.

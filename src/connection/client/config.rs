@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
+use super::super::auth::ScramLimits;
 use super::super::capabilities::Capabilities;
+use super::login::Credentials;
 use crate::protocol::{handshake, Compression};
 use crate::Limits;
 
@@ -14,6 +16,8 @@ pub struct ClientConfig {
     #[cfg(feature = "tls")]
     pub(super) tls: Option<super::super::tls::ClientTls>,
     pub(super) auth_token: Option<String>,
+    pub(super) login: Option<Credentials>,
+    pub(super) scram_limits: ScramLimits,
     pub(super) handshake_timeout: Duration,
     pub(super) request_timeout: Option<Duration>,
     pub(super) limits: Limits,
@@ -37,6 +41,8 @@ impl ClientConfig {
             #[cfg(feature = "tls")]
             tls: None,
             auth_token: None,
+            login: None,
+            scram_limits: ScramLimits::default(),
             handshake_timeout: handshake::FALLBACK_TIMEOUT,
             request_timeout: Some(Duration::from_secs(30)),
             limits: Limits::DEFAULT,
@@ -93,6 +99,30 @@ impl ClientConfig {
     /// Sends `token` as the connection's first message.
     pub fn auth_token(mut self, token: impl Into<String>) -> Self {
         self.auth_token = Some(token.into());
+        self
+    }
+
+    /// Logs in as `user` with `password` (SCRAM-SHA-256, the reference's
+    /// login) before the capability handshake, in place of the token
+    /// message: [`Client::connect`](super::Client::connect) checks the
+    /// server's signature too, so a server that does not know the
+    /// credentials is not trusted, and keeps the token the server issues
+    /// ([`Client::auth_token`](super::Client::auth_token)). A failed login
+    /// fails the connect with [`ClientError::Login`](super::ClientError::Login).
+    /// The password is kept in memory for reconnections and never shown by
+    /// `Debug`. Takes precedence over [`ClientConfig::auth_token`].
+    pub fn login(mut self, user: impl Into<String>, password: impl Into<String>) -> Self {
+        self.login = Some(Credentials {
+            username: user.into(),
+            password: password.into(),
+        });
+        self
+    }
+
+    /// The bounds the login puts on the server's iteration count and salt:
+    /// default [`ScramLimits::default`] (the reference client's).
+    pub fn scram_limits(mut self, limits: ScramLimits) -> Self {
+        self.scram_limits = limits;
         self
     }
 

@@ -153,6 +153,19 @@ pub enum ClientError {
         /// How long the server had been silent when it was declared dead.
         silent_for: Duration,
     },
+    /// The login ([`ClientConfig::login`](super::ClientConfig::login)) failed.
+    #[error("login to {url} as {user:?} failed at {step}: {reason}")]
+    Login {
+        /// The URL.
+        url: String,
+        /// The user name.
+        user: String,
+        /// Where it failed.
+        step: LoginStep,
+        /// Why.
+        #[source]
+        reason: LoginFailure,
+    },
     /// The connection is closed.
     #[error("connection closed: {reason}")]
     Closed {
@@ -179,4 +192,74 @@ pub enum ClientError {
         /// How long the request waited for a connection.
         after: Duration,
     },
+}
+
+/// The step of the login where it failed: the client's message whose answer
+/// was awaited, or being checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LoginStep {
+    /// The `hello` naming the user, and the server's answer to it.
+    Hello,
+    /// The SCRAM client-first message, and the server-first message (its
+    /// nonce, salt and iteration count) it is answered with.
+    ClientFirst,
+    /// The SCRAM client-final message with the proof, and the `authOk`
+    /// answer with the server's signature and the token.
+    ClientFinal,
+}
+
+impl std::fmt::Display for LoginStep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            LoginStep::Hello => "the hello",
+            LoginStep::ClientFirst => "the client-first message",
+            LoginStep::ClientFinal => "the client-final message",
+        })
+    }
+}
+
+/// Why a login failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoginFailure {
+    /// The server answered `authErr`: a wrong password, an unknown or a
+    /// disabled user, which it does not tell apart, or a message it refused.
+    #[error("the server refused the login (authErr)")]
+    Refused,
+    /// The server closed the connection instead of answering.
+    #[error("the server closed the connection")]
+    Closed,
+    /// The server answered with another message than the step's.
+    #[error("the server answered with {found}, not a message of type {expected:?}")]
+    UnexpectedMessage {
+        /// The type of the answer expected.
+        expected: &'static str,
+        /// What came instead.
+        found: String,
+    },
+    /// The server's answer is not a JSON object.
+    #[error("the server's answer is not a JSON object")]
+    NotJson,
+    /// The server's answer lacks a string field.
+    #[error("the server's answer has no string field {field:?}")]
+    MissingField {
+        /// The field.
+        field: &'static str,
+    },
+    /// The server names another hash function than the one spoken.
+    #[error("the server asks for the hash {hash:?}; only {supported} is spoken")]
+    UnsupportedHash {
+        /// The start of the name the server sent.
+        hash: String,
+        /// The hash function spoken.
+        supported: &'static str,
+    },
+    /// The SCRAM exchange failed on this side: a bad server signature (the
+    /// server does not know the credentials), an iteration count or salt out
+    /// of the [`ScramLimits`](super::super::ScramLimits), a malformed message.
+    #[error(transparent)]
+    Scram(#[from] super::super::ScramError),
+    /// The WebSocket layer failed.
+    #[error("WebSocket error: {0}")]
+    Socket(#[source] Box<tungstenite::Error>),
 }

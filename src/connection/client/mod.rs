@@ -4,6 +4,7 @@
 mod config;
 mod error;
 mod json;
+mod login;
 #[cfg(feature = "libhaystack")]
 mod ops;
 mod pending;
@@ -32,7 +33,7 @@ use super::websocket_config;
 use crate::protocol::messages::batch;
 use crate::protocol::{handshake, BaseHeader, Op};
 pub use config::ClientConfig;
-pub use error::ClientError;
+pub use error::{ClientError, LoginFailure, LoginStep};
 use pending::{Ended, Form, Outcome, Registration, Shared};
 use pushes::PushQueue;
 pub use pushes::{Push, Pushes};
@@ -68,6 +69,7 @@ pub struct Client {
     request_timeout: Option<Duration>,
     json_mode: bool,
     pushes: Arc<Mutex<Option<Pushes>>>,
+    auth_token: Option<Arc<str>>,
 }
 
 impl Client {
@@ -102,7 +104,7 @@ impl Client {
         )
         .await
         .map_err(|source| connect_error(url, source))?;
-        Client::begin(socket, config).await
+        Client::begin(socket, url, config).await
     }
 
     /// Opens the connection over `stream`, a transport the caller made (a
@@ -144,15 +146,30 @@ impl Client {
         )
         .await
         .map_err(|source| connect_error(url, source))?;
-        Client::begin(socket, config).await
+        Client::begin(socket, url, config).await
     }
 
     /// The token and the handshake over an upgraded socket, then the client.
-    async fn begin<S>(mut socket: WebSocketStream<S>, config: &ClientConfig) -> Result<Client, ClientError>
+    async fn begin<S>(
+        mut socket: WebSocketStream<S>,
+        url: &str,
+        config: &ClientConfig,
+    ) -> Result<Client, ClientError>
     where
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
-        if let Some(token) = &config.auth_token {
+        let mut issued = None;
+        if let Some(credentials) = &config.login {
+            let token = login::log_in(&mut socket, credentials, config.scram_limits)
+                .await
+                .map_err(|(step, reason)| ClientError::Login {
+                    url: url.to_owned(),
+                    user: credentials.username.clone(),
+                    step,
+                    reason,
+                })?;
+            issued = Some(Arc::from(token));
+        } else if let Some(token) = &config.auth_token {
             socket
                 .send(Message::text(auth_message(token)))
                 .await
@@ -165,7 +182,9 @@ impl Client {
         } else {
             Session::V1
         };
-        Ok(Client::start(socket, session, config))
+        let mut client = Client::start(socket, session, config);
+        client.auth_token = issued;
+        Ok(client)
     }
 
     fn start<S>(socket: WebSocketStream<S>, session: Session, config: &ClientConfig) -> Client
@@ -197,7 +216,16 @@ impl Client {
             request_timeout: config.request_timeout,
             json_mode: config.json_mode,
             pushes: Arc::new(Mutex::new(Some(pushes))),
+            auth_token: None,
         }
+    }
+
+    /// The token the server issued when this connection logged in
+    /// ([`ClientConfig::login`]); `None` without a login. Another connection
+    /// may present it as its token ([`ClientConfig::auth_token`]) for as long
+    /// as the server keeps it.
+    pub fn auth_token(&self) -> Option<&str> {
+        self.auth_token.as_deref()
     }
 
     /// What the handshake agreed.

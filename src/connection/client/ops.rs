@@ -2,7 +2,7 @@
 //! [`requests`](super::super::requests) and reads the response as a
 //! libhaystack grid.
 
-use libhaystack::val::{Grid, Number, Ref};
+use libhaystack::val::{Grid, Ref};
 
 use super::super::body::BodyError;
 use super::super::requests::{self, Request};
@@ -182,7 +182,7 @@ impl Client {
         &self,
         ids: &[Ref],
         watch_dis: &str,
-        lease: Option<&Number>,
+        lease: Option<std::time::Duration>,
         filter: Option<&str>,
     ) -> Result<Grid, ClientError> {
         self.exchange(&requests::watch_sub(ids, watch_dis, lease, filter))

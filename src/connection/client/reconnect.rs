@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use libhaystack::val::{Grid, Number, Ref, Value};
+use libhaystack::val::{Grid, Ref, Value};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -103,7 +103,7 @@ struct Link {
 struct OpenWatch {
     ids: Vec<Ref>,
     dis: String,
-    lease: Option<Number>,
+    lease: Option<Duration>,
     filter: Option<String>,
     /// The server's id for it on the connection of `generation`.
     current: String,
@@ -280,7 +280,7 @@ impl ReconnectingClient {
         &self,
         ids: &[Ref],
         watch_dis: &str,
-        lease: Option<&Number>,
+        lease: Option<Duration>,
         filter: Option<&str>,
     ) -> Result<Grid, ClientError> {
         let inner = self.inner();
@@ -294,7 +294,7 @@ impl ReconnectingClient {
                 OpenWatch {
                     ids: ids.to_vec(),
                     dis: watch_dis.to_owned(),
-                    lease: lease.copied(),
+                    lease,
                     filter: filter.map(str::to_owned),
                     current: watch_id,
                     generation,
@@ -445,12 +445,7 @@ impl Inner {
             if watch.generation == generation {
                 continue;
             }
-            let request = requests::watch_sub(
-                &watch.ids,
-                &watch.dis,
-                watch.lease.as_ref(),
-                watch.filter.as_deref(),
-            );
+            let request = requests::watch_sub(&watch.ids, &watch.dis, watch.lease, watch.filter.as_deref());
             let reopened = self.exchange_on(client, &request).await;
             match reopened.as_ref().map(watch_id) {
                 Ok(Some(current)) => {

@@ -4,7 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::super::auth::{CredentialStore, FakeCredentials, IssuedTokens};
 use super::super::capabilities::Capabilities;
+use super::login::Login;
 use super::router::Fault;
 use crate::protocol::{defaults, Compression, Op};
 use crate::Limits;
@@ -46,6 +48,11 @@ impl std::fmt::Debug for Permissions {
 pub struct ServerConfig {
     pub(super) capabilities: Capabilities,
     pub(super) auth_token: Option<String>,
+    pub(super) login: Option<Login>,
+    /// `None` until [`ServerConfig::credentials`] or
+    /// [`ServerConfig::fake_credentials`], and when the random source failed.
+    pub(super) fake_credentials: Option<FakeCredentials>,
+    pub(super) issued_tokens: Arc<IssuedTokens>,
     pub(super) limits: Limits,
     pub(super) max_in_flight: usize,
     pub(super) max_connections: usize,
@@ -79,6 +86,9 @@ impl ServerConfig {
         ServerConfig {
             capabilities: Capabilities::new(),
             auth_token: None,
+            login: None,
+            fake_credentials: None,
+            issued_tokens: Arc::new(IssuedTokens::new()),
             limits: ServerConfig::DEFAULT_LIMITS,
             max_in_flight: 32,
             max_connections: 1_000,
@@ -115,9 +125,67 @@ impl ServerConfig {
         self
     }
 
-    /// Requires `token` as each connection's first message.
+    /// Requires `token` as each connection's first message. With
+    /// [`ServerConfig::credentials`], the token message with this token is
+    /// let in in place of a login, with no user.
     pub fn auth_token(mut self, token: impl Into<String>) -> Self {
         self.auth_token = Some(token.into());
+        self
+    }
+
+    /// The longest text message a client may send while logging in: 4 KiB.
+    /// The longest login message, a client-final message with its nonce and
+    /// proof, takes a few hundred bytes, and a `hello` grows only with the
+    /// user name; a client that has not logged in yet gets no more of the
+    /// server's parsing than that. A longer one is answered `authErr` and
+    /// the connection is closed (1008).
+    pub const MAX_LOGIN_MESSAGE: usize = 4 << 10;
+
+    /// The PBKDF2 iteration count of unknown users' fake credentials when
+    /// [`ServerConfig::credentials`] makes them: 600,000, what the
+    /// reference gives new users. Give a store whose users have another
+    /// count its own with [`ServerConfig::fake_credentials`].
+    pub const DEFAULT_FAKE_ITERATIONS: u32 = 600_000;
+
+    /// Requires a login on each connection, checked against `store`: the
+    /// first text message is the SCRAM-SHA-256 `hello` and the exchange
+    /// follows, or the token message with the shared token
+    /// ([`ServerConfig::auth_token`]) or a token this server issued after an
+    /// earlier login and still keeps ([`ServerConfig::issued_tokens`]).
+    /// Anything else is answered `authErr` and the connection is closed
+    /// (1008). The whole login falls within
+    /// [`ServerConfig::handshake_timeout`].
+    ///
+    /// A name the store does not know runs the exchange with fake
+    /// credentials ([`FakeCredentials`], random for the process, with
+    /// [`ServerConfig::DEFAULT_FAKE_ITERATIONS`] unless
+    /// [`ServerConfig::fake_credentials`] says otherwise) and fails at the
+    /// last step, as a wrong password and a disabled user do.
+    pub fn credentials(mut self, store: Arc<dyn CredentialStore>) -> Self {
+        if self.fake_credentials.is_none() {
+            self.fake_credentials = FakeCredentials::new(Self::DEFAULT_FAKE_ITERATIONS).ok();
+        }
+        self.login = Some(Login { store });
+        self
+    }
+
+    /// The fake credentials of names the credential store does not know:
+    /// give them the iteration count the store's users have (see
+    /// [`Users::common_iterations`](super::super::Users::common_iterations)),
+    /// so that the count does not tell a name apart. Takes effect with
+    /// [`ServerConfig::credentials`], before or after it.
+    pub fn fake_credentials(mut self, fake: FakeCredentials) -> Self {
+        self.fake_credentials = Some(fake);
+        self
+    }
+
+    /// Where the tokens issued after a login are kept, and for how long
+    /// they stay valid: by default a set of its own for this config
+    /// ([`IssuedTokens::new`]: an hour, 10,000 tokens), shared by every
+    /// connection served with it. Pass one set to several servers to let a
+    /// token of one in on the others.
+    pub fn issued_tokens(mut self, tokens: Arc<IssuedTokens>) -> Self {
+        self.issued_tokens = tokens;
         self
     }
 

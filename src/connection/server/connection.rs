@@ -24,7 +24,7 @@ use tokio_tungstenite::tungstenite::{self, Message};
 use super::super::budget::{Account, MemoryBudget};
 use super::super::control::{Closing, Control};
 use super::super::error_grid::error_grid;
-use super::super::handshake::{parse_auth, Answer, Offer, Session};
+use super::super::handshake::{Answer, Offer, Session};
 use super::super::outbox::{write_loop, Outbox, SendError};
 use super::super::read_meter::{Meter, ReadMeter};
 use super::super::websocket_config;
@@ -32,6 +32,7 @@ use super::super::write_deadline::WriteDeadline;
 use super::config::{Permissions, ServerConfig};
 use super::counters::Counters;
 use super::envelope::{self, batch_answer, into_json, response_envelope, Envelope, OpField, Role, Text};
+use super::login::authenticate;
 use super::peer::Peer;
 use super::router::{Fault, Reply, Request, Router};
 use crate::protocol::messages::batch;
@@ -386,8 +387,8 @@ where
     );
     let writer = tokio::spawn(write_loop(sink, writer));
     let outbox = Arc::new(outbox);
-    let end = match authenticate(&mut stream, config, deadline).await {
-        Ok(()) => {
+    let end = match authenticate(&mut stream, &outbox, config, deadline).await {
+        Ok(user) => {
             let peer = Peer {
                 id,
                 outbox: Arc::clone(&outbox),
@@ -408,7 +409,7 @@ where
                 meter: meter.as_deref(),
                 charged: 0,
                 counters: Arc::clone(&counters),
-                user: None,
+                user,
             }
             .run(&mut stream)
             .await
@@ -454,48 +455,7 @@ fn name_subprotocol(
     Ok(response)
 }
 
-async fn authenticate<S>(
-    stream: &mut S,
-    config: &ServerConfig,
-    deadline: Instant,
-) -> Result<(), ConnectionEnd>
-where
-    S: Stream<Item = Result<Message, tungstenite::Error>> + Unpin,
-{
-    let Some(expected) = &config.auth_token else {
-        return Ok(());
-    };
-    loop {
-        let first = tokio::time::timeout_at(deadline, stream.next()).await;
-        return match first {
-            Ok(Some(Ok(Message::Text(text)))) => match parse_auth(&text) {
-                Some(token) if same_token(token.as_bytes(), expected.as_bytes()) => Ok(()),
-                _ => Err(ConnectionEnd::AuthenticationFailed),
-            },
-            // Pings before the token are answered by the socket and wait for nothing.
-            Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => continue,
-            Ok(None | Some(Ok(Message::Close(_)))) => Err(ConnectionEnd::ClientClosed),
-            Ok(Some(Ok(_))) => Err(ConnectionEnd::AuthenticationFailed),
-            Ok(Some(Err(error))) => Err(socket_end(error)),
-            Err(_) => Err(ConnectionEnd::HandshakeTimeout {
-                after: config.handshake_timeout,
-            }),
-        };
-    }
-}
-
-/// Compares tokens in time that depends on their lengths only, so that the
-/// time taken does not tell a guesser how much of a token was right.
-fn same_token(given: &[u8], expected: &[u8]) -> bool {
-    given.len() == expected.len()
-        && given
-            .iter()
-            .zip(expected)
-            .fold(0u8, |diff, (a, b)| diff | (a ^ b))
-            == 0
-}
-
-fn socket_end(error: tungstenite::Error) -> ConnectionEnd {
+pub(super) fn socket_end(error: tungstenite::Error) -> ConnectionEnd {
     match error {
         tungstenite::Error::Capacity(CapacityError::MessageTooLong { .. }) => {
             ConnectionEnd::TooLarge(Box::new(error))

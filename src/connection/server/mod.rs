@@ -7,6 +7,7 @@
 //! - [`connection`]: one connection from upgrade to close: binary frames,
 //!   JSON envelopes and batches, each answered in its form.
 //! - [`envelope`]: the JSON text messages it reads and writes.
+//! - [`login`]: the token or the SCRAM login before the first request.
 //! - [`router`]: requests, handlers, replies.
 //! - [`peer`]: pushes to one connection and fan-out to many.
 
@@ -15,6 +16,7 @@ mod config;
 mod connection;
 mod counters;
 mod envelope;
+mod login;
 mod peer;
 mod router;
 
