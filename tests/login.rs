@@ -515,3 +515,42 @@ async fn the_permission_hook_sees_the_user_name_of_the_login() {
         ]
     );
 }
+
+#[tokio::test]
+async fn a_server_that_takes_no_logins_refuses_a_hello_instead_of_leaving_the_client_waiting() {
+    for server in [ServerConfig::new(), ServerConfig::new().auth_token(SHARED_TOKEN)] {
+        let url = start(server).await;
+        let transcript = tokio::time::timeout(BOUND, raw_login(&url, "alice", "secret"))
+            .await
+            .unwrap();
+        assert_eq!(transcript.kinds, [auth_err::KIND]);
+        assert_eq!(transcript.close.map(|(code, _)| code), Some(CloseCode::Policy));
+    }
+}
+
+#[tokio::test]
+async fn a_client_logging_in_to_a_server_that_takes_no_logins_fails_at_once_with_the_servers_refusal() {
+    let url = start(ServerConfig::new()).await;
+    let outcome = tokio::time::timeout(BOUND, connect(&url, ClientConfig::new().login("alice", "secret")))
+        .await
+        .unwrap();
+    let (step, failure) = login_failure(outcome);
+    assert_eq!(step, LoginStep::Hello);
+    assert!(matches!(failure, LoginFailure::Refused), "{failure:?}");
+}
+
+#[tokio::test]
+async fn a_client_whose_token_a_login_server_refuses_fails_to_connect_instead_of_falling_back_to_v1() {
+    let url = start(config().auth_token(SHARED_TOKEN)).await;
+    let offering = ClientConfig::new()
+        .compression([haystack_wire::Compression::Zlib])
+        .auth_token("not-the-token");
+    match tokio::time::timeout(BOUND, connect(&url, offering))
+        .await
+        .unwrap()
+    {
+        Err(ClientError::Closed { reason }) => assert!(reason.contains("refused the token"), "{reason}"),
+        Ok(client) => panic!("connected with a refused token: {:?}", client.session()),
+        Err(other) => panic!("unexpected error {other}"),
+    }
+}

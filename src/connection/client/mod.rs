@@ -28,9 +28,10 @@ use tokio_tungstenite::WebSocketStream;
 
 use super::body::Body;
 use super::handshake::{auth_message, Answer, Offer, Session};
+use super::login_json::Received;
 use super::outbox::{write_loop, Outbox, SendError};
 use super::websocket_config;
-use crate::protocol::messages::batch;
+use crate::protocol::messages::{auth_err, batch};
 use crate::protocol::{handshake, BaseHeader, Op};
 pub use config::ClientConfig;
 pub use error::{ClientError, LoginFailure, LoginStep};
@@ -534,7 +535,8 @@ fn closed(error: tungstenite::Error) -> ClientError {
 }
 
 /// Sends the offer and waits for the answer. No answer in time, or a text
-/// that is not one, means a v1 server, as in the reference.
+/// that is not one, means a v1 server, as in the reference; an `authErr`
+/// means the server refused the token sent before the offer.
 async fn negotiate<S>(
     socket: &mut WebSocketStream<S>,
     offer: &Offer,
@@ -552,6 +554,11 @@ where
         match tokio::time::timeout_at(deadline, socket.next()).await {
             Err(_) => return Ok(Session::V1),
             Ok(Some(Ok(Message::Text(text)))) => {
+                if Received::parse(&text).is_some_and(|message| message.kind() == Some(auth_err::KIND)) {
+                    return Err(ClientError::Closed {
+                        reason: "the server refused the token (authErr)".to_owned(),
+                    });
+                }
                 return Ok(Answer::parse(&text).map_or(Session::V1, |answer| answer.session(offer)));
             }
             Ok(Some(Ok(Message::Close(frame)))) => {

@@ -32,10 +32,10 @@ use super::super::write_deadline::WriteDeadline;
 use super::config::{Permissions, ServerConfig};
 use super::counters::Counters;
 use super::envelope::{self, batch_answer, into_json, response_envelope, Envelope, OpField, Role, Text};
-use super::login::authenticate;
+use super::login::{self, authenticate};
 use super::peer::Peer;
 use super::router::{Fault, Reply, Request, Router};
-use crate::protocol::messages::batch;
+use crate::protocol::messages::{batch, hello};
 use crate::protocol::{handshake, BaseHeader, Flags, HeaderError, Op};
 use crate::{unknown_op_response, Decoder, Error, ErrorScope, Limits, Message as WireMessage};
 
@@ -596,6 +596,13 @@ impl Connection<'_> {
                 Role::Offer => {
                     self.answer_offer(text);
                     Ok(())
+                }
+                // A login opened where none is taken (no credential store, or
+                // after the login): refused as the spec says, so that the
+                // client is not left waiting for an answer that never comes.
+                Role::Login if envelope.has_kind(hello::KIND) => {
+                    tracing::info!("a login opened after the login, or on a server that takes none: refused");
+                    Err(login::refuse(&self.peer.outbox).await)
                 }
                 Role::Login => {
                     self.ignore("a login message after the login");

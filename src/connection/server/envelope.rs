@@ -79,6 +79,11 @@ impl Envelope<'_> {
         }
     }
 
+    /// Whether the object's `type` is `kind`.
+    pub(super) fn has_kind(&self, kind: &str) -> bool {
+        self.kind.and_then(json_string).as_deref() == Some(kind)
+    }
+
     /// The op's name, or the raw JSON of an op that is not a string.
     pub(super) fn op_name(&self) -> Result<String, OpField> {
         let raw = self.op.ok_or(OpField::Missing)?;

@@ -81,64 +81,68 @@ pub(super) async fn authenticate<S>(
 where
     S: Stream<Item = Result<Message, tungstenite::Error>> + Unpin,
 {
-    let Some(login) = &config.login else {
-        return token_only(stream, config, deadline).await.map(|()| None);
-    };
     let mut reader = LoginReader {
         stream,
         config,
         deadline,
     };
-    match log_in(&mut reader, outbox, login, config).await {
+    let outcome = match &config.login {
+        None => token_only(&mut reader, config).await.map(|()| None),
+        Some(login) => log_in(&mut reader, outbox, login, config).await,
+    };
+    match outcome {
         Ok(user) => Ok(user),
         Err(Refusal::End(end)) => Err(end),
         Err(Refusal::Refused(reason)) => {
             tracing::info!(reason = %reason, "login refused");
-            if outbox
-                .queue_text(object(&[(auth_err::TYPE, auth_err::KIND)]))
-                .is_ok()
-            {
-                let backlog = outbox.backlog();
-                let sent = async {
-                    while backlog.bytes() > 0 {
-                        backlog.drained().await;
-                    }
-                };
-                let _ = tokio::time::timeout(AUTH_ERR_LINGER, sent).await;
-            }
-            Err(ConnectionEnd::AuthenticationFailed)
+            Err(refuse(outbox).await)
         }
     }
 }
 
-/// The shared token as the first message, when the config asks one.
-async fn token_only<S>(stream: &mut S, config: &ServerConfig, deadline: Instant) -> Result<(), ConnectionEnd>
+/// Tells the client its login failed with `authErr`, waiting a little for
+/// it to go out, and says how the connection ends: the spec's refusal is
+/// followed by the close.
+pub(super) async fn refuse(outbox: &Outbox) -> ConnectionEnd {
+    if outbox
+        .queue_text(object(&[(auth_err::TYPE, auth_err::KIND)]))
+        .is_ok()
+    {
+        let backlog = outbox.backlog();
+        let sent = async {
+            while backlog.bytes() > 0 {
+                backlog.drained().await;
+            }
+        };
+        let _ = tokio::time::timeout(AUTH_ERR_LINGER, sent).await;
+    }
+    ConnectionEnd::AuthenticationFailed
+}
+
+/// The shared token as the first message, when the config asks one. A
+/// wrong token closes the connection without a word, as the reference's
+/// server does; a `hello` gets `authErr` first, so that a client trying to
+/// log in learns this server takes no logins instead of waiting.
+async fn token_only<S>(reader: &mut LoginReader<'_, S>, config: &ServerConfig) -> Result<(), Refusal>
 where
     S: Stream<Item = Result<Message, tungstenite::Error>> + Unpin,
 {
     let Some(expected) = &config.auth_token else {
         return Ok(());
     };
-    let mut reader = LoginReader {
-        stream,
-        config,
-        deadline,
-    };
-    let text = match reader.next_text().await {
-        Ok(text) => text,
-        Err(Refusal::End(end)) => return Err(end),
-        Err(Refusal::Refused(reason)) => {
-            tracing::info!(reason = %reason, "token refused");
-            return Err(ConnectionEnd::AuthenticationFailed);
-        }
-    };
-    match parse_auth(&text) {
-        Some(token) if same_token(&token, expected) => Ok(()),
-        _ => {
-            tracing::info!("token refused: the first message is not the token message with the shared token");
-            Err(ConnectionEnd::AuthenticationFailed)
+    let text = reader.next_text().await?;
+    if let Some(token) = parse_auth(&text) {
+        if same_token(&token, expected) {
+            return Ok(());
         }
     }
+    if Received::parse(&text).is_some_and(|message| message.kind() == Some(hello::KIND)) {
+        return Err(Refusal::Refused(
+            "a login on a server that takes only its shared token".into(),
+        ));
+    }
+    tracing::info!("token refused: the first message is not the token message with the shared token");
+    Err(Refusal::End(ConnectionEnd::AuthenticationFailed))
 }
 
 /// The login of a server with a credential store: the token message, or
