@@ -499,6 +499,23 @@ async def part_d(hswire: str) -> None:
         finally:
             await stop(process)
 
+    # A server that takes no logins refuses one at once instead of leaving the client waiting.
+    process, url = await start_hswire_serve(hswire)
+    try:
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(10):
+                async with WebSocketClient(url, pythonic=False, heartbeat=0, username="ops", password=PASSWORD) as client:
+                    await client.about(raw=True)
+            check("D a login to hswire serve without --users is refused at once", False, "served")
+        except AuthError as error:
+            took = time.monotonic() - started
+            check("D a login to hswire serve without --users is refused at once", took < 5, f"AuthError after {took:.2f} s: {error}")
+        except TimeoutError:
+            check("D a login to hswire serve without --users is refused at once", False, "no answer within 10 s")
+    finally:
+        await stop(process)
+
     adapter = InMemoryAdapter()
     await adapter.start()
     await adapter.create_user(operator)
