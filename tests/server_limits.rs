@@ -9,9 +9,10 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use haystack_wire::connection::{
-    error_dis, Answer, Capabilities, Client, ClientConfig, Monitor, Offer, Peer, Router, Server,
-    ServerConfig, Subscribers,
+    error_dis, Answer, Capabilities, Client, ClientConfig, FakeCredentials, Monitor, Offer, Peer, Router,
+    Server, ServerConfig, Subscribers, Users,
 };
+use haystack_wire::protocol::messages::{hello, request, response};
 use haystack_wire::protocol::RawBaseHeader;
 use haystack_wire::{BaseHeader, Compression, Encoder, Flags, Frame, Limits, Op};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -704,4 +705,115 @@ async fn a_connection_that_fails_authentication_is_logged_with_its_peer_and_why(
     assert!(log.contains("end=authentication failed"), "{log}");
     assert!(log.contains("peer=127.0.0.1:"), "{log}");
     assert_eq!(monitor.stats().closed_for_misbehaviour, 1);
+}
+
+/// A router whose `read` answers with a JSON string of as many bytes as the
+/// request's grid (a number) says, counting the requests it ran.
+fn json_sized_router(ran: Arc<AtomicUsize>) -> Router {
+    Router::new().route(Op::Read, move |request| {
+        let ran = Arc::clone(&ran);
+        async move {
+            ran.fetch_add(1, Ordering::SeqCst);
+            let len: usize = String::from_utf8_lossy(&request.payload).parse().unwrap_or(2);
+            let mut answer = vec![b'x'; len.max(2)];
+            answer[0] = b'"';
+            *answer.last_mut().unwrap() = b'"';
+            Ok(answer)
+        }
+    })
+}
+
+#[tokio::test]
+async fn a_json_client_that_pipelines_and_never_reads_stops_being_read() {
+    let ran = Arc::new(AtomicUsize::new(0));
+    let config = ServerConfig::new()
+        .max_in_flight(4)
+        .max_queued_bytes(2 << 20)
+        .write_timeout(None);
+    let (url, monitor) = start(config, json_sized_router(Arc::clone(&ran))).await;
+    let mut socket = raw_socket(&url).await;
+    let requests = 300usize;
+    // 300 envelopes asking 1 MiB each: 300 MiB of answers if the server ran them all.
+    let sender = tokio::spawn(async move {
+        for id in 1..=requests {
+            let envelope = serde_json::json!({
+                request::ID: id.to_string(),
+                request::OP: Op::Read.name(),
+                request::GRID: 1 << 20,
+            });
+            socket.feed(Message::text(envelope.to_string())).await.unwrap();
+        }
+        socket.flush().await.unwrap();
+        socket
+    });
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let stalled_at = ran.load(Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        ran.load(Ordering::SeqCst),
+        stalled_at,
+        "the server kept running requests"
+    );
+    assert!(
+        stalled_at < 60,
+        "{stalled_at} requests ran for a client that reads nothing"
+    );
+    let held = monitor.stats().memory_in_use;
+    assert!(
+        held < 24 << 20,
+        "{held} bytes queued for a client that reads nothing"
+    );
+
+    // Once the client reads, every request is answered.
+    let mut socket = tokio::time::timeout(PATIENCE, sender).await.unwrap().unwrap();
+    let mut answered = 0;
+    while answered < requests {
+        match tokio::time::timeout(PATIENCE, socket.next()).await.unwrap() {
+            Some(Ok(Message::Text(text))) => {
+                let answer: serde_json::Value = serde_json::from_str(text.as_str()).unwrap();
+                assert_eq!(answer[response::GRID].as_str().map(str::len), Some((1 << 20) - 2));
+                answered += 1;
+            }
+            Some(Ok(_)) => {}
+            other => panic!("expected answers, got {other:?}"),
+        }
+    }
+    assert_eq!(ran.load(Ordering::SeqCst), requests);
+}
+
+#[tokio::test]
+async fn a_text_message_over_the_size_limit_is_closed_with_1009() {
+    let limits = Limits {
+        max_frame: 64 << 10,
+        ..Limits::DEFAULT
+    };
+    let (url, _) = start(ServerConfig::new().limits(limits), Router::new()).await;
+    let mut socket = raw_socket(&url).await;
+    let grid = "x".repeat(128 << 10);
+    let envelope =
+        serde_json::json!({ request::ID: "1", request::OP: Op::About.name(), request::GRID: grid });
+    socket.send(Message::text(envelope.to_string())).await.unwrap();
+    let close = close_frame(&mut socket).await.expect("a close frame");
+    assert_eq!(close.code, CloseCode::Size);
+}
+
+#[tokio::test]
+async fn a_login_that_stops_half_way_is_a_policy_close_at_the_handshake_deadline() {
+    let deadline = Duration::from_millis(300);
+    let config = ServerConfig::new()
+        .credentials(Arc::new(Users::new()))
+        .fake_credentials(FakeCredentials::new(4096).unwrap())
+        .handshake_timeout(deadline);
+    let (url, _) = start(config, Router::new()).await;
+    let mut socket = raw_socket(&url).await;
+    let opening = serde_json::json!({ hello::TYPE: hello::KIND, hello::USERNAME: "YWxpY2U" });
+    socket.send(Message::text(opening.to_string())).await.unwrap();
+    let started = Instant::now();
+    let close = close_frame(&mut socket).await.expect("a close frame");
+    assert_eq!(close.code, CloseCode::Policy);
+    assert!(
+        started.elapsed() < deadline * 5,
+        "closed only after {:?}",
+        started.elapsed()
+    );
 }
