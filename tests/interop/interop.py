@@ -769,7 +769,8 @@ async def part_e_our_reconnects(client: str) -> None:
             process.stdin.close()
             end = await next_event(process, "end", seen, 10)
             ok = bool(before and reconnected and after and end) and reconnected.get("connects") == 2 and ops.watch_subs == 2
-            detail = f"pushes before {before and before.get('watchId')!r} and after {after and after.get('watchId')!r} the restart, connects {reconnected and reconnected.get('connects')}, the server's watchSub count {ops.watch_subs}"
+            ids = "" if binary else f" (watch id {before and before.get('watchId')!r} before, {after and after.get('watchId')!r} after)"
+            detail = f"a push before and a push after the restart{ids}, connects {reconnected and reconnected.get('connects')}, the server's watchSub count {ops.watch_subs}"
             check(name, ok, detail if ok else f"{detail}; lines {seen}")
         finally:
             with contextlib.suppress(ProcessLookupError):
