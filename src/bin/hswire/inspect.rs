@@ -69,9 +69,12 @@ pub fn run(args: &Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
     })
 }
 
+/// A frame, and the line of the input it was on (none for raw input).
+type LinedFrame = (Option<usize>, Vec<u8>);
+
 /// The frames of hex text: one a line, blank lines skipped, spaces within a
 /// line ignored; each with its line number.
-fn hex_frames(input: &[u8]) -> Result<Vec<(Option<usize>, Vec<u8>)>, String> {
+fn hex_frames(input: &[u8]) -> Result<Vec<LinedFrame>, String> {
     let text = std::str::from_utf8(input).map_err(|_| "the input is not hex text (use --raw for bytes)")?;
     let mut frames = Vec::new();
     for (index, line) in text.lines().enumerate() {
