@@ -294,3 +294,183 @@ fn decode_keeps_its_contract_on_a_hostile_stream() {
     assert_eq!(messages[0]["request_id"], 40);
     assert_eq!(messages[0]["payload_hex"], hex(&payload));
 }
+
+/// Runs `hswire` with `stdin` after closing the read end of its stdout, as
+/// `hswire ... | head -0` would.
+fn hswire_into_a_closed_pipe(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hswire"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("hswire starts");
+    // Closed before the input is written, so before anything is printed.
+    drop(child.stdout.take());
+    child
+        .stdin
+        .take()
+        .expect("stdin is piped")
+        .write_all(stdin)
+        .expect("hswire reads its input");
+    child.wait_with_output().expect("hswire finishes")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The frames `encode --chunk-size` writes for `payload`, one hex line each.
+fn chunked_lines(request_id: u16, payload: &[u8], chunk_size: usize) -> Vec<String> {
+    Encoder::new()
+        .with_chunk_size(chunk_size)
+        .encode_chunked(BaseHeader::response(request_id, Op::Read), payload)
+        .unwrap()
+        .iter()
+        .map(|frame| hex(frame))
+        .collect()
+}
+
+#[test]
+fn inspect_and_encode_into_a_closed_pipe_end_quietly() {
+    let lines = chunked_lines(1, &GRID.repeat(10), 100).join("\n");
+    for (args, stdin) in [
+        (&["inspect"][..], lines.as_bytes()),
+        (&["encode", "--op", "read", "--chunk-size", "10"], GRID),
+        (&["decode"], lines.as_bytes()),
+    ] {
+        let output = hswire_into_a_closed_pipe(args, stdin);
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {output:?}");
+        assert_eq!(stderr(&output), "", "{args:?}");
+    }
+}
+
+#[test]
+fn inspect_of_a_missing_file_names_the_file_in_words() {
+    let file = std::env::temp_dir().join(format!("hswire-missing-{}.hex", std::process::id()));
+    let output = hswire(&["inspect", file.to_str().unwrap()], b"");
+    assert_eq!(output.status.code(), Some(1));
+    let text = stderr(&output);
+    assert!(
+        text.starts_with(&format!("hswire: cannot read {}: ", file.display())),
+        "{text}"
+    );
+    assert!(!text.contains("os error"), "{text}");
+    assert_eq!(text.lines().count(), 1, "{text}");
+}
+
+#[test]
+fn inspect_shows_each_frame_of_a_file_of_several() {
+    let payload = GRID.repeat(3);
+    let lines = chunked_lines(4, &payload, 100);
+    assert_eq!(lines.len(), 3);
+    let output = hswire(&["inspect"], (lines.join("\n") + "\n").as_bytes());
+    assert!(output.status.success(), "{output:?}");
+    let text = String::from_utf8(output.stdout).unwrap();
+    for (index, size) in [100, 100, payload.len() - 200].into_iter().enumerate() {
+        let number = index + 1;
+        assert!(
+            text.contains(&format!("frame {number} of 3 (line {number})")),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("chunk:   {number} of 3 (index {index})")),
+            "{text}"
+        );
+        assert!(text.contains(&format!("payload: {size} bytes")), "{text}");
+    }
+}
+
+#[test]
+fn decode_reports_each_sequence_still_incomplete_at_the_end_of_the_input() {
+    let lines = chunked_lines(6, &GRID.repeat(3), 100);
+    let output = hswire(&["decode"], lines[..2].join("\n").as_bytes());
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let printed = stdout_lines(&output);
+    assert_eq!(printed.len(), 1, "{printed:?}");
+    let report: serde_json::Value = serde_json::from_str(&printed[0]).unwrap();
+    assert_eq!(
+        report["incomplete"],
+        serde_json::json!({"request_id": 6, "op": "read", "received": 2, "total": 3})
+    );
+    assert_eq!(
+        report["error"],
+        "the input ended with 2 of the 3 chunks of request 6 (read)"
+    );
+}
+
+#[test]
+fn encode_refuses_more_chunks_than_a_default_decoder_takes_unless_told() {
+    let payload = vec![b'x'; 1500];
+    let refused = hswire(&["encode", "--op", "read", "--chunk-size", "1"], &payload);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(refused.stdout.is_empty(), "nothing is written when refused");
+    let text = stderr(&refused);
+    assert!(
+        text.contains("1500 chunks")
+            && text.contains("limit of 1024 chunks")
+            && text.contains("--max-chunks"),
+        "{text}"
+    );
+
+    let encoded = hswire(
+        &[
+            "encode",
+            "--op",
+            "read",
+            "--chunk-size",
+            "1",
+            "--max-chunks",
+            "1500",
+        ],
+        &payload,
+    );
+    assert!(encoded.status.success(), "{encoded:?}");
+    assert_eq!(stdout_lines(&encoded).len(), 1500);
+
+    let refused = hswire(&["decode"], &encoded.stdout);
+    assert_eq!(refused.status.code(), Some(1));
+    let decoded = hswire(&["decode", "--max-chunks", "1500"], &encoded.stdout);
+    assert!(decoded.status.success(), "{decoded:?}");
+    let message: serde_json::Value = serde_json::from_str(&stdout_lines(&decoded)[0]).unwrap();
+    assert_eq!(message["payload_hex"], hex(&payload));
+}
+
+#[test]
+fn decode_takes_each_of_its_limits_as_a_flag() {
+    let frame = hex(&Encoder::new().request(2, Op::Read, GRID).unwrap());
+    for (flag, value, words) in [
+        ("--max-frame", "20", "limit of 20 bytes"),
+        ("--max-message", "20", "20"),
+    ] {
+        let output = hswire(&["decode", flag, value], frame.as_bytes());
+        assert_eq!(output.status.code(), Some(1), "{flag}");
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(
+            text.contains("\"error\"") && text.contains(words),
+            "{flag}: {text}"
+        );
+    }
+    let lines = chunked_lines(3, GRID, 10).join("\n");
+    let output = hswire(&["decode", "--max-pending", "0"], lines.as_bytes());
+    assert_eq!(output.status.code(), Some(1));
+    let output = hswire(&["decode", "--max-pending-bytes", "0"], lines.as_bytes());
+    assert_eq!(output.status.code(), Some(1));
+}
+
+#[test]
+fn an_unknown_op_or_compression_name_is_answered_with_the_valid_names() {
+    let output = hswire(&["encode", "--op", "hisReed"], GRID);
+    assert_eq!(output.status.code(), Some(2));
+    let text = stderr(&output);
+    for op in Op::ALL {
+        assert!(text.contains(op.name()), "no `{op}` in {text}");
+    }
+    let output = hswire(&["encode", "--op", "read", "--compression", "gzip"], GRID);
+    assert_eq!(output.status.code(), Some(2));
+    let text = stderr(&output);
+    assert!(text.contains("gzip"), "{text}");
+    for algorithm in Compression::ALL {
+        assert!(text.contains(algorithm.name()), "no `{algorithm}` in {text}");
+    }
+}

@@ -837,3 +837,50 @@ fn a_batch_from_stdin_needs_the_password_of_user_on_the_command_line() {
         "hswire: --batch - reads the requests from stdin, so --user needs its --password\n"
     );
 }
+
+#[test]
+fn a_wrong_token_is_refused_with_the_close_code_and_reason_in_words() {
+    let serve = Serve::start(&["--auth-token", "s3cret"]);
+    let refused = serve.call(&["--auth-token", "wrong", "about"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&refused.stderr),
+        "hswire: connection closed: the server closed the connection (1008: authentication failed)\n"
+    );
+}
+
+#[test]
+fn serve_on_an_address_in_use_names_the_address_in_words() {
+    let taken = TcpListener::bind("127.0.0.1:0").expect("a port on 127.0.0.1");
+    let address = taken.local_addr().expect("its address").to_string();
+    let started = Instant::now();
+    let mut serve = Command::new(env!("CARGO_BIN_EXE_hswire"))
+        .args(["serve", "--listen", &address])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("hswire serve starts");
+    let status = loop {
+        if let Some(status) = serve.try_wait().expect("hswire serve can be waited for") {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(10) {
+            let _ = serve.kill();
+            let _ = serve.wait();
+            panic!("hswire serve still running after 10 s on a taken address");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    serve
+        .stderr
+        .take()
+        .expect("stderr is piped")
+        .read_to_string(&mut stderr)
+        .expect("stderr is text");
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert_eq!(
+        stderr,
+        format!("hswire: cannot listen on {address}: Address already in use\n")
+    );
+}

@@ -49,9 +49,21 @@ pub fn parse(text: &str, file: &Path) -> Result<Protocol, Error> {
             .location()
             .map(|l| format!("line {} column {}: ", l.line(), l.column()))
             .unwrap_or_default(),
-        message: e.to_string(),
+        message: without_location(&e),
     })?;
     validate::validate(&spec, file)
+}
+
+/// The parser's message without the ` at line N column M` it ends with, since
+/// [`Error::Parse`] puts the location first.
+fn without_location(error: &serde_yaml::Error) -> String {
+    let message = error.to_string();
+    match error.location() {
+        Some(l) => message
+            .strip_suffix(&format!(" at line {} column {}", l.line(), l.column()))
+            .map_or_else(|| message.clone(), str::to_owned),
+        None => message,
+    }
 }
 
 /// Reads the spec at `path` and returns the generated Rust module, formatted.

@@ -2,6 +2,7 @@
 //! check that the checked-in ones are fresh, and check an edit of the spec
 //! for wire-breaking changes.
 
+use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -84,6 +85,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(&cli) {
         Ok(code) => code,
+        // The reader of stdout went away (`haystack-wire-codegen rust | head`): nothing is wrong.
+        Err(error) if is_broken_pipe(error.as_ref()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error}");
             ExitCode::from(2)
@@ -93,12 +96,36 @@ fn main() -> ExitCode {
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
+/// Writes `text` to stdout. A reader that has gone shows as a
+/// [`ErrorKind::BrokenPipe`] error, which [`is_broken_pipe`] recognises.
+fn to_stdout(text: &str) -> Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(text.as_bytes())?;
+    stdout.flush()?;
+    Ok(())
+}
+
+/// Whether `error`, or an error under it, is a write to a pipe whose reader has gone.
+fn is_broken_pipe(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(error);
+    while let Some(error) = next {
+        if error
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|error| error.kind() == ErrorKind::BrokenPipe)
+        {
+            return true;
+        }
+        next = error.source();
+    }
+    false
+}
+
 fn run(cli: &Cli) -> Result<ExitCode> {
     let root = cli.spec.parent().map(Path::to_path_buf).unwrap_or_default();
     match &cli.command {
         Command::Compat(args) => return compat(args),
         Command::Rules => {
-            rules();
+            rules()?;
             return Ok(ExitCode::SUCCESS);
         }
         _ => {}
@@ -131,7 +158,7 @@ fn run(cli: &Cli) -> Result<ExitCode> {
             let text = rust::generate(&protocol)?;
             match out.out.as_deref() {
                 Some(path) if path != Path::new("-") => write(path, &text)?,
-                _ => print!("{text}"),
+                _ => to_stdout(&text)?,
             }
         }
         Command::Generate => {
@@ -139,7 +166,7 @@ fn run(cli: &Cli) -> Result<ExitCode> {
                 write(&root.join(artefact.path), &artefact.text)?;
             }
         }
-        Command::Check => return Ok(check(&root, &protocol)),
+        Command::Check => return check(&root, &protocol),
         Command::Compat(_) | Command::Rules => unreachable!("handled before the spec is loaded"),
     }
     Ok(ExitCode::SUCCESS)
@@ -152,10 +179,7 @@ fn file_name(path: &str) -> &str {
 /// Writes `text` to `--out`, to stdout for `-`, or to `default`.
 fn emit(out: &Out, default: &Path, text: &str) -> Result<()> {
     match out.out.as_deref() {
-        Some(path) if path == Path::new("-") => {
-            print!("{text}");
-            Ok(())
-        }
+        Some(path) if path == Path::new("-") => to_stdout(text),
         Some(path) => write(path, text),
         None => write(default, text),
     }
@@ -164,22 +188,21 @@ fn emit(out: &Out, default: &Path, text: &str) -> Result<()> {
 /// Writes `text` to `path` unless it already holds it, and says which it was.
 fn write(path: &Path, text: &str) -> Result<()> {
     if std::fs::read_to_string(path).ok().as_deref() == Some(text) {
-        println!("unchanged {}", path.display());
+        to_stdout(&format!("unchanged {}\n", path.display()))?;
         return Ok(());
     }
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
     std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    println!("wrote {}", path.display());
-    Ok(())
+    to_stdout(&format!("wrote {}\n", path.display()))
 }
 
-fn check(root: &Path, protocol: &Protocol) -> ExitCode {
+fn check(root: &Path, protocol: &Protocol) -> Result<ExitCode> {
     let stale: Vec<Artefact> = stale(root, protocol);
     if stale.is_empty() {
-        println!("every generated binding and doc matches the spec");
-        return ExitCode::SUCCESS;
+        to_stdout("every generated binding and doc matches the spec\n")?;
+        return Ok(ExitCode::SUCCESS);
     }
     for artefact in &stale {
         eprintln!(
@@ -188,7 +211,7 @@ fn check(root: &Path, protocol: &Protocol) -> ExitCode {
             artefact.command
         );
     }
-    ExitCode::FAILURE
+    Ok(ExitCode::FAILURE)
 }
 
 fn compat(args: &CompatArgs) -> Result<ExitCode> {
@@ -200,7 +223,7 @@ fn compat(args: &CompatArgs) -> Result<ExitCode> {
             Side::Base => &args.base,
             Side::New => &args.new,
         };
-        println!("{}: {finding}", file.display());
+        to_stdout(&format!("{}: {finding}\n", file.display()))?;
     }
     let count = |group: Group| findings.iter().filter(|f| f.group() == group).count();
     let summary: Vec<String> = Group::ALL
@@ -208,13 +231,13 @@ fn compat(args: &CompatArgs) -> Result<ExitCode> {
         .map(|&g| format!("{} {}", count(g), g.name()))
         .collect();
     let failing = findings.iter().any(|f| args.fail_on.fails(f.group()));
-    println!(
-        "{} -> {}: {}; {}",
+    to_stdout(&format!(
+        "{} -> {}: {}; {}\n",
         args.base.display(),
         args.new.display(),
         summary.join(", "),
         if failing { "incompatible" } else { "compatible" }
-    );
+    ))?;
     Ok(if failing {
         ExitCode::FAILURE
     } else {
@@ -222,11 +245,13 @@ fn compat(args: &CompatArgs) -> Result<ExitCode> {
     })
 }
 
-fn rules() {
+fn rules() -> Result<()> {
+    let mut text = String::new();
     for group in Group::ALL {
-        println!("{}: {}", group.name(), group.summary());
+        text.push_str(&format!("{}: {}\n", group.name(), group.summary()));
         for rule in Rule::ALL.iter().filter(|r| r.group() == group) {
-            println!("  {:<32} {}", rule.name(), rule.summary());
+            text.push_str(&format!("  {:<32} {}\n", rule.name(), rule.summary()));
         }
     }
+    to_stdout(&text)
 }

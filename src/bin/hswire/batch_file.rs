@@ -23,7 +23,7 @@ pub struct BatchItem {
 #[derive(Debug, thiserror::Error)]
 pub enum BatchFileError {
     /// The file could not be read.
-    #[error("--batch {file}: {source}")]
+    #[error("--batch {file}: cannot read it: {}", crate::output::io_words(.source))]
     Read {
         /// The file, as given.
         file: String,

@@ -11,6 +11,7 @@ use haystack_wire::{hayson, Compression, Op};
 use libhaystack::val::Grid;
 
 use crate::batch_file::{self, BatchItem};
+use crate::output::io_words;
 use crate::password::read_password;
 
 /// What `call` takes.
@@ -20,7 +21,7 @@ pub struct Args {
     #[arg(long)]
     url: String,
     /// Offer this algorithm in the capability handshake (zlib or lzma).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::names::compression)]
     compression: Option<Compression>,
     /// Offer chunking in the capability handshake.
     #[arg(long)]
@@ -67,7 +68,7 @@ pub struct Args {
     #[arg(long, value_name = "FILE", conflicts_with_all = ["op", "grid"])]
     batch: Option<String>,
     /// The op, by its Haystack name (e.g. about, read, hisRead).
-    #[arg(required_unless_present = "batch")]
+    #[arg(required_unless_present = "batch", value_parser = crate::names::op)]
     op: Option<Op>,
     /// The request grid as Haystack 4 JSON (default: an empty grid).
     #[arg(long)]
@@ -216,5 +217,5 @@ fn client_tls(args: &Args) -> Result<ClientTls, String> {
 
 /// A PEM file's bytes.
 pub fn read_pem(path: &Path) -> Result<Vec<u8>, String> {
-    std::fs::read(path).map_err(|error| format!("{}: {error}", path.display()))
+    std::fs::read(path).map_err(|error| format!("cannot read {}: {}", path.display(), io_words(&error)))
 }

@@ -4,13 +4,13 @@ use std::io::{Read, Write};
 use std::process::ExitCode;
 
 use haystack_wire::protocol::defaults;
-use haystack_wire::{BaseHeader, Compression, Encoder, Kind, Op};
+use haystack_wire::{BaseHeader, Compression, Encoder, Kind, Limits, Op};
 
 /// What `encode` takes.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The op, by its Haystack name (e.g. read, hisRead).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::names::op)]
     op: Op,
     /// The request id, used as given whatever the kind.
     #[arg(long, default_value_t = 0)]
@@ -19,7 +19,7 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = KindArg::Request)]
     kind: KindArg,
     /// Compress with this algorithm (zlib or lzma).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::names::compression)]
     compression: Option<Compression>,
     /// Without --chunk-size: compress only payloads of at least this many bytes.
     #[arg(long, default_value_t = defaults::COMPRESS_THRESHOLD)]
@@ -27,6 +27,10 @@ pub struct Args {
     /// Split the payload into chunked frames of at most this many payload bytes.
     #[arg(long)]
     chunk_size: Option<usize>,
+    /// With --chunk-size: the most chunks to write. A decoder with the default
+    /// limits refuses more; `decode --max-chunks` reads up to its own count.
+    #[arg(long, value_name = "N", requires = "chunk_size", default_value_t = Limits::DEFAULT.max_chunks)]
+    max_chunks: usize,
     /// Write zlib streams with zlib-rs: faster, and not the reference's bytes.
     #[cfg(feature = "zlib-rs")]
     #[arg(long)]
@@ -73,11 +77,29 @@ pub fn run(args: &Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
     match args.chunk_size {
         None => writeln!(out, "{}", crate::hex::encode(&encoder.encode(base, &payload)?))?,
         Some(size) => {
+            // The frames are held until all are made, so that a count over the
+            // limit writes nothing.
             let mut scratch = Vec::new();
+            let mut lines = Vec::new();
             encoder = encoder.with_chunk_size(size);
             encoder.encode_chunked_with(base, &payload, &mut scratch, |frame| {
-                writeln!(out, "{}", crate::hex::encode(frame)).map_err(Box::<dyn std::error::Error>::from)
+                lines.push(crate::hex::encode(frame));
+                Ok::<_, haystack_wire::Error>(())
             })?;
+            if lines.len() > args.max_chunks {
+                return Err(format!(
+                    "--chunk-size {size} cuts this payload into {} chunks, over the limit of {} chunks \
+                     (a decoder with the default limits takes {}); raise --max-chunks here, and in \
+                     `decode`, to write and read them",
+                    lines.len(),
+                    args.max_chunks,
+                    Limits::DEFAULT.max_chunks
+                )
+                .into());
+            }
+            for line in lines {
+                writeln!(out, "{line}")?;
+            }
         }
     }
     out.flush()?;

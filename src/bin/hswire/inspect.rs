@@ -1,4 +1,4 @@
-//! `hswire inspect`: one frame, field by field, as a person wants to read it.
+//! `hswire inspect`: frames, field by field, as a person wants to read them.
 //!
 //! The fields, their offsets and sizes come from the generated layout table
 //! (`protocol::FIELDS`), so this command shows whatever protocol.yaml says.
@@ -12,35 +12,84 @@ use haystack_wire::fields::header_fields;
 use haystack_wire::protocol::Version;
 use haystack_wire::{Compression, Decompressor, Flags, Frame, Limits};
 
+use crate::output::{io_words, print};
+
 /// What `inspect` takes.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Read the frame as raw bytes instead of hex text.
+    /// Read one frame as raw bytes instead of hex text.
     #[arg(long)]
     raw: bool,
-    /// The file holding the frame; stdin when absent.
+    /// The file holding the frames (hex, one frame a line, as `encode`
+    /// writes them); stdin when absent.
     file: Option<PathBuf>,
 }
 
 pub fn run(args: &Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let input = match &args.file {
-        Some(path) => std::fs::read(path)?,
+        Some(path) => std::fs::read(path)
+            .map_err(|error| format!("cannot read {}: {}", path.display(), io_words(&error)))?,
         None => {
             let mut input = Vec::new();
-            std::io::stdin().lock().read_to_end(&mut input)?;
+            std::io::stdin()
+                .lock()
+                .read_to_end(&mut input)
+                .map_err(|error| format!("cannot read stdin: {}", io_words(&error)))?;
             input
         }
     };
-    let frame = if args.raw {
-        input
+    let frames = if args.raw {
+        vec![(None, input)]
     } else {
-        let text = String::from_utf8(input).map_err(|_| "the input is not hex text (use --raw for bytes)")?;
-        let digits: String = text.split_whitespace().collect();
-        crate::hex::decode(digits.as_bytes())?
+        hex_frames(&input)?
     };
-    let (report, ok) = describe(&frame);
-    print!("{report}");
-    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    let mut all_ok = true;
+    let count = frames.len();
+    for (position, (line, frame)) in frames.iter().enumerate() {
+        let mut report = String::new();
+        if count > 1 {
+            if position > 0 {
+                report.push('\n');
+            }
+            let _ = write!(report, "frame {} of {count}", position + 1);
+            if let Some(line) = line {
+                let _ = write!(report, " (line {line})");
+            }
+            report.push('\n');
+        }
+        let (text, ok) = describe(frame);
+        report.push_str(&text);
+        all_ok &= ok;
+        print(&report)?;
+    }
+    Ok(if all_ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// A frame, and the line of the input it was on (none for raw input).
+type LinedFrame = (Option<usize>, Vec<u8>);
+
+/// The frames of hex text: one a line, blank lines skipped, spaces within a
+/// line ignored; each with its line number.
+fn hex_frames(input: &[u8]) -> Result<Vec<LinedFrame>, String> {
+    let text = std::str::from_utf8(input).map_err(|_| "the input is not hex text (use --raw for bytes)")?;
+    let mut frames = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        let digits: String = line.split_whitespace().collect();
+        if digits.is_empty() {
+            continue;
+        }
+        let frame =
+            crate::hex::decode(digits.as_bytes()).map_err(|error| format!("line {}: {error}", index + 1))?;
+        frames.push((Some(index + 1), frame));
+    }
+    if frames.is_empty() {
+        return Err("the input holds no frame".into());
+    }
+    Ok(frames)
 }
 
 /// The report for `frame`, and whether the frame was valid.

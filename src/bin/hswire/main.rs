@@ -7,6 +7,8 @@ mod decode;
 mod encode;
 mod hex;
 mod inspect;
+mod names;
+mod output;
 mod password;
 mod serve;
 mod site;
@@ -28,8 +30,9 @@ struct Cli {
 enum Command {
     /// Encode the payload on stdin into frames, one lowercase hex line each.
     Encode(encode::Args),
-    /// Decode hex frames from stdin (one per line) into JSON messages.
-    Decode,
+    /// Decode hex frames from stdin (one per line) into JSON messages; report
+    /// the sequences still incomplete at the end of the input.
+    Decode(decode::Args),
     /// Show one frame field by field.
     Inspect(inspect::Args),
     /// Serve the bundled sample site over binary-mode WebSockets.
@@ -44,7 +47,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Encode(args) => encode::run(&args),
-        Command::Decode => decode::run(),
+        Command::Decode(args) => decode::run(&args),
         Command::Inspect(args) => inspect::run(&args),
         Command::Serve(args) => serve::run(&args),
         Command::Call(args) => call::run(&args),
@@ -52,6 +55,8 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        // The reader of stdout went away (`hswire inspect f | head -1`): nothing is wrong.
+        Err(error) if output::is_broken_pipe(error.as_ref()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("hswire: {error}");
             ExitCode::FAILURE

@@ -19,6 +19,7 @@ use libhaystack::val::{Date, DateTime, Grid, HaystackDict};
 use tokio::sync::Semaphore;
 
 use crate::call::read_pem;
+use crate::output::{io_words, users_words};
 use crate::site::{Caller, Site, SiteError};
 
 /// What `serve` takes.
@@ -28,7 +29,7 @@ pub struct Args {
     #[arg(long)]
     listen: String,
     /// Agree to this algorithm when a client offers it (zlib or lzma).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::names::compression)]
     compression: Option<Compression>,
     /// Agree to chunking when a client wants it.
     #[arg(long)]
@@ -126,7 +127,9 @@ pub fn run(args: &Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
             config = config.tls(tls);
         }
         let scheme = if args.tls_cert.is_some() { "wss" } else { "ws" };
-        let server = Server::bind(&args.listen, config, routes(&site, &watchers)).await?;
+        let server = Server::bind(&args.listen, config, routes(&site, &watchers))
+            .await
+            .map_err(|error| format!("cannot listen on {}: {}", args.listen, io_words(&error)))?;
         // The address goes out first, on a line of its own, for scripts that listen on port 0.
         let mut stdout = std::io::stdout().lock();
         writeln!(stdout, "listening on {scheme}://{}", server.local_addr()?)?;
@@ -157,7 +160,7 @@ const WRITE_OPS: [Op; 7] = [
 /// their roles. A connection let in by the shared token has no user and
 /// keeps full access.
 fn with_users(config: ServerConfig, file: &Path) -> Result<ServerConfig, Box<dyn std::error::Error>> {
-    let users = Users::load(file)?;
+    let users = Users::load(file).map_err(|error| users_words(&error))?;
     let iterations = users
         .common_iterations()
         .unwrap_or(ServerConfig::DEFAULT_FAKE_ITERATIONS);

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use haystack_wire::connection::{Role, Users};
 
+use crate::output::users_words;
 use crate::password::read_password;
 
 /// The PBKDF2 iteration count of new users unless told otherwise: 600,000,
@@ -49,7 +50,7 @@ pub fn run(args: &Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
             iterations,
         } => {
             let mut users = if file.exists() {
-                Users::load(file)?
+                Users::load(file).map_err(|error| users_words(&error))?
             } else {
                 Users::new()
             };
@@ -60,7 +61,7 @@ pub fn run(args: &Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
             one.add(name, &password, *role, *iterations)?;
             let record = one.remove(name).ok_or("the new record went missing")?;
             let existed = users.insert(name, record).is_some();
-            users.save(file)?;
+            users.save(file).map_err(|error| users_words(&error))?;
             eprintln!(
                 "{} {name} ({role}) in {}",
                 if existed { "updated" } else { "added" },
