@@ -9,8 +9,8 @@
 use flate2::{Compress, Decompress, FlushCompress, FlushDecompress};
 use liblzma::stream::{Action, Filters, LzmaOptions, Status as LzmaStatus, Stream};
 
+use crate::error::Error;
 use crate::protocol::{compression_params, Compression};
-use crate::Error;
 
 /// Which implementation writes zlib streams.
 ///

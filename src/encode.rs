@@ -1,10 +1,11 @@
 //! Building frames: one frame per message, or a chunked sequence.
 
 use crate::compression::{Compressor, ZlibBackend};
+use crate::error::Error;
+use crate::frame::Kind;
 use crate::protocol::{
     defaults, AlgorithmHeader, BaseHeader, ChunkHeader, Compression, FrameHeader, Op, RawBaseHeader,
 };
-use crate::{Error, Kind};
 
 /// Encodes messages into frames, the way the reference does.
 ///

@@ -1,7 +1,7 @@
 //! One frame on the wire: its header, and its payload borrowed from the input.
 
+use crate::error::Error;
 use crate::protocol::{defaults, BaseHeader, ChunkHeader, Compression, Flags, FrameHeader, Op};
-use crate::Error;
 
 /// What a frame is, as its response, error and push flags say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -18,7 +18,12 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind.
-    pub const ALL: [Kind; 4] = [Kind::Request, Kind::Response, Kind::ErrorResponse, Kind::Push];
+    pub const ALL: [Kind; 4] = [
+        Kind::Request,
+        Kind::Response,
+        Kind::ErrorResponse,
+        Kind::Push,
+    ];
 
     /// The flags a frame of this kind carries.
     pub const fn flags(self) -> Flags {
