@@ -65,7 +65,7 @@ pub use compression::{Compressor, Decompressor, ZlibBackend};
 pub use decode::Decoder;
 pub use encode::{unknown_op_response, unknown_op_response_into, Encoder};
 pub use error::{Error, ErrorScope};
-pub use frame::{Frame, Kind};
+pub use frame::{Frame, FrameKind};
 pub use limits::Limits;
 pub use message::Message;
 pub use protocol::{BaseHeader, Compression, Flags, FrameHeader, Op};
