@@ -7,91 +7,13 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::protocol::{defaults, Compression, Flags, FrameHeader, HeaderSection, Op};
-use crate::{Error, Limits};
-
-/// A source of the current time, so that expiry can be tested without waiting.
-pub trait Clock {
-    /// The current instant.
-    fn now(&self) -> Instant;
-}
-
-/// The system's monotonic clock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> Instant {
-        Instant::now()
-    }
-}
-
-/// A clock that moves only when told to; clones share the same time.
-#[derive(Debug, Clone)]
-pub struct ManualClock(Arc<Mutex<Instant>>);
-
-impl ManualClock {
-    /// A clock standing at the current instant.
-    pub fn new() -> Self {
-        ManualClock(Arc::new(Mutex::new(Instant::now())))
-    }
-
-    /// Moves the clock forward by `by`.
-    pub fn advance(&self, by: Duration) {
-        let mut now = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        *now += by;
-    }
-}
-
-impl Default for ManualClock {
-    fn default() -> Self {
-        ManualClock::new()
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> Instant {
-        *self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
-
-/// A complete message: a single frame's payload, or a reassembled sequence.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Message<'a> {
-    /// The message's flags: the frame's flags without those that announce
-    /// header sections (compressed, chunked), which describe frames, not messages.
-    pub flags: Flags,
-    /// The request id.
-    pub request_id: u16,
-    /// The op.
-    pub op: Op,
-    /// The payload, decompressed; borrowed from the frame when it needed no work.
-    pub payload: Cow<'a, [u8]>,
-}
-
-impl Message<'_> {
-    /// The message with its payload owned.
-    pub fn into_owned(self) -> Message<'static> {
-        Message {
-            flags: self.flags,
-            request_id: self.request_id,
-            op: self.op,
-            payload: Cow::Owned(self.payload.into_owned()),
-        }
-    }
-}
-
-/// `flags` without the bits that announce header sections.
-#[inline]
-pub(crate) fn message_flags(flags: Flags) -> Flags {
-    HeaderSection::ALL
-        .iter()
-        .filter_map(|section| section.present_when())
-        .fold(flags, Flags::difference)
-}
+use crate::clock::{Clock, SystemClock};
+use crate::error::Error;
+use crate::limits::Limits;
+use crate::message::{message_flags, Message};
+use crate::protocol::{defaults, Compression, Flags, FrameHeader, Op};
 
 /// One sequence being reassembled.
 #[derive(Debug)]

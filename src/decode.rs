@@ -2,10 +2,14 @@
 
 use std::borrow::Cow;
 
-use crate::assembler::{message_flags, ChunkAssembler, Clock, Message, SystemClock};
+use crate::assembler::ChunkAssembler;
+use crate::clock::{Clock, SystemClock};
 use crate::compression::Decompressor;
+use crate::error::Error;
 use crate::frame::Frame;
-use crate::{Compression, Error, Limits};
+use crate::limits::Limits;
+use crate::message::{message_flags, Message};
+use crate::protocol::Compression;
 
 /// Turns the frames of one connection into messages.
 ///

@@ -1,10 +1,11 @@
 //! Building frames: one frame per message, or a chunked sequence.
 
 use crate::compression::{Compressor, ZlibBackend};
+use crate::error::Error;
+use crate::frame::FrameKind;
 use crate::protocol::{
     defaults, AlgorithmHeader, BaseHeader, ChunkHeader, Compression, FrameHeader, Op, RawBaseHeader,
 };
-use crate::{Error, Kind};
 
 /// Encodes messages into frames, the way the reference does.
 ///
@@ -235,7 +236,7 @@ fn write_frame(
 ///
 /// ```
 /// use haystack_wire::protocol::{HeaderError, RawBaseHeader};
-/// use haystack_wire::{unknown_op_response, Decoder, Error, Flags, Kind};
+/// use haystack_wire::{unknown_op_response, Decoder, Error, Flags, FrameKind};
 ///
 /// // A request with op code 200, which this version does not know.
 /// let request = RawBaseHeader { flags: Flags::EMPTY, request_id: 7, op: 200 }.to_bytes();
@@ -247,7 +248,7 @@ fn write_frame(
 ///
 /// let answer = unknown_op_response(request_id, code, br#"{"_kind":"grid"}"#);
 /// let echoed = RawBaseHeader::read(answer.first_chunk().expect("a whole header"));
-/// assert_eq!(echoed.flags, Kind::ErrorResponse.flags());
+/// assert_eq!(echoed.flags, FrameKind::ErrorResponse.flags());
 /// assert_eq!((echoed.request_id, echoed.op), (7, 200));
 /// ```
 ///
@@ -262,7 +263,7 @@ pub fn unknown_op_response(request_id: u16, op_code: u8, payload: &[u8]) -> Vec<
 /// Appends the frame of [`unknown_op_response`] to `out`.
 pub fn unknown_op_response_into(request_id: u16, op_code: u8, payload: &[u8], out: &mut Vec<u8>) {
     let header = RawBaseHeader {
-        flags: Kind::ErrorResponse.flags(),
+        flags: FrameKind::ErrorResponse.flags(),
         request_id,
         op: op_code,
     };

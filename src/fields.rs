@@ -2,8 +2,8 @@
 //!
 //! Walks the generated layout table, so it follows whatever protocol.yaml says.
 
+use crate::protocol::{Compression, Flags, Op};
 use crate::protocol::{FieldLayout, FieldRole, HeaderSection, FIELDS};
-use crate::{Compression, Flags, Op};
 
 /// One header field located in a frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,7 +78,8 @@ pub fn header_fields(frame: &[u8]) -> Vec<FieldView<'_>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{BaseHeader, Encoder};
+    use crate::encode::Encoder;
+    use crate::protocol::BaseHeader;
 
     #[test]
     fn fields_follow_the_flags_and_stop_where_the_frame_ends() {

@@ -1,11 +1,11 @@
 //! One frame on the wire: its header, and its payload borrowed from the input.
 
+use crate::error::Error;
 use crate::protocol::{defaults, BaseHeader, ChunkHeader, Compression, Flags, FrameHeader, Op};
-use crate::Error;
 
 /// What a frame is, as its response, error and push flags say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Kind {
+pub enum FrameKind {
     /// A client's request: none of the three flags.
     Request,
     /// A server's answer to a request: `response`.
@@ -16,17 +16,22 @@ pub enum Kind {
     Push,
 }
 
-impl Kind {
+impl FrameKind {
     /// Every kind.
-    pub const ALL: [Kind; 4] = [Kind::Request, Kind::Response, Kind::ErrorResponse, Kind::Push];
+    pub const ALL: [FrameKind; 4] = [
+        FrameKind::Request,
+        FrameKind::Response,
+        FrameKind::ErrorResponse,
+        FrameKind::Push,
+    ];
 
     /// The flags a frame of this kind carries.
     pub const fn flags(self) -> Flags {
         match self {
-            Kind::Request => Flags::EMPTY,
-            Kind::Response => Flags::RESPONSE,
-            Kind::ErrorResponse => Flags::RESPONSE.union(Flags::ERROR),
-            Kind::Push => Flags::PUSH,
+            FrameKind::Request => Flags::EMPTY,
+            FrameKind::Response => Flags::RESPONSE,
+            FrameKind::ErrorResponse => Flags::RESPONSE.union(Flags::ERROR),
+            FrameKind::Push => Flags::PUSH,
         }
     }
 }
@@ -35,7 +40,7 @@ impl BaseHeader {
     /// The header of a request.
     pub const fn request(request_id: u16, op: Op) -> BaseHeader {
         BaseHeader {
-            flags: Kind::Request.flags(),
+            flags: FrameKind::Request.flags(),
             request_id,
             op,
         }
@@ -44,7 +49,7 @@ impl BaseHeader {
     /// The header of a response to request `request_id`.
     pub const fn response(request_id: u16, op: Op) -> BaseHeader {
         BaseHeader {
-            flags: Kind::Response.flags(),
+            flags: FrameKind::Response.flags(),
             request_id,
             op,
         }
@@ -53,7 +58,7 @@ impl BaseHeader {
     /// The header of an error response to request `request_id`.
     pub const fn error_response(request_id: u16, op: Op) -> BaseHeader {
         BaseHeader {
-            flags: Kind::ErrorResponse.flags(),
+            flags: FrameKind::ErrorResponse.flags(),
             request_id,
             op,
         }
@@ -62,7 +67,7 @@ impl BaseHeader {
     /// The header of a push, which carries the push request id.
     pub const fn push(op: Op) -> BaseHeader {
         BaseHeader {
-            flags: Kind::Push.flags(),
+            flags: FrameKind::Push.flags(),
             request_id: defaults::PUSH_REQUEST_ID,
             op,
         }
@@ -127,7 +132,7 @@ mod tests {
     #[test]
     fn kinds_carry_the_flags_of_the_reference() {
         // request 0, response 0x01, error 0x03, push 0x04
-        let bits: Vec<u8> = Kind::ALL.iter().map(|k| k.flags().bits()).collect();
+        let bits: Vec<u8> = FrameKind::ALL.iter().map(|k| k.flags().bits()).collect();
         assert_eq!(bits, [0x00, 0x01, 0x03, 0x04]);
         assert_eq!(BaseHeader::push(Op::WatchPoll).request_id, 0);
     }

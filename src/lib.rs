@@ -43,6 +43,7 @@
 #![warn(missing_docs)]
 
 pub mod assembler;
+mod clock;
 pub mod compression;
 #[cfg(feature = "tokio")]
 pub mod connection;
@@ -56,12 +57,15 @@ mod encode;
 mod error;
 mod frame;
 mod limits;
+mod message;
 
-pub use assembler::{ChunkAssembler, Clock, ManualClock, Message, SystemClock};
+pub use assembler::ChunkAssembler;
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use compression::{Compressor, Decompressor, ZlibBackend};
 pub use decode::Decoder;
 pub use encode::{unknown_op_response, unknown_op_response_into, Encoder};
 pub use error::{Error, ErrorScope};
-pub use frame::{Frame, Kind};
+pub use frame::{Frame, FrameKind};
 pub use limits::Limits;
+pub use message::Message;
 pub use protocol::{BaseHeader, Compression, Flags, FrameHeader, Op};

@@ -8,7 +8,7 @@ use std::time::Duration;
 use haystack_wire::protocol::{defaults, HeaderError, HeaderSection, RawBaseHeader, UnknownOpName};
 use haystack_wire::{
     unknown_op_response, unknown_op_response_into, BaseHeader, ChunkAssembler, Compression, Decoder, Encoder,
-    Error, ErrorScope, Flags, Frame, FrameHeader, Kind, ManualClock, Message, Op,
+    Error, ErrorScope, Flags, Frame, FrameHeader, FrameKind, ManualClock, Message, Op,
 };
 
 /// A Haystack 4 JSON grid of `rows` point records, like the reference's `_large_grid`.
@@ -243,10 +243,10 @@ fn a_compressed_or_chunked_request_with_op_200_is_answerable_too() {
 #[test]
 fn a_response_or_a_push_with_op_200_is_not_answerable_and_only_its_frame_goes() {
     let kinds = [
-        Kind::Response.flags(),
-        Kind::ErrorResponse.flags(),
-        Kind::Push.flags(),
-        Kind::Response.flags() | Flags::CHUNKED,
+        FrameKind::Response.flags(),
+        FrameKind::ErrorResponse.flags(),
+        FrameKind::Push.flags(),
+        FrameKind::Response.flags() | Flags::CHUNKED,
     ];
     for flags in kinds {
         let error = Decoder::new()
@@ -319,7 +319,7 @@ fn the_answer_to_an_unknown_op_is_an_error_response_echoing_the_id_the_op_byte_a
 fn the_answer_with_a_known_op_byte_is_an_ordinary_error_response() {
     let answer = unknown_op_response(5, Op::Read.code(), b"{}");
     let message = decode_one(&answer);
-    assert_eq!(message.flags, Kind::ErrorResponse.flags());
+    assert_eq!(message.flags, FrameKind::ErrorResponse.flags());
     assert_eq!((message.request_id, message.op), (5, Op::Read));
     assert_eq!(&message.payload[..], b"{}");
     assert_eq!(answer, Encoder::new().response(5, Op::Read, b"{}", true).unwrap());

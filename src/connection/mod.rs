@@ -83,8 +83,8 @@ pub use tls::{ClientTls, ServerTls, TlsError, TlsRoots};
 
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
+use crate::limits::Limits;
 use crate::protocol::FrameHeader;
-use crate::Limits;
 
 /// The WebSocket layer's own bounds, from the frame limits: one WebSocket
 /// message is one frame, so nothing larger than a frame is ever needed.

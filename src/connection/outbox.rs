@@ -20,8 +20,9 @@ use tokio_tungstenite::tungstenite::{self, Message};
 use super::budget::{Account, Exhausted};
 use super::control::{Closing, Control};
 use super::handshake::Session;
+use crate::encode::Encoder;
+use crate::error::Error;
 use crate::protocol::{defaults, BaseHeader};
-use crate::{Encoder, Error};
 
 /// The connection's writer went away; nothing more can be sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,7 +4,7 @@ use std::io::{Read, Write};
 use std::process::ExitCode;
 
 use haystack_wire::protocol::defaults;
-use haystack_wire::{BaseHeader, Compression, Encoder, Kind, Limits, Op};
+use haystack_wire::{BaseHeader, Compression, Encoder, FrameKind, Limits, Op};
 
 /// What `encode` takes.
 #[derive(Debug, clap::Args)]
@@ -46,13 +46,13 @@ enum KindArg {
     Push,
 }
 
-impl From<KindArg> for Kind {
-    fn from(kind: KindArg) -> Kind {
+impl From<KindArg> for FrameKind {
+    fn from(kind: KindArg) -> FrameKind {
         match kind {
-            KindArg::Request => Kind::Request,
-            KindArg::Response => Kind::Response,
-            KindArg::Error => Kind::ErrorResponse,
-            KindArg::Push => Kind::Push,
+            KindArg::Request => FrameKind::Request,
+            KindArg::Response => FrameKind::Response,
+            KindArg::Error => FrameKind::ErrorResponse,
+            KindArg::Push => FrameKind::Push,
         }
     }
 }
@@ -61,7 +61,7 @@ pub fn run(args: &Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let mut payload = Vec::new();
     std::io::stdin().lock().read_to_end(&mut payload)?;
     let base = BaseHeader {
-        flags: Kind::from(args.kind).flags(),
+        flags: FrameKind::from(args.kind).flags(),
         request_id: args.request_id,
         op: args.op,
     };

@@ -5,8 +5,8 @@ use std::time::Duration;
 use super::super::auth::ScramLimits;
 use super::super::capabilities::Capabilities;
 use super::login::Credentials;
+use crate::limits::Limits;
 use crate::protocol::{handshake, Compression};
-use crate::Limits;
 
 /// How a [`Client`](super::Client) connects.
 #[derive(Debug, Clone)]

@@ -82,7 +82,7 @@ pub enum ClientError {
         op: Op,
         /// Why.
         #[source]
-        source: crate::Error,
+        source: crate::error::Error,
     },
     /// The response's frames were refused by the decoder.
     #[error("the response to the {op} request {request_id} was refused: {source}")]
@@ -93,7 +93,7 @@ pub enum ClientError {
         request_id: u16,
         /// Why.
         #[source]
-        source: crate::Error,
+        source: crate::error::Error,
     },
     /// In JSON form, a request's payload must be JSON (or empty), since the
     /// envelope embeds it as its grid; this one is not, and nothing was sent.

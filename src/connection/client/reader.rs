@@ -18,8 +18,11 @@ use super::json::{self, Item};
 use super::pending::{Ended, Form, Shared};
 use super::pushes::PushQueue;
 use super::{ClientError, Push};
+use crate::decode::Decoder;
+use crate::error::{Error, ErrorScope};
+use crate::limits::Limits;
+use crate::message::Message as WireMessage;
 use crate::protocol::{BaseHeader, Flags, HeaderError, Op};
-use crate::{Decoder, Error, ErrorScope, Limits, Message as WireMessage};
 
 /// When to ping a quiet server, and how long it then has to answer.
 #[derive(Debug, Clone, Copy)]

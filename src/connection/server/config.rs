@@ -8,8 +8,8 @@ use super::super::auth::{CredentialStore, FakeCredentials, IssuedTokens};
 use super::super::capabilities::Capabilities;
 use super::login::Login;
 use super::router::Fault;
+use crate::limits::Limits;
 use crate::protocol::{defaults, Compression, Op};
-use crate::Limits;
 
 /// A permission hook's signature: the connection's user and the op asked.
 type Hook = dyn Fn(Option<&str>, Op) -> Result<(), Fault> + Send + Sync;

@@ -35,9 +35,13 @@ use super::envelope::{self, batch_answer, into_json, response_envelope, Envelope
 use super::login::{self, authenticate};
 use super::peer::Peer;
 use super::router::{Fault, Reply, Request, Router};
+use crate::decode::Decoder;
+use crate::encode::unknown_op_response;
+use crate::error::{Error, ErrorScope};
+use crate::limits::Limits;
+use crate::message::Message as WireMessage;
 use crate::protocol::messages::{batch, hello};
 use crate::protocol::{handshake, BaseHeader, Flags, HeaderError, Op};
-use crate::{unknown_op_response, Decoder, Error, ErrorScope, Limits, Message as WireMessage};
 
 /// How often a connection with unfinished chunk sequences looks for expired
 /// ones when no chunk arrives to trigger the sweep.

@@ -60,7 +60,7 @@ pub enum PushError {
         peer: u64,
         /// Why.
         #[source]
-        source: crate::Error,
+        source: crate::error::Error,
     },
     /// A watch push to a connection in JSON form whose payload is not one
     /// JSON value, and so cannot be embedded in a text message.

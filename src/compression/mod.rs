@@ -5,12 +5,22 @@
 //! never writes past its cap, whatever the ratio, and insists on a complete
 //! stream with nothing after it: both libraries accept a truncated stream or
 //! trailing bytes silently unless the caller checks.
+//!
+//! This module holds the public [`Compressor`] and [`Decompressor`] with the
+//! stock zlib and LZMA2 streams; `capped` holds decompression under a cap,
+//! and `zlib_rs` the optional zlib-rs compressor (feature `zlib-rs`).
 
 use flate2::{Compress, Decompress, FlushCompress, FlushDecompress};
 use liblzma::stream::{Action, Filters, LzmaOptions, Status as LzmaStatus, Stream};
 
+use crate::error::Error;
 use crate::protocol::{compression_params, Compression};
-use crate::Error;
+
+mod capped;
+#[cfg(feature = "zlib-rs")]
+mod zlib_rs;
+
+use capped::{bounded, Step};
 
 /// Which implementation writes zlib streams.
 ///
@@ -40,7 +50,7 @@ pub struct Compressor {
     /// encoder that never compresses (a v1 connection) should not pay for them.
     zlib: Option<Compress>,
     #[cfg(feature = "zlib-rs")]
-    zlib_rs: Option<fast::ZlibRs>,
+    zlib_rs: Option<zlib_rs::ZlibRs>,
 }
 
 impl Compressor {
@@ -59,7 +69,7 @@ impl Compressor {
             ZlibBackend::Stock => Compressor::new(),
             #[cfg(feature = "zlib-rs")]
             ZlibBackend::ZlibRs => Compressor {
-                zlib_rs: Some(fast::ZlibRs::new()),
+                zlib_rs: Some(zlib_rs::ZlibRs::new()),
                 ..Compressor::new()
             },
         }
@@ -219,71 +229,6 @@ fn zlib_bound(len: usize) -> usize {
     len.saturating_add((len >> 12) + (len >> 14) + (len >> 25) + 19)
 }
 
-/// The zlib-rs compressor.
-#[cfg(feature = "zlib-rs")]
-mod fast {
-    use zlib_rs::{compress_bound, Deflate, DeflateFlush, Status};
-
-    use super::{compression_params, counter, zlib_container, Compression, Error};
-
-    /// zlib's largest window, as the stock library uses by default.
-    const WINDOW_BITS: u8 = 15;
-
-    /// A zlib-rs stream and the buffer it writes into.
-    pub(super) struct ZlibRs {
-        deflate: Deflate,
-        /// zlib-rs writes into a slice, not a vector's spare room; this buffer
-        /// is zero-filled as it grows, to the largest bound seen, and reused;
-        /// only the compressed bytes are copied out of it.
-        scratch: Vec<u8>,
-    }
-
-    fn failed(reason: &str) -> Error {
-        Error::CompressionFailed {
-            algorithm: Compression::Zlib,
-            reason: format!("zlib-rs: {reason}"),
-        }
-    }
-
-    impl ZlibRs {
-        pub(super) fn new() -> Self {
-            let level = i32::try_from(compression_params::zlib::LEVEL).unwrap_or(-1);
-            ZlibRs {
-                deflate: Deflate::new(level, zlib_container(), WINDOW_BITS),
-                scratch: Vec::new(),
-            }
-        }
-
-        pub(super) fn compress(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
-            self.deflate.reset();
-            // zlib-rs's own bound (its fastest level can need more than the
-            // stock library's); should a stream still not end, the buffer grows.
-            let mut room = compress_bound(input.len());
-            loop {
-                if self.scratch.len() < room {
-                    self.scratch.resize(room, 0);
-                }
-                let read = counter(self.deflate.total_in());
-                let written = counter(self.deflate.total_out());
-                let (Some(rest), Some(free)) = (input.get(read..), self.scratch.get_mut(written..room))
-                else {
-                    return Err(failed("the stream's counters passed its buffers"));
-                };
-                let status = self
-                    .deflate
-                    .compress(rest, free, DeflateFlush::Finish)
-                    .map_err(|e| failed(e.as_str()))?;
-                if status == Status::StreamEnd {
-                    let written = counter(self.deflate.total_out());
-                    out.extend_from_slice(self.scratch.get(..written).unwrap_or_default());
-                    return Ok(());
-                }
-                room = room.saturating_mul(2);
-            }
-        }
-    }
-}
-
 /// The raw LZMA2 filter chain both peers use.
 fn lzma_filters() -> Result<Filters, String> {
     let options = LzmaOptions::new_preset(compression_params::lzma::PRESET).map_err(|e| e.to_string())?;
@@ -311,66 +256,6 @@ fn lzma_compress(input: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
             Err(e) => return Err(failed(e.to_string())),
         }
     }
-}
-
-/// What one call of a decompressor did.
-struct Step {
-    consumed: usize,
-    ended: bool,
-}
-
-/// Runs `step` until the stream ends. `step` appends to the vector's spare
-/// capacity and never grows it, so this function alone decides how much room
-/// there is: it grows by doubling from four times the input, never past one
-/// byte over `limit`, and a stream that fills that byte is over the limit.
-/// The room is reserved, not zero-filled. On error `out` is left as it was.
-fn bounded(
-    algorithm: Compression,
-    input: &[u8],
-    limit: usize,
-    out: &mut Vec<u8>,
-    mut step: impl FnMut(&[u8], &mut Vec<u8>) -> Result<Step, String>,
-) -> Result<(), Error> {
-    let start = out.len();
-    let ceiling = start.saturating_add(limit);
-    // One byte past the ceiling tells "exactly at the limit" from "over it".
-    let room_end = ceiling.saturating_add(1);
-    let mut consumed = 0;
-    let result = loop {
-        if out.len() == out.capacity() {
-            let guess = (out.len() - start).max(input.len().saturating_mul(4)).max(4096);
-            let wanted = out.len().saturating_add(guess).min(room_end);
-            out.reserve_exact(wanted.saturating_sub(out.len()));
-        }
-        let room = out.capacity() - out.len();
-        let before = out.len();
-        let rest = input.get(consumed..).unwrap_or_default();
-        let did = match step(rest, out) {
-            Ok(did) => did,
-            Err(reason) => break Err(Error::CorruptCompressed { algorithm, reason }),
-        };
-        if out.len() > ceiling {
-            break Err(Error::DecompressedTooLarge { algorithm, limit });
-        }
-        consumed += did.consumed;
-        if did.ended {
-            break match input.len().saturating_sub(consumed) {
-                0 => Ok(()),
-                trailing => Err(Error::TrailingCompressed { algorithm, trailing }),
-            };
-        }
-        // All input read, room left over, no end of stream: the stream is cut short.
-        if consumed >= input.len() && out.len() - before < room {
-            break Err(Error::TruncatedCompressed {
-                algorithm,
-                len: input.len(),
-            });
-        }
-    };
-    if result.is_err() {
-        out.truncate(start);
-    }
-    result
 }
 
 /// A library's byte counter as an index; the counters never exceed the slice
@@ -410,89 +295,10 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_payload_exactly_at_the_limit_is_accepted_and_one_byte_more_is_not() {
-        let data = vec![b'a'; 10_000];
-        for algorithm in Compression::ALL {
-            let mut packed = Vec::new();
-            Compressor::new().compress(algorithm, &data, &mut packed).unwrap();
-            let mut d = Decompressor::new();
-            let mut out = Vec::new();
-            d.decompress(algorithm, &packed, 10_000, &mut out).unwrap();
-            assert_eq!(out.len(), 10_000);
-            let mut out = Vec::new();
-            assert_eq!(
-                d.decompress(algorithm, &packed, 9_999, &mut out),
-                Err(Error::DecompressedTooLarge {
-                    algorithm,
-                    limit: 9_999
-                })
-            );
-            assert!(out.is_empty(), "{algorithm} left {} bytes behind", out.len());
-        }
-    }
-
     fn packed(algorithm: Compression, data: &[u8]) -> Vec<u8> {
         let mut packed = Vec::new();
         Compressor::new().compress(algorithm, data, &mut packed).unwrap();
         packed
-    }
-
-    #[test]
-    fn a_truncated_stream_is_rejected() {
-        let data = b"some grid text, long enough to span a few blocks ".repeat(50);
-        for algorithm in Compression::ALL {
-            let packed = packed(algorithm, &data);
-            for cut in [1, packed.len() / 2, packed.len() - 1] {
-                let mut out = Vec::new();
-                let result = Decompressor::new().decompress(algorithm, &packed[..cut], 1 << 20, &mut out);
-                assert!(
-                    matches!(
-                        result,
-                        Err(Error::TruncatedCompressed { .. } | Error::CorruptCompressed { .. })
-                    ),
-                    "{algorithm} cut at {cut}: {result:?}"
-                );
-                assert!(out.is_empty());
-            }
-            let mut out = Vec::new();
-            assert_eq!(
-                Decompressor::new().decompress(algorithm, &packed[..packed.len() - 1], 1 << 20, &mut out),
-                Err(Error::TruncatedCompressed {
-                    algorithm,
-                    len: packed.len() - 1
-                }),
-                "{algorithm}: cut one byte before the end"
-            );
-        }
-    }
-
-    #[test]
-    fn bytes_after_the_end_of_the_stream_are_rejected() {
-        for algorithm in Compression::ALL {
-            let mut packed = packed(algorithm, b"payload");
-            packed.extend_from_slice(b"xyz");
-            let mut out = Vec::new();
-            assert_eq!(
-                Decompressor::new().decompress(algorithm, &packed, 1 << 20, &mut out),
-                Err(Error::TrailingCompressed {
-                    algorithm,
-                    trailing: 3
-                })
-            );
-        }
-    }
-
-    #[test]
-    fn garbage_is_reported_as_corrupt() {
-        for algorithm in Compression::ALL {
-            let mut out = Vec::new();
-            let result = Decompressor::new().decompress(algorithm, &[0xff; 64], 1 << 20, &mut out);
-            assert!(
-                matches!(result, Err(Error::CorruptCompressed { .. })),
-                "{algorithm}: {result:?}"
-            );
-        }
     }
 
     #[test]
@@ -508,18 +314,5 @@ mod tests {
                 assert_eq!(out, data);
             }
         }
-    }
-
-    #[test]
-    fn decompression_appends_after_what_the_buffer_holds() {
-        let mut packed = Vec::new();
-        Compressor::new()
-            .compress(Compression::Zlib, b"payload", &mut packed)
-            .unwrap();
-        let mut out = b"head:".to_vec();
-        Decompressor::new()
-            .decompress(Compression::Zlib, &packed, 100, &mut out)
-            .unwrap();
-        assert_eq!(out, b"head:payload");
     }
 }
