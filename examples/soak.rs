@@ -124,7 +124,7 @@ async fn one_client(url: String, point: Value, until: Instant, counts: Arc<Count
                     counts.errors.fetch_add(1, Ordering::Relaxed);
                 }
             }
-            if round % 10 == 0 {
+            if round.is_multiple_of(10) {
                 counts.requests.fetch_add(1, Ordering::Relaxed);
                 if client.call::<Value>(Op::WatchSub, &watch).await.is_err() {
                     counts.errors.fetch_add(1, Ordering::Relaxed);

@@ -38,7 +38,40 @@
 //! assert_eq!(messages[0].payload, payload);
 //! # Ok::<(), haystack_wire::Error>(())
 //! ```
+//!
+//! # Features
+//!
+//! None is on by default; the codec above needs none of them. The items
+//! each feature adds are labelled with it in the API docs.
+//!
+//! - `tokio`: the `connection` module, a client and a server over
+//!   tokio-tungstenite, with the capability handshake, JSON text messages and
+//!   batches, pushes, SCRAM-SHA-256 login and limits on what a peer can hold.
+//! - `libhaystack`: the `hayson` module, grid payloads as libhaystack
+//!   values (Haystack 4 JSON, the reference's `"NaN"` and `"INF"` included);
+//!   with `tokio`, the client's typed helpers for the standard ops.
+//! - `rayon`: `Encoder::encode_chunked_parallel`, the chunks of one payload
+//!   compressed on rayon's thread pool, with the same bytes as
+//!   [`Encoder::encode_chunked`].
+//! - `zlib-rs`: `ZlibBackend::ZlibRs`, a faster zlib compressor whose bytes
+//!   differ from the reference's (any zlib reader reads them).
+//! - `tls`: TLS for the connection layer with rustls (`wss://` clients, TLS
+//!   servers, client certificates); turns on `tokio`.
+//! - `cli`: the `hswire` command and its dependencies; library users do not
+//!   need it.
+//!
+//! # Tools
+//!
+//! - `hswire` (feature `cli`): `encode` a payload into hex frames, `decode`
+//!   hex frames into JSON messages, `inspect` one frame field by field,
+//!   `serve` a sample site, `call` a server with one request or a batch, and
+//!   manage the users file of `serve --users` with `user`.
+//! - `haystack-wire-codegen` (its own crate, the build dependency that
+//!   generates [`protocol`]): validates `protocol.yaml`, writes the Python
+//!   and JavaScript bindings and the Markdown protocol reference, and checks
+//!   a new spec against the released one (`compat`).
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

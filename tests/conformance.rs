@@ -63,7 +63,7 @@ fn load() -> VectorFile {
 }
 
 fn unhex(text: &str) -> Vec<u8> {
-    assert!(text.len() % 2 == 0, "odd hex length");
+    assert!(text.len().is_multiple_of(2), "odd hex length");
     (0..text.len())
         .step_by(2)
         .map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("vector hex is valid"))
@@ -222,7 +222,10 @@ fn the_vectors_cover_what_the_issue_asks_for() {
     }
 
     let chunked: Vec<&Vector> = vectors.iter().filter(|v| v.mode == Mode::Chunked).collect();
-    let divides = |v: &&Vector| v.chunk_size.is_some_and(|c| (v.payload_hex.len() / 2) % c == 0);
+    let divides = |v: &&Vector| {
+        v.chunk_size
+            .is_some_and(|c| (v.payload_hex.len() / 2).is_multiple_of(c))
+    };
     assert!(
         chunked.iter().any(|v| divides(v) && v.frames_hex.len() > 1),
         "a chunk size that divides"

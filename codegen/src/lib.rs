@@ -43,7 +43,7 @@ pub fn load(path: &Path) -> Result<Protocol, Error> {
 
 /// Parses and validates spec text; `file` is only used to name it in errors.
 pub fn parse(text: &str, file: &Path) -> Result<Protocol, Error> {
-    let spec: spec::Spec = serde_yaml::from_str(text).map_err(|e| Error::Parse {
+    let spec: spec::Spec = serde_norway::from_str(text).map_err(|e| Error::Parse {
         file: file.to_path_buf(),
         location: e
             .location()

@@ -809,7 +809,7 @@ impl Checker<'_> {
                 );
             }
         }
-        if l.steps.len() % 2 != 0 {
+        if !l.steps.len().is_multiple_of(2) {
             return self.fail(
                 "messages.login.steps",
                 "the login must end with a server's step, which says it succeeded",

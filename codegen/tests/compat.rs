@@ -6,7 +6,7 @@ mod common;
 use common::{edited_protocol, entry, op, retire_bit_7, retired, set, SPEC};
 use haystack_wire_codegen::compat::{check, Group, Side};
 use haystack_wire_codegen::{parse, Protocol};
-use serde_yaml::Value;
+use serde_norway::Value;
 
 fn committed() -> Protocol {
     parse(SPEC, std::path::Path::new("protocol.yaml")).expect("protocol.yaml is valid")
@@ -41,7 +41,7 @@ fn additions_pass() {
             .expect("a list")
             .push(op("hisReadBatch", 19));
         s["flags"].as_sequence_mut().expect("a list").push({
-            let mut flag = serde_yaml::Mapping::new();
+            let mut flag = serde_norway::Mapping::new();
             flag.insert("name".into(), "priority".into());
             flag.insert("bit".into(), 5.into());
             flag.insert("since".into(), 2.into());
@@ -210,7 +210,7 @@ fn reordered_sections_break_the_wire() {
 #[test]
 fn a_field_added_to_a_section_resizes_it() {
     let found = findings(|s| {
-        let mut field = serde_yaml::Mapping::new();
+        let mut field = serde_norway::Mapping::new();
         field.insert("name".into(), "priority".into());
         field.insert("offset".into(), 4.into());
         field.insert("type".into(), "u8".into());
@@ -335,7 +335,7 @@ fn the_released_spec_speaks_to_the_committed_one() {
 
 /// A field of a text message as the YAML spells it.
 fn message_field(name: &str, json: &str, required: bool) -> Value {
-    let mut field = serde_yaml::Mapping::new();
+    let mut field = serde_norway::Mapping::new();
     field.insert("name".into(), name.into());
     field.insert("json".into(), json.into());
     field.insert("required".into(), required.into());
@@ -356,7 +356,7 @@ fn fields(s: &mut Value, index: usize) -> &mut Vec<Value> {
 
 /// A server's message of type `authFail`, carrying nothing else.
 fn auth_fail() -> Value {
-    let mut entry = serde_yaml::Mapping::new();
+    let mut entry = serde_norway::Mapping::new();
     entry.insert("name".into(), "auth_fail".into());
     entry.insert("type".into(), "authFail".into());
     entry.insert("sender".into(), "server".into());

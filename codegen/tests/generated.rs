@@ -8,7 +8,7 @@ use std::path::Path;
 use common::edited_protocol;
 use haystack_wire_codegen::{generate_rust_file, parse, rust};
 use quote::ToTokens;
-use serde_yaml::Value;
+use serde_norway::Value;
 
 const SPEC_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../protocol.yaml");
 

@@ -8,7 +8,7 @@ use std::path::Path;
 use common::{edited, entry, retire_bit_7, retired, set, SPEC};
 use haystack_wire_codegen::model::UnknownOpPolicy;
 use haystack_wire_codegen::{parse, Error};
-use serde_yaml::Value;
+use serde_norway::Value;
 
 /// The message of the error the edited spec gives; fails if it validates.
 fn rejection(edit: impl FnOnce(&mut Value)) -> String {

@@ -5,16 +5,16 @@
 use std::path::Path;
 
 use haystack_wire_codegen::{parse, Protocol};
-use serde_yaml::Value;
+use serde_norway::Value;
 
 /// protocol.yaml as committed.
 pub const SPEC: &str = include_str!("../../../protocol.yaml");
 
 /// The real spec with one edit applied, as YAML text.
 pub fn edited(edit: impl FnOnce(&mut Value)) -> String {
-    let mut spec: Value = serde_yaml::from_str(SPEC).expect("protocol.yaml parses");
+    let mut spec: Value = serde_norway::from_str(SPEC).expect("protocol.yaml parses");
     edit(&mut spec);
-    serde_yaml::to_string(&spec).expect("a YAML value serializes")
+    serde_norway::to_string(&spec).expect("a YAML value serializes")
 }
 
 /// The real spec with one edit applied, validated; panics if it does not validate.
@@ -34,7 +34,7 @@ pub fn set(value: &mut Value, key: &str, to: impl Into<Value>) {
 
 /// A retired entry as the YAML spells it; `key` is `bit`, `code` or `id`.
 pub fn retired(name: &str, key: &str, code: u64, version: u64) -> Value {
-    let mut entry = serde_yaml::Mapping::new();
+    let mut entry = serde_norway::Mapping::new();
     entry.insert("name".into(), name.into());
     entry.insert(key.into(), code.into());
     entry.insert("retired".into(), version.into());
@@ -44,7 +44,7 @@ pub fn retired(name: &str, key: &str, code: u64, version: u64) -> Value {
 
 /// A new op as the YAML spells it.
 pub fn op(name: &str, code: u64) -> Value {
-    let mut entry = serde_yaml::Mapping::new();
+    let mut entry = serde_norway::Mapping::new();
     entry.insert("name".into(), name.into());
     entry.insert("code".into(), code.into());
     entry.insert("doc".into(), "An op added for a test.".into());

@@ -15,7 +15,7 @@ pub fn encode(bytes: &[u8]) -> String {
 /// Hex text (either case, surrounding whitespace ignored) as bytes.
 pub fn decode(text: &[u8]) -> Result<Vec<u8>, String> {
     let text = text.trim_ascii();
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return Err(format!("hex text has an odd number of digits ({})", text.len()));
     }
     text.chunks(2)
