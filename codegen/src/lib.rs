@@ -56,7 +56,7 @@ pub fn parse(text: &str, file: &Path) -> Result<Protocol, Error> {
 
 /// The parser's message without the ` at line N column M` it ends with, since
 /// [`Error::Parse`] puts the location first.
-fn without_location(error: &serde_yaml::Error) -> String {
+fn without_location(error: &serde_norway::Error) -> String {
     let message = error.to_string();
     match error.location() {
         Some(l) => message
