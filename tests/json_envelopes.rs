@@ -400,7 +400,11 @@ async fn binary_and_json_requests_interleave_on_one_connection_each_answered_in_
     send_text(&mut socket, r#""a string""#).await;
     // A login step out of place is ignored too (a `hello`, which opens a
     // login, is refused instead: see tests/login.rs).
-    send_text(&mut socket, r#"{"type":"scram","handshakeToken":"t","data":"eA"}"#).await;
+    send_text(
+        &mut socket,
+        r#"{"type":"scram","handshakeToken":"t","data":"eA"}"#,
+    )
+    .await;
     send_json(&mut socket, &json!({"id": "j2", "op": "read", "grid": {"n": 4}})).await;
     assert_eq!(
         next_json(&mut socket).await,
