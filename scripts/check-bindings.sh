@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo build --locked --features cli --bin hswire
-HSWIRE="$PWD/target/debug/hswire"
+HSWIRE="${CARGO_TARGET_DIR:-$PWD/target}/debug/hswire"
 export HSWIRE
 
 loud() {
