@@ -102,3 +102,10 @@ pub use frame::{Frame, FrameKind};
 pub use limits::Limits;
 pub use message::Message;
 pub use protocol::{BaseHeader, Compression, Flags, FrameHeader, Op};
+
+/// The README's Rust examples, compiled (and the codec's run) as doc tests.
+/// They use the connection layer, libhaystack grids and TLS, so they are
+/// built when those features are on, as the README's test command has them.
+#[cfg(all(doctest, feature = "tokio", feature = "libhaystack", feature = "tls"))]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeExamples;
