@@ -9,7 +9,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use haystack_wire_codegen::artefacts::{artefacts, stale, Artefact};
 use haystack_wire_codegen::compat::{self, Group, Rule, Side};
-use haystack_wire_codegen::{javascript, load, markdown, python, rust, Protocol};
+use haystack_wire_codegen::emit::{javascript, markdown, python, rust};
+use haystack_wire_codegen::{load, Protocol};
 
 /// Generate haystack-wire bindings from protocol.yaml and check spec changes.
 #[derive(Debug, Parser)]

@@ -1,10 +1,15 @@
-//! The spec as written: serde types that mirror `protocol.yaml` one to one.
+//! The spec as written: serde types that mirror `protocol.yaml` one to one,
+//! and the reading of the file into them.
 //!
 //! Nothing here is checked beyond what serde checks (shapes and unknown keys);
 //! [`crate::validate`] turns a [`Spec`] into the [`crate::model::Protocol`] the
 //! generators read.
 
+mod parse;
+
 use serde::Deserialize;
+
+pub use parse::{from_str, read};
 
 /// The whole of `protocol.yaml`.
 #[derive(Debug, Clone, Deserialize)]

@@ -28,7 +28,7 @@ pub struct Protocol {
     /// Retired flag bits, op codes and algorithm ids.
     pub reserved: Reserved,
     /// Named defaults.
-    pub defaults: Vec<Default>,
+    pub defaults: Vec<DefaultValue>,
     /// The capability handshake.
     pub handshake: Handshake,
     /// The JSON text messages; `None` for a spec written before they were.
@@ -360,7 +360,7 @@ impl Role {
 
 /// A named default.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Default {
+pub struct DefaultValue {
     /// snake_case name.
     pub name: String,
     /// The value.

@@ -6,8 +6,8 @@
 
 use std::fmt::Write as _;
 
+use super::text::{camel, quoted, shouty, wrap};
 use crate::model::{Message, Protocol, Retired, Scalar, Section, UnusedBitsPolicy, WireType};
-use crate::text::{camel, quoted, shouty, wrap};
 
 /// The ES module, relative to the project root.
 pub const JS_PATH: &str = "bindings/typescript/haystack_wire.js";

@@ -4,8 +4,8 @@
 
 use std::fmt::Write as _;
 
+use super::text::{bytes, quoted, shouty, wrap};
 use crate::model::{Message, Protocol, Retired, Scalar, Section, UnusedBitsPolicy, WireType};
-use crate::text::{bytes, quoted, shouty, wrap};
 
 /// Where the module is checked in, relative to the project root.
 pub const PATH: &str = "bindings/python/haystack_wire.py";

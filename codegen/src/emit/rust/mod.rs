@@ -14,8 +14,8 @@ mod versions;
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::quote;
 
+use super::text;
 use crate::model::Protocol;
-use crate::text;
 
 /// The first line of every generated file.
 const GENERATED_HEADER: &str =
