@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use super::Checker;
-use crate::model::{Field, Flag, Role, Section, WireType};
+use crate::model::{Field, Flag, Role, Section};
 use crate::spec;
 use crate::Error;
 
@@ -67,19 +67,7 @@ impl Checker<'_> {
                     format!("{fpath}.name"),
                     "field name",
                 )?;
-                let Some(ty) = WireType::ALL.iter().find(|(n, _)| *n == f.ty).map(|(_, t)| *t) else {
-                    return self.fail(
-                        format!("{fpath}.type"),
-                        format!("unknown field type `{}`; expected one of u8, u16, u32", f.ty),
-                    );
-                };
-                let Some(role) = Role::ALL.iter().find(|(n, _)| *n == f.role).map(|(_, r)| *r) else {
-                    let known: Vec<&str> = Role::ALL.iter().map(|(n, _)| *n).collect();
-                    return self.fail(
-                        format!("{fpath}.role"),
-                        format!("unknown role `{}`; expected one of {}", f.role, known.join(", ")),
-                    );
-                };
+                let (ty, role) = (f.ty, f.role);
                 if let Some(required) = role.required_type() {
                     if required != ty {
                         return self.fail(
@@ -160,8 +148,8 @@ impl Checker<'_> {
                 fields,
             });
         }
-        for (role_name, role) in Role::ALL {
-            if !roles.contains_key(role_name) {
+        for role in Role::ALL {
+            if !roles.contains_key(role.name()) {
                 return self.fail(
                     "layout",
                     format!("no field has the role `{}`; the codec needs one", role.name()),

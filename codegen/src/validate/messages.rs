@@ -26,38 +26,15 @@ impl Checker<'_> {
             let path = format!("messages.list[{i}]");
             let name = self.name(&format!("{path}.name"), &message.name)?;
             self.unique(&mut names, name.clone(), format!("{path}.name"), "message")?;
-            let Some(sender) = Sender::ALL
-                .iter()
-                .find(|(n, _)| *n == message.sender)
-                .map(|(_, s)| *s)
-            else {
-                return self.fail(
-                    format!("{path}.sender"),
-                    format!("unknown sender `{}`; expected client or server", message.sender),
-                );
-            };
             let mut keys = HashMap::new();
             let mut fields = Vec::new();
             for (k, f) in message.fields.iter().enumerate() {
                 let fpath = format!("{path}.fields[{k}]");
                 let key = self.json_key(&format!("{fpath}.name"), &f.name)?;
                 self.unique(&mut keys, key.clone(), format!("{fpath}.name"), "field")?;
-                let Some(json) = MessageJson::ALL
-                    .iter()
-                    .find(|(n, _)| *n == f.json)
-                    .map(|(_, s)| *s)
-                else {
-                    return self.fail(
-                        format!("{fpath}.json"),
-                        format!(
-                            "unknown JSON shape `{}`; expected string, base64url, grid or any",
-                            f.json
-                        ),
-                    );
-                };
                 fields.push(MessageField {
                     name: key,
-                    json,
+                    json: f.json,
                     required: f.required,
                     doc: self.doc(&format!("{fpath}.doc"), &f.doc)?,
                 });
@@ -87,7 +64,7 @@ impl Checker<'_> {
             list.push(Message {
                 name,
                 ty: message.ty.clone(),
-                sender,
+                sender: message.sender,
                 doc: self.doc(&format!("{path}.doc"), &message.doc)?,
                 fields,
             });
