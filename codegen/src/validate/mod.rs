@@ -107,11 +107,6 @@ impl Checker<'_> {
         Ok(())
     }
 
-    fn byte(&self, path: &str, what: &str, value: u64) -> Result<u8, Error> {
-        u8::try_from(value)
-            .or_else(|_| self.fail(path, format!("{what} {value} does not fit in one byte (0-255)")))
-    }
-
     fn known_version(&self, path: String, version: u64, versions: &[Version]) -> Result<(), Error> {
         if versions.iter().any(|v| v.version == version) {
             Ok(())

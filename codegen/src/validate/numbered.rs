@@ -12,6 +12,73 @@ use crate::model::{
 use crate::spec;
 use crate::Error;
 
+/// A numbered list of the spec, or the retired entries of one: how the
+/// checks every such list shares name its entries and bound its numbers.
+#[derive(Clone, Copy)]
+struct NumberedList {
+    /// The YAML path of the list.
+    path: &'static str,
+    /// What an entry is called in messages.
+    what: &'static str,
+    /// The YAML key of the number.
+    key: &'static str,
+    /// The numbers run from 0 to one less than this.
+    bound: u64,
+    /// What a number past the bound is, in words.
+    range: &'static str,
+}
+
+/// The named bits of the flags byte.
+const FLAGS: NumberedList = NumberedList {
+    path: "flags",
+    what: "flag",
+    key: "bit",
+    bound: FLAG_BITS,
+    range: "is outside the flags byte",
+};
+
+/// The op codes of the op byte.
+const OPS: NumberedList = NumberedList {
+    path: "ops",
+    what: "op",
+    key: "code",
+    bound: 1 << 8,
+    range: "does not fit in one byte",
+};
+
+/// The algorithm ids of the algorithm byte.
+const ALGORITHMS: NumberedList = NumberedList {
+    path: "compression",
+    what: "algorithm",
+    key: "id",
+    bound: 1 << 8,
+    range: "does not fit in one byte",
+};
+
+/// The retired flag bits.
+const RETIRED_FLAGS: NumberedList = NumberedList {
+    path: "reserved.flags",
+    what: "retired",
+    range: "is out of range",
+    ..FLAGS
+};
+
+/// The retired op codes.
+const RETIRED_OPS: NumberedList = NumberedList {
+    path: "reserved.ops",
+    what: "retired",
+    range: "is out of range",
+    ..OPS
+};
+
+/// The retired algorithm ids.
+const RETIRED_ALGORITHMS: NumberedList = NumberedList {
+    path: "reserved.compression",
+    what: "retired",
+    range: "is out of range",
+    ..ALGORITHMS
+};
+
 impl Checker<'_> {
     pub(super) fn reserved(
         &self,
@@ -32,48 +99,75 @@ impl Checker<'_> {
             .map(|a| (a.name.as_str(), a.id, a.retired, a.doc.as_str()));
         Ok(Reserved {
             doc: self.doc("reserved.doc", &reserved.doc)?,
-            flags: self.retired("reserved.flags", "bit", FLAG_BITS, flags, versions)?,
-            ops: self.retired("reserved.ops", "code", 256, ops, versions)?,
-            algorithms: self.retired("reserved.compression", "id", 256, algorithms, versions)?,
+            flags: self.retired(&RETIRED_FLAGS, flags, versions)?,
+            ops: self.retired(&RETIRED_OPS, ops, versions)?,
+            algorithms: self.retired(&RETIRED_ALGORITHMS, algorithms, versions)?,
         })
     }
 
     /// One list of retired entries: `(name, number, retired in, doc)` each,
-    /// numbers below `bound` and unique, names unique, versions declared.
+    /// checked as a numbered list, with their versions declared.
     fn retired<'s>(
         &self,
-        list: &str,
-        key: &str,
-        bound: u64,
-        entries: impl Iterator<Item = (&'s str, u64, u64, &'s str)>,
+        list: &NumberedList,
+        entries: impl Iterator<Item = (&'s str, u64, u64, &'s str)> + Clone,
         versions: &[Version],
     ) -> Result<Vec<Retired>, Error> {
-        let mut names = HashMap::new();
-        let mut codes = HashMap::new();
+        let checked = self.numbered(list, &[], entries.clone().map(|(name, code, ..)| (name, code)))?;
         let mut out = Vec::new();
-        for (i, (name, code, retired, doc)) in entries.enumerate() {
-            let path = format!("{list}[{i}]");
-            let name = self.name(&format!("{path}.name"), name)?;
-            self.unique(&mut names, name.clone(), format!("{path}.name"), "retired name")?;
-            if code >= bound {
-                return self.fail(
-                    format!("{path}.{key}"),
-                    format!("{key} {code} is out of range (0-{})", bound - 1),
-                );
-            }
-            self.unique(
-                &mut codes,
-                code,
-                format!("{path}.{key}"),
-                &format!("retired {key}"),
-            )?;
+        for (i, ((name, code), (_, _, retired, doc))) in checked.into_iter().zip(entries).enumerate() {
+            let path = format!("{}[{i}]", list.path);
             self.known_version(format!("{path}.retired"), retired, versions)?;
             out.push(Retired {
                 name,
-                code: code as u8,
+                code,
                 retired,
                 doc: self.doc(&format!("{path}.doc"), doc)?,
             });
+        }
+        Ok(out)
+    }
+
+    /// The checks every numbered list shares, `(name, number)` an entry in
+    /// order: names well-formed and unique, numbers in range and unique, and,
+    /// for a live list, neither taken from one of its `retired` entries.
+    /// Returns the names and numbers, checked.
+    fn numbered<'s>(
+        &self,
+        list: &NumberedList,
+        retired: &[Retired],
+        entries: impl Iterator<Item = (&'s str, u64)>,
+    ) -> Result<Vec<(String, u8)>, Error> {
+        let NumberedList { what, key, .. } = *list;
+        let mut names = HashMap::new();
+        let mut numbers = HashMap::new();
+        let mut out = Vec::new();
+        for (i, (name, number)) in entries.enumerate() {
+            let path = format!("{}[{i}]", list.path);
+            let name = self.name(&format!("{path}.name"), name)?;
+            self.unique(
+                &mut names,
+                name.clone(),
+                format!("{path}.name"),
+                &format!("{what} name"),
+            )?;
+            let code = match u8::try_from(number) {
+                Ok(code) if number < list.bound => code,
+                _ => {
+                    return self.fail(
+                        format!("{path}.{key}"),
+                        format!("{what} {key} {number} {} (0-{})", list.range, list.bound - 1),
+                    )
+                }
+            };
+            self.unique(
+                &mut numbers,
+                code,
+                format!("{path}.{key}"),
+                &format!("{what} {key}"),
+            )?;
+            self.not_retired(&path, list, &name, code, retired)?;
+            out.push((name, code));
         }
         Ok(out)
     }
@@ -82,13 +176,13 @@ impl Checker<'_> {
     fn not_retired(
         &self,
         path: &str,
-        what: &str,
-        key: &str,
+        list: &NumberedList,
         name: &str,
-        code: u64,
+        code: u8,
         retired: &[Retired],
     ) -> Result<(), Error> {
-        if let Some(gone) = retired.iter().find(|r| u64::from(r.code) == code) {
+        let NumberedList { what, key, .. } = *list;
+        if let Some(gone) = retired.iter().find(|r| r.code == code) {
             return self.fail(
                 format!("{path}.{key}"),
                 format!(
@@ -143,34 +237,23 @@ impl Checker<'_> {
         versions: &[Version],
         retired: &[Retired],
     ) -> Result<Vec<Flag>, Error> {
-        let mut names = HashMap::new();
-        let mut bits = HashMap::new();
-        let mut out = Vec::new();
-        for (i, f) in flags.iter().enumerate() {
+        let checked = self.numbered(&FLAGS, retired, flags.iter().map(|f| (f.name.as_str(), f.bit)))?;
+        let mut out: Vec<Flag> = Vec::new();
+        for (i, ((name, bit), f)) in checked.into_iter().zip(flags).enumerate() {
             let path = format!("flags[{i}]");
-            let name = self.name(&format!("{path}.name"), &f.name)?;
-            self.unique(&mut names, name.clone(), format!("{path}.name"), "flag name")?;
-            if f.bit >= FLAG_BITS {
-                return self.fail(
-                    format!("{path}.bit"),
-                    format!("bit {} is outside the flags byte (0-7)", f.bit),
-                );
-            }
-            self.unique(&mut bits, f.bit, format!("{path}.bit"), "flag bit")?;
-            if let Some(prev) = out.last().filter(|p: &&Flag| u64::from(p.bit) > f.bit) {
+            if let Some(prev) = out.last().filter(|p| p.bit > bit) {
                 return self.fail(
                     format!("{path}.bit"),
                     format!(
-                        "bit {} is listed after flag `{}` at bit {}; list flags by ascending bit",
-                        f.bit, prev.name, prev.bit
+                        "bit {bit} is listed after flag `{}` at bit {}; list flags by ascending bit",
+                        prev.name, prev.bit
                     ),
                 );
             }
-            self.not_retired(&path, "flag", "bit", &name, f.bit, retired)?;
             self.known_version(format!("{path}.since"), f.since, versions)?;
             out.push(Flag {
                 name,
-                bit: f.bit as u8,
+                bit,
                 since: f.since,
                 doc: self.doc(&format!("{path}.doc"), &f.doc)?,
             });
@@ -267,20 +350,13 @@ impl Checker<'_> {
         if ops.is_empty() {
             return self.fail("ops", "at least one op is needed");
         }
-        let mut names = HashMap::new();
-        let mut codes = HashMap::new();
+        let checked = self.numbered(&OPS, retired, ops.iter().map(|o| (o.name.as_str(), o.code)))?;
         let mut out = Vec::new();
-        for (i, op) in ops.iter().enumerate() {
-            let path = format!("ops[{i}]");
-            let name = self.name(&format!("{path}.name"), &op.name)?;
-            self.unique(&mut names, name.clone(), format!("{path}.name"), "op name")?;
-            let code = self.byte(&format!("{path}.code"), "op code", op.code)?;
-            self.unique(&mut codes, code, format!("{path}.code"), "op code")?;
-            self.not_retired(&path, "op", "code", &name, op.code, retired)?;
+        for (i, ((name, code), op)) in checked.into_iter().zip(ops).enumerate() {
             out.push(Op {
                 name,
                 code,
-                doc: self.doc(&format!("{path}.doc"), &op.doc)?,
+                doc: self.doc(&format!("ops[{i}].doc"), &op.doc)?,
             });
         }
         Ok(out)
@@ -291,16 +367,14 @@ impl Checker<'_> {
         algorithms: &[spec::AlgorithmSpec],
         retired: &[Retired],
     ) -> Result<Vec<Algorithm>, Error> {
-        let mut names = HashMap::new();
-        let mut ids = HashMap::new();
+        let checked = self.numbered(
+            &ALGORITHMS,
+            retired,
+            algorithms.iter().map(|a| (a.name.as_str(), a.id)),
+        )?;
         let mut out = Vec::new();
-        for (i, a) in algorithms.iter().enumerate() {
+        for (i, ((name, id), a)) in checked.into_iter().zip(algorithms).enumerate() {
             let path = format!("compression[{i}]");
-            let name = self.name(&format!("{path}.name"), &a.name)?;
-            self.unique(&mut names, name.clone(), format!("{path}.name"), "algorithm name")?;
-            let id = self.byte(&format!("{path}.id"), "algorithm id", a.id)?;
-            self.unique(&mut ids, id, format!("{path}.id"), "algorithm id")?;
-            self.not_retired(&path, "algorithm", "id", &name, a.id, retired)?;
             let mut param_names = HashMap::new();
             let mut parameters = Vec::new();
             for (j, p) in a.parameters.iter().enumerate() {
