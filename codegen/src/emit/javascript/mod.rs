@@ -7,7 +7,7 @@
 use std::fmt::Write as _;
 
 use super::text::{camel, quoted, shouty, wrap};
-use crate::model::{Message, Protocol, Retired, Scalar, Section, UnusedBitsPolicy, WireType};
+use crate::model::{Message, Protocol, Retired, Role, Scalar, Section, UnusedBitsPolicy, WireType};
 
 /// The ES module, relative to the project root.
 pub const JS_PATH: &str = "bindings/typescript/haystack_wire.js";
@@ -429,8 +429,18 @@ fn guard(section: &Section) -> Option<String> {
         .map(|flag| format!("(flags & FLAG_{}) !== 0", shouty(flag)))
 }
 
+/// The JavaScript key and the wire type of the header field with the flags
+/// role, whatever the spec names it (validation makes sure there is one).
+fn flags_field(protocol: &Protocol) -> (String, WireType) {
+    protocol.field_with_role(Role::Flags).map_or_else(
+        || ("flags".to_owned(), WireType::U8),
+        |(_, f)| (camel(&f.name), f.ty),
+    )
+}
+
 /// The ES module.
 pub fn generate_js(protocol: &Protocol) -> String {
+    let (flags_key, flags_ty) = flags_field(protocol);
     let mut out = String::from(GENERATED);
     out.push('\n');
     comment(
@@ -489,12 +499,19 @@ pub fn generate_js(protocol: &Protocol) -> String {
     comment(
         &mut out,
         "",
-        "Writes the header of a frame into `view` at `offset` and returns the number of bytes \
-         written. `header.flags` says which sections are written; the fields of each such \
-         section must be present and in range.",
+        &format!(
+            "Writes the header of a frame into `view` at `offset` and returns the number of \
+             bytes written. `header.{flags_key}` says which sections are written; the fields of \
+             each such section must be present and in range."
+        ),
     );
     out.push_str("export function encodeHeader(view, header, offset = 0) {\n");
-    out.push_str("  const flags = field(header, \"flags\", 0xff);\n");
+    let _ = writeln!(
+        out,
+        "  const flags = field(header, {}, {});",
+        quoted(&flags_key),
+        max_value(flags_ty)
+    );
     out.push_str("  const size = headerSize(flags);\n");
     out.push_str("  if (view.byteLength - offset < size) {\n    throw new HeaderError(\"truncated\", `a header of ${size} bytes does not fit in ${view.byteLength - offset}`);\n  }\n");
     out.push_str("  let at = offset;\n");
@@ -504,7 +521,7 @@ pub fn generate_js(protocol: &Protocol) -> String {
             let _ = writeln!(out, "  if ({g}) {{");
         }
         for f in &s.fields {
-            let value = if f.name == "flags" {
+            let value = if f.role == Role::Flags {
                 "flags".to_owned()
             } else {
                 format!("field(header, {}, {})", quoted(&camel(&f.name)), max_value(f.ty))
@@ -562,16 +579,16 @@ pub fn generate_js(protocol: &Protocol) -> String {
                     format!(", {endian}")
                 }
             );
-            if f.name == "flags" {
-                let _ = writeln!(out, "{indent}const flags = header.flags;");
+            if f.role == Role::Flags {
+                let _ = writeln!(out, "{indent}const flags = header.{flags_key};");
                 out.push_str(&format!(
                     "{indent}if (REJECT_UNUSED_FLAG_BITS && (flags & UNUSED_FLAG_MASK) !== 0) {{\n{indent}  throw new HeaderError(\"unused_bits\", `flags 0x${{flags.toString(16)}} set bits no version assigns`);\n{indent}}}\n"
                 ));
             }
             match f.role {
                 // Checked once the section is read, so that the error carries all of it.
-                crate::model::Role::Op => op_field = Some(camel(&f.name)),
-                crate::model::Role::Compression => {
+                Role::Op => op_field = Some(camel(&f.name)),
+                Role::Compression => {
                     let _ = writeln!(
                         out,
                         "{indent}if (!(header.{0} in COMPRESSION_NAMES)) {{\n{indent}  throw new HeaderError(\"unknown_algorithm\", `unknown compression algorithm id ${{header.{0}}}`);\n{indent}}}",
