@@ -59,7 +59,8 @@ struct CompatArgs {
     /// The edited spec.
     #[arg(long, default_value = "protocol.yaml")]
     new: PathBuf,
-    /// The laxest group that fails the check.
+    /// How strict the check is: `wire` fails on wire-breaking changes only (the
+    /// lenient check, like buf's WIRE_JSON); `name` on name-only changes as well.
     #[arg(long, value_enum, default_value_t = FailOn::Wire)]
     fail_on: FailOn,
 }
