@@ -12,7 +12,7 @@ mod ops;
 mod versions;
 
 use proc_macro2::{Ident, Span, TokenStream};
-use quote::quote;
+use quote::{quote, ToTokens};
 
 use super::text;
 use crate::model::Protocol;
@@ -26,22 +26,22 @@ const DOC_WIDTH: usize = 88;
 
 /// The whole generated module, formatted, with its `@generated` header.
 pub fn generate(protocol: &Protocol) -> Result<String, syn::Error> {
-    let tokens = module(protocol);
+    let tokens = module(protocol)?;
     let file = syn::parse2::<syn::File>(tokens)?;
     Ok(format!("{GENERATED_HEADER}{}", prettyplease::unparse(&file)))
 }
 
 /// The module's tokens, section by section in a fixed order.
-fn module(protocol: &Protocol) -> TokenStream {
+fn module(protocol: &Protocol) -> Result<TokenStream, syn::Error> {
     let versions = versions::tokens(protocol);
-    let flags = flags::tokens(protocol);
+    let flags = flags::tokens(protocol)?;
     let ops = ops::tokens(protocol);
     let compression = compression::tokens(protocol);
     let layout = layout::tokens(protocol);
     let defaults = defaults::tokens(protocol);
     let handshake = handshake::tokens(protocol);
     let messages = messages::tokens(protocol);
-    quote! {
+    Ok(quote! {
         #versions
         #flags
         #ops
@@ -50,7 +50,38 @@ fn module(protocol: &Protocol) -> TokenStream {
         #defaults
         #handshake
         #messages
+    })
+}
+
+/// The items of a hand-written `template`, with each `spec!(name)` item of
+/// an `impl` block replaced by the impl items of `parts` under that name.
+///
+/// The template is Rust as the generated module has it; the generator makes
+/// only the items the spec decides.
+fn splice(template: &str, parts: &[(&str, &TokenStream)]) -> Result<TokenStream, syn::Error> {
+    let file = syn::parse_str::<syn::File>(template)?;
+    let mut out = TokenStream::new();
+    for mut item in file.items {
+        if let syn::Item::Impl(block) = &mut item {
+            let self_ty = &block.self_ty;
+            let mut items = Vec::new();
+            for impl_item in std::mem::take(&mut block.items) {
+                match impl_item {
+                    syn::ImplItem::Macro(slot) if slot.mac.path.is_ident("spec") => {
+                        let name: Ident = slot.mac.parse_body()?;
+                        let Some((_, tokens)) = parts.iter().find(|(part, _)| name == part) else {
+                            return Err(syn::Error::new(name.span(), "the generator makes no such part"));
+                        };
+                        items.extend(syn::parse2::<syn::ItemImpl>(quote!(impl #self_ty { #tokens }))?.items);
+                    }
+                    other => items.push(other),
+                }
+            }
+            block.items = items;
+        }
+        item.to_tokens(&mut out);
     }
+    Ok(out)
 }
 
 /// `#[doc]` attributes for `text`, wrapped at [`DOC_WIDTH`], one per line, so
@@ -81,4 +112,30 @@ fn snake(name: &str) -> Ident {
 
 fn ident(name: &str) -> Ident {
     Ident::new(name, Span::call_site())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEMPLATE: &str = "pub struct Unit;\n\nimpl Unit {\n    spec!(answer);\n\n    /// Hand-written.\n    pub const ONE: u8 = 1;\n}\n";
+
+    #[test]
+    fn a_template_slot_takes_the_items_the_generator_makes() {
+        let answer = quote!(
+            pub const ANSWER: u8 = 42;
+        );
+        let tokens = splice(TEMPLATE, &[("answer", &answer)]).expect("the template splices");
+        let file = syn::parse2::<syn::File>(tokens).expect("the result parses");
+        let text = prettyplease::unparse(&file);
+        let (answer, one) = (text.find("ANSWER: u8 = 42"), text.find("ONE: u8 = 1"));
+        assert!(answer.is_some() && answer < one, "{text}");
+        assert!(!text.contains("spec!"), "{text}");
+    }
+
+    #[test]
+    fn a_template_slot_the_generator_does_not_fill_is_an_error() {
+        let error = splice(TEMPLATE, &[]).expect_err("nothing fills the slot");
+        assert!(error.to_string().contains("no such part"), "{error}");
+    }
 }
