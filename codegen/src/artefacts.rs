@@ -7,8 +7,8 @@
 
 use std::path::Path;
 
+use crate::emit::{javascript, markdown, python};
 use crate::model::Protocol;
-use crate::{javascript, markdown, python};
 
 /// One checked-in generated file.
 #[derive(Debug, Clone, PartialEq, Eq)]

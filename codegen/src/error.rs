@@ -17,7 +17,8 @@ pub enum Error {
         /// What the OS said.
         source: std::io::Error,
     },
-    /// The file is not YAML of the spec's shape (a missing key, a wrong type, an unknown key).
+    /// The file is not YAML of the spec's shape: a missing key, a wrong type, an
+    /// unknown key, or a word outside a fixed vocabulary (a wire type, a role, ...).
     #[error("{file}: {location}{message}")]
     Parse {
         /// The spec file.

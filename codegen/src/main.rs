@@ -9,7 +9,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use haystack_wire_codegen::artefacts::{artefacts, stale, Artefact};
 use haystack_wire_codegen::compat::{self, Group, Rule, Side};
-use haystack_wire_codegen::{javascript, load, markdown, python, rust, Protocol};
+use haystack_wire_codegen::emit::{javascript, markdown, python, rust};
+use haystack_wire_codegen::{load, Protocol};
 
 /// Generate haystack-wire bindings from protocol.yaml and check spec changes.
 #[derive(Debug, Parser)]
@@ -58,7 +59,8 @@ struct CompatArgs {
     /// The edited spec.
     #[arg(long, default_value = "protocol.yaml")]
     new: PathBuf,
-    /// The laxest group that fails the check.
+    /// How strict the check is: `wire` fails on wire-breaking changes only (the
+    /// lenient check, like buf's WIRE_JSON); `name` on name-only changes as well.
     #[arg(long, value_enum, default_value_t = FailOn::Wire)]
     fail_on: FailOn,
 }

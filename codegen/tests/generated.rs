@@ -6,7 +6,8 @@ mod common;
 use std::path::Path;
 
 use common::edited_protocol;
-use haystack_wire_codegen::{generate_rust_file, parse, rust};
+use haystack_wire_codegen::emit::rust;
+use haystack_wire_codegen::{generate_rust_file, parse};
 use quote::ToTokens;
 use serde_norway::Value;
 

@@ -33,7 +33,7 @@ mod rules;
 
 use std::fmt;
 
-pub use rules::{Group, Kind, Rule};
+pub use rules::{Group, Kind, Rule, RuleDef};
 
 use crate::model::{Message, Messages, Protocol, Retired, Section, UnknownOpPolicy};
 

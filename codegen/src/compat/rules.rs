@@ -1,21 +1,34 @@
 //! The rules of the compatibility check, and the groups they fall in.
+//!
+//! [`Rule::def`] is the table: each rule's name, group and summary sit in
+//! one arm of one exhaustive match, so a new rule cannot be added without
+//! choosing its group.
 
-/// How bad a change is. Like buf's breaking-change categories, the groups
-/// are ordered from strict to lax: a team that only cares about deployed
-/// peers checks `Wire`; one that also ships code against the bindings checks
-/// `Name` as well.
+/// What a change breaks, in buf's vocabulary. buf's breaking-change
+/// categories run from strictest to most lenient: FILE and PACKAGE also
+/// catch changes that break generated code; WIRE_JSON catches only changes
+/// that break the binary or the JSON encoding; WIRE only the binary one.
+///
+/// Both encodings matter here (frames are binary, the handshake and the text
+/// messages JSON), so [`Group::Wire`] holds what buf's WIRE_JSON would catch,
+/// and [`Group::Name`] the name-only changes that only the stricter
+/// categories catch: the bytes stay, generated code breaks. Checking `Wire`
+/// alone is the lenient check, for a team that only cares about deployed
+/// peers; checking `Name` as well is the strict one, for a team that also
+/// ships code against the bindings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Group {
-    /// A peer built from the old spec reads some frame, handshake or text
-    /// message of the new one differently, or not at all.
+    /// Wire-breaking (buf's WIRE_JSON): a peer built from the old spec reads
+    /// some frame, handshake or text message of the new one differently, or
+    /// not at all.
     Wire,
-    /// The bytes are unchanged, but a name that code or bindings use changed
-    /// or disappeared.
+    /// Name-only: the bytes are unchanged, but a name that code or bindings
+    /// use changed or disappeared.
     Name,
 }
 
 impl Group {
-    /// Every group, strictest first.
+    /// Every group: the changes that break peers, then those that break only code.
     pub const ALL: [Group; 2] = [Group::Wire, Group::Name];
 
     /// The upper-case name printed with each finding.
@@ -93,6 +106,17 @@ impl Kind {
             Kind::Algorithm => "algorithm",
         }
     }
+}
+
+/// One row of the rules table: what [`Rule::def`] says about a rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleDef {
+    /// The name printed with each finding, buf style: `OP_CODE_CHANGED`.
+    pub name: String,
+    /// What a change of this kind breaks.
+    pub group: Group,
+    /// One line on what the rule catches.
+    pub summary: String,
 }
 
 /// One rule: a kind of change the check reports.
@@ -221,140 +245,197 @@ impl Rule {
         Rule::LoginChanged,
     ];
 
-    /// The rule's name, as printed (buf style: `OP_CODE_CHANGED`).
-    pub fn name(self) -> String {
+    /// The rule's row of the table: its name, group and summary.
+    ///
+    /// Algorithms are negotiated by name in the handshake, so their names are
+    /// on the wire; op, flag, field and section names are not, nor are the
+    /// names of text messages (their `type` values and JSON keys are).
+    pub fn def(self) -> RuleDef {
+        use Group::{Name, Wire};
+        let row = |name: &str, group: Group, summary: &str| RuleDef {
+            name: name.to_owned(),
+            group,
+            summary: summary.to_owned(),
+        };
         let kind = |k: Kind| k.what().to_ascii_uppercase();
         let number = |k: Kind| k.key().to_ascii_uppercase();
         match self {
-            Rule::Removed(k) => format!("{}_REMOVED", kind(k)),
-            Rule::NumberChanged(k) => format!("{}_{}_CHANGED", kind(k), number(k)),
-            Rule::NumberReused(k) => format!("{}_{}_REUSED", kind(k), number(k)),
-            Rule::Renamed(k) => format!("{}_RENAMED", kind(k)),
-            Rule::RetirementDeleted(k) => format!("RETIRED_{}_{}_DELETED", kind(k), number(k)),
-            Rule::AlgorithmParameterChanged => "ALGORITHM_PARAMETER_CHANGED".into(),
-            Rule::FieldRemoved => "FIELD_REMOVED".into(),
-            Rule::FieldMoved => "FIELD_MOVED".into(),
-            Rule::FieldResized => "FIELD_RESIZED".into(),
-            Rule::FieldReordered => "FIELD_REORDERED".into(),
-            Rule::FieldRenamed => "FIELD_RENAMED".into(),
-            Rule::SectionRemoved => "SECTION_REMOVED".into(),
-            Rule::SectionConditionChanged => "SECTION_CONDITION_CHANGED".into(),
-            Rule::SectionReordered => "SECTION_REORDERED".into(),
-            Rule::SectionResized => "SECTION_RESIZED".into(),
-            Rule::SectionRenamed => "SECTION_RENAMED".into(),
-            Rule::VersionRemoved => "VERSION_REMOVED".into(),
-            Rule::HandshakeChanged => "HANDSHAKE_CHANGED".into(),
-            Rule::WireDefaultChanged => "WIRE_DEFAULT_CHANGED".into(),
-            Rule::DefaultRemoved => "DEFAULT_REMOVED".into(),
-            Rule::UnknownOpPolicyChanged => "UNKNOWN_OP_POLICY_CHANGED".into(),
-            Rule::MessagesRemoved => "MESSAGES_REMOVED".into(),
-            Rule::MessageRemoved => "MESSAGE_REMOVED".into(),
-            Rule::MessageRenamed => "MESSAGE_RENAMED".into(),
-            Rule::MessageTypeChanged => "MESSAGE_TYPE_CHANGED".into(),
-            Rule::MessageSenderChanged => "MESSAGE_SENDER_CHANGED".into(),
-            Rule::MessageFieldRemoved => "MESSAGE_FIELD_REMOVED".into(),
-            Rule::MessageFieldRenamed => "MESSAGE_FIELD_RENAMED".into(),
-            Rule::MessageFieldShapeChanged => "MESSAGE_FIELD_SHAPE_CHANGED".into(),
-            Rule::MessageFieldMadeRequired => "MESSAGE_FIELD_MADE_REQUIRED".into(),
-            Rule::MessageFieldMadeOptional => "MESSAGE_FIELD_MADE_OPTIONAL".into(),
-            Rule::MessageRequiredFieldAdded => "MESSAGE_REQUIRED_FIELD_ADDED".into(),
-            Rule::MessageTypeFieldChanged => "MESSAGE_TYPE_FIELD_CHANGED".into(),
-            Rule::BatchCapChanged => "BATCH_CAP_CHANGED".into(),
-            Rule::LoginChanged => "LOGIN_CHANGED".into(),
+            Rule::Removed(k) => RuleDef {
+                name: format!("{}_REMOVED", kind(k)),
+                group: Wire,
+                summary: format!(
+                    "{} is gone and its {} is not listed under `reserved.{}`",
+                    k.a_what(),
+                    k.key(),
+                    k.list()
+                ),
+            },
+            Rule::NumberChanged(k) => RuleDef {
+                name: format!("{}_{}_CHANGED", kind(k), number(k)),
+                group: Wire,
+                summary: format!("{} keeps its name and takes another {}", k.a_what(), k.key()),
+            },
+            Rule::NumberReused(k) => RuleDef {
+                name: format!("{}_{}_REUSED", kind(k), number(k)),
+                group: Wire,
+                summary: format!(
+                    "{} takes {} that the old spec retired or gave to another {}",
+                    k.a_what(),
+                    k.a_key(),
+                    k.what()
+                ),
+            },
+            Rule::Renamed(k) => RuleDef {
+                name: format!("{}_RENAMED", kind(k)),
+                group: match k {
+                    Kind::Algorithm => Wire,
+                    Kind::Op | Kind::Flag => Name,
+                },
+                summary: format!("{} keeps its {} and takes another name", k.a_what(), k.key()),
+            },
+            Rule::RetirementDeleted(k) => RuleDef {
+                name: format!("RETIRED_{}_{}_DELETED", kind(k), number(k)),
+                group: Wire,
+                summary: format!(
+                    "a retired {} {} is no longer listed as retired, so nothing stops its reuse",
+                    k.what(),
+                    k.key()
+                ),
+            },
+            Rule::AlgorithmParameterChanged => row(
+                "ALGORITHM_PARAMETER_CHANGED",
+                Wire,
+                "a parameter of an algorithm changes value or disappears",
+            ),
+            Rule::FieldRemoved => row("FIELD_REMOVED", Wire, "a header field is gone"),
+            Rule::FieldMoved => row(
+                "FIELD_MOVED",
+                Wire,
+                "a header field starts at another offset or in another section",
+            ),
+            Rule::FieldResized => row("FIELD_RESIZED", Wire, "a header field changes width"),
+            Rule::FieldReordered => row("FIELD_REORDERED", Wire, "header fields swap places"),
+            Rule::FieldRenamed => row("FIELD_RENAMED", Name, "a header field takes another name"),
+            Rule::SectionRemoved => row("SECTION_REMOVED", Wire, "a header section is gone"),
+            Rule::SectionConditionChanged => row(
+                "SECTION_CONDITION_CHANGED",
+                Wire,
+                "a header section is announced by another flag, or by none",
+            ),
+            Rule::SectionReordered => row(
+                "SECTION_REORDERED",
+                Wire,
+                "header sections swap places, or a new one is placed before an old one",
+            ),
+            Rule::SectionResized => row(
+                "SECTION_RESIZED",
+                Wire,
+                "a header section gains fields, moving everything after it",
+            ),
+            Rule::SectionRenamed => row("SECTION_RENAMED", Name, "a header section takes another name"),
+            Rule::VersionRemoved => row("VERSION_REMOVED", Wire, "a protocol version is gone"),
+            Rule::HandshakeChanged => row(
+                "HANDSHAKE_CHANGED",
+                Wire,
+                "the handshake's type, WebSocket subprotocol, auth field, a field's JSON shape, or a field changes or goes",
+            ),
+            Rule::WireDefaultChanged => row(
+                "WIRE_DEFAULT_CHANGED",
+                Wire,
+                "a default that is a value on the wire (a request id) changes",
+            ),
+            Rule::DefaultRemoved => row(
+                "DEFAULT_REMOVED",
+                Name,
+                "a default is gone, and with it a constant of every binding",
+            ),
+            Rule::UnknownOpPolicyChanged => row(
+                "UNKNOWN_OP_POLICY_CHANGED",
+                Wire,
+                "receivers stop answering requests with unknown op codes, or the flags that mark a frame as no request change",
+            ),
+            Rule::MessagesRemoved => row(
+                "MESSAGES_REMOVED",
+                Wire,
+                "the text messages are gone from the spec",
+            ),
+            Rule::MessageRemoved => row("MESSAGE_REMOVED", Wire, "a text message is gone"),
+            Rule::MessageRenamed => row(
+                "MESSAGE_RENAMED",
+                Name,
+                "a text message takes another name, keeping its type value, sender and keys",
+            ),
+            Rule::MessageTypeChanged => row(
+                "MESSAGE_TYPE_CHANGED",
+                Wire,
+                "a text message's type value changes, or the message gains or loses one",
+            ),
+            Rule::MessageSenderChanged => row(
+                "MESSAGE_SENDER_CHANGED",
+                Wire,
+                "a text message is sent by the other peer",
+            ),
+            Rule::MessageFieldRemoved => row(
+                "MESSAGE_FIELD_REMOVED",
+                Wire,
+                "a field of a text message is gone",
+            ),
+            Rule::MessageFieldRenamed => row(
+                "MESSAGE_FIELD_RENAMED",
+                Wire,
+                "a field of a text message takes another JSON key",
+            ),
+            Rule::MessageFieldShapeChanged => row(
+                "MESSAGE_FIELD_SHAPE_CHANGED",
+                Wire,
+                "a field of a text message takes another JSON shape",
+            ),
+            Rule::MessageFieldMadeRequired => row(
+                "MESSAGE_FIELD_MADE_REQUIRED",
+                Wire,
+                "an optional field becomes required: receivers refuse old senders' messages without it",
+            ),
+            Rule::MessageFieldMadeOptional => row(
+                "MESSAGE_FIELD_MADE_OPTIONAL",
+                Wire,
+                "a required field becomes optional: old receivers refuse new senders' messages without it",
+            ),
+            Rule::MessageRequiredFieldAdded => row(
+                "MESSAGE_REQUIRED_FIELD_ADDED",
+                Wire,
+                "a text message gains a required field, which old senders never write",
+            ),
+            Rule::MessageTypeFieldChanged => row(
+                "MESSAGE_TYPE_FIELD_CHANGED",
+                Wire,
+                "the JSON key that carries a message's type changes",
+            ),
+            Rule::BatchCapChanged => row(
+                "BATCH_CAP_CHANGED",
+                Wire,
+                "the batch cap changes: one side refuses batches the other may send",
+            ),
+            Rule::LoginChanged => row(
+                "LOGIN_CHANGED",
+                Wire,
+                "the login's hash function, steps or refusal change",
+            ),
         }
+    }
+
+    /// The rule's name, as printed (buf style: `OP_CODE_CHANGED`).
+    pub fn name(self) -> String {
+        self.def().name
     }
 
     /// The group the rule belongs to.
     pub fn group(self) -> Group {
-        match self {
-            // Algorithms are negotiated by name in the handshake, so their
-            // names are on the wire; op, flag, field and section names are not,
-            // nor are the names of text messages (their `type` values and
-            // JSON keys are).
-            Rule::Renamed(Kind::Op | Kind::Flag)
-            | Rule::FieldRenamed
-            | Rule::SectionRenamed
-            | Rule::DefaultRemoved
-            | Rule::MessageRenamed => Group::Name,
-            _ => Group::Wire,
-        }
+        self.def().group
     }
 
     /// One line on what the rule catches.
     pub fn summary(self) -> String {
-        match self {
-            Rule::Removed(k) => format!(
-                "{} is gone and its {} is not listed under `reserved.{}`",
-                k.a_what(),
-                k.key(),
-                k.list()
-            ),
-            Rule::NumberChanged(k) => format!("{} keeps its name and takes another {}", k.a_what(), k.key()),
-            Rule::NumberReused(k) => format!(
-                "{} takes {} that the old spec retired or gave to another {}",
-                k.a_what(),
-                k.a_key(),
-                k.what()
-            ),
-            Rule::Renamed(k) => format!("{} keeps its {} and takes another name", k.a_what(), k.key()),
-            Rule::RetirementDeleted(k) => format!(
-                "a retired {} {} is no longer listed as retired, so nothing stops its reuse",
-                k.what(),
-                k.key()
-            ),
-            Rule::AlgorithmParameterChanged => {
-                "a parameter of an algorithm changes value or disappears".into()
-            }
-            Rule::FieldRemoved => "a header field is gone".into(),
-            Rule::FieldMoved => "a header field starts at another offset or in another section".into(),
-            Rule::FieldResized => "a header field changes width".into(),
-            Rule::FieldReordered => "header fields swap places".into(),
-            Rule::FieldRenamed => "a header field takes another name".into(),
-            Rule::SectionRemoved => "a header section is gone".into(),
-            Rule::SectionConditionChanged => {
-                "a header section is announced by another flag, or by none".into()
-            }
-            Rule::SectionReordered => {
-                "header sections swap places, or a new one is placed before an old one".into()
-            }
-            Rule::SectionResized => "a header section gains fields, moving everything after it".into(),
-            Rule::SectionRenamed => "a header section takes another name".into(),
-            Rule::VersionRemoved => "a protocol version is gone".into(),
-            Rule::HandshakeChanged => {
-                "the handshake's type, WebSocket subprotocol, auth field, a field's JSON shape, or a field changes or goes".into()
-            }
-            Rule::WireDefaultChanged => "a default that is a value on the wire (a request id) changes".into(),
-            Rule::DefaultRemoved => "a default is gone, and with it a constant of every binding".into(),
-            Rule::UnknownOpPolicyChanged => {
-                "receivers stop answering requests with unknown op codes, or the flags that mark a frame as no request change".into()
-            }
-            Rule::MessagesRemoved => "the text messages are gone from the spec".into(),
-            Rule::MessageRemoved => "a text message is gone".into(),
-            Rule::MessageRenamed => {
-                "a text message takes another name, keeping its type value, sender and keys".into()
-            }
-            Rule::MessageTypeChanged => {
-                "a text message's type value changes, or the message gains or loses one".into()
-            }
-            Rule::MessageSenderChanged => "a text message is sent by the other peer".into(),
-            Rule::MessageFieldRemoved => "a field of a text message is gone".into(),
-            Rule::MessageFieldRenamed => "a field of a text message takes another JSON key".into(),
-            Rule::MessageFieldShapeChanged => "a field of a text message takes another JSON shape".into(),
-            Rule::MessageFieldMadeRequired => {
-                "an optional field becomes required: receivers refuse old senders' messages without it".into()
-            }
-            Rule::MessageFieldMadeOptional => {
-                "a required field becomes optional: old receivers refuse new senders' messages without it".into()
-            }
-            Rule::MessageRequiredFieldAdded => {
-                "a text message gains a required field, which old senders never write".into()
-            }
-            Rule::MessageTypeFieldChanged => "the JSON key that carries a message's type changes".into(),
-            Rule::BatchCapChanged => {
-                "the batch cap changes: one side refuses batches the other may send".into()
-            }
-            Rule::LoginChanged => "the login's hash function, steps or refusal change".into(),
-        }
+        self.def().summary
     }
 }
 

@@ -3,6 +3,13 @@
 //! Every value here has passed [`crate::validate`]: names are unique and
 //! well-formed, numbers fit their wire width, the layout is contiguous and each
 //! field role the codec relies on appears exactly once.
+//!
+//! The words of the spec's fixed vocabularies are the spec's own enums,
+//! re-exported here with what they mean to the generators.
+
+pub use crate::spec::{
+    JsonShape, MessageJson, Role, Sender, Unit, UnknownOpPolicy, UnusedBitsPolicy, WireType,
+};
 
 /// The whole protocol.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,7 +35,7 @@ pub struct Protocol {
     /// Retired flag bits, op codes and algorithm ids.
     pub reserved: Reserved,
     /// Named defaults.
-    pub defaults: Vec<Default>,
+    pub defaults: Vec<DefaultValue>,
     /// The capability handshake.
     pub handshake: Handshake,
     /// The JSON text messages; `None` for a spec written before they were.
@@ -132,15 +139,6 @@ impl Flag {
     }
 }
 
-/// What a decoder does with bits no version assigns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UnusedBitsPolicy {
-    /// Keep them, give them no meaning.
-    Ignore,
-    /// Refuse the frame.
-    Reject,
-}
-
 /// The bits of the flags byte that carry no meaning.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnusedBits {
@@ -156,29 +154,6 @@ impl UnusedBits {
     /// The mask of all unused bits.
     pub fn mask(&self) -> u8 {
         self.bits.iter().fold(0, |m, b| m | (1 << b))
-    }
-}
-
-/// What a receiver does with a frame whose op code it does not know.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UnknownOpPolicy {
-    /// Answer a request with an error response echoing its id and op byte,
-    /// drop a response or a push, and keep the connection.
-    Answer,
-    /// The frame's header is unreadable: close the connection.
-    Reject,
-}
-
-impl UnknownOpPolicy {
-    /// Every policy, with its spelling in the spec.
-    pub const ALL: [(&'static str, UnknownOpPolicy); 2] = [
-        ("answer", UnknownOpPolicy::Answer),
-        ("reject", UnknownOpPolicy::Reject),
-    ];
-
-    /// The spelling in the spec.
-    pub fn name(self) -> &'static str {
-        Self::ALL.iter().find(|(_, p)| *p == self).map_or("?", |(n, _)| n)
     }
 }
 
@@ -281,25 +256,7 @@ pub struct Field {
     pub doc: String,
 }
 
-/// A fixed-width big-endian unsigned integer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WireType {
-    /// One byte.
-    U8,
-    /// Two bytes, big-endian.
-    U16,
-    /// Four bytes, big-endian.
-    U32,
-}
-
 impl WireType {
-    /// Every wire type, with its spelling in the spec.
-    pub const ALL: [(&'static str, WireType); 3] = [
-        ("u8", WireType::U8),
-        ("u16", WireType::U16),
-        ("u32", WireType::U32),
-    ];
-
     /// Size in bytes.
     pub fn size(self) -> usize {
         match self {
@@ -308,46 +265,9 @@ impl WireType {
             WireType::U32 => 4,
         }
     }
-
-    /// The spelling in the spec.
-    pub fn name(self) -> &'static str {
-        Self::ALL.iter().find(|(_, t)| *t == self).map_or("?", |(n, _)| n)
-    }
-}
-
-/// What the codec uses a header field for. Each role appears exactly once.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Role {
-    /// The flags byte.
-    Flags,
-    /// The request id.
-    RequestId,
-    /// The op code.
-    Op,
-    /// The compression algorithm id.
-    Compression,
-    /// A chunk's index.
-    ChunkIndex,
-    /// The number of chunks.
-    ChunkTotal,
 }
 
 impl Role {
-    /// Every role, with its spelling in the spec.
-    pub const ALL: [(&'static str, Role); 6] = [
-        ("flags", Role::Flags),
-        ("request_id", Role::RequestId),
-        ("op", Role::Op),
-        ("compression", Role::Compression),
-        ("chunk_index", Role::ChunkIndex),
-        ("chunk_total", Role::ChunkTotal),
-    ];
-
-    /// The spelling in the spec.
-    pub fn name(self) -> &'static str {
-        Self::ALL.iter().find(|(_, r)| *r == self).map_or("?", |(n, _)| n)
-    }
-
     /// The only wire type the role allows, when it is restricted: the flags,
     /// op codes and algorithm ids are one byte each.
     pub fn required_type(self) -> Option<WireType> {
@@ -360,7 +280,7 @@ impl Role {
 
 /// A named default.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Default {
+pub struct DefaultValue {
     /// snake_case name.
     pub name: String,
     /// The value.
@@ -369,19 +289,6 @@ pub struct Default {
     pub unit: Unit,
     /// What it is for.
     pub doc: String,
-}
-
-/// The unit of a default.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Unit {
-    /// A size in bytes.
-    Bytes,
-    /// A duration in seconds.
-    Seconds,
-    /// A plain number.
-    Count,
-    /// A value of the request id field.
-    RequestId,
 }
 
 impl Unit {
@@ -393,14 +300,6 @@ impl Unit {
             Unit::Count | Unit::RequestId => "",
         }
     }
-
-    /// Every unit, with its spelling in the spec.
-    pub const ALL: [(&'static str, Unit); 4] = [
-        ("bytes", Unit::Bytes),
-        ("seconds", Unit::Seconds),
-        ("count", Unit::Count),
-        ("request_id", Unit::RequestId),
-    ];
 }
 
 /// The capability handshake.
@@ -435,29 +334,6 @@ pub struct HandshakeField {
     pub json: JsonShape,
     /// What it says.
     pub doc: String,
-}
-
-/// The JSON shape of a handshake field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JsonShape {
-    /// A string.
-    String,
-    /// A list of algorithm names in the offer, one name or null in the answer.
-    Algorithms,
-    /// A boolean.
-    Bool,
-    /// A protocol version number.
-    Version,
-}
-
-impl JsonShape {
-    /// Every shape, with its spelling in the spec.
-    pub const ALL: [(&'static str, JsonShape); 4] = [
-        ("string", JsonShape::String),
-        ("algorithms", JsonShape::Algorithms),
-        ("bool", JsonShape::Bool),
-        ("version", JsonShape::Version),
-    ];
 }
 
 /// The JSON text messages besides the capability handshake.
@@ -505,50 +381,7 @@ pub struct MessageField {
     pub doc: String,
 }
 
-/// Which peer sends a message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Sender {
-    /// The client.
-    Client,
-    /// The server.
-    Server,
-}
-
-impl Sender {
-    /// Every sender, with its spelling in the spec.
-    pub const ALL: [(&'static str, Sender); 2] = [("client", Sender::Client), ("server", Sender::Server)];
-
-    /// Its spelling in the spec: `client` or `server`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Sender::Client => "client",
-            Sender::Server => "server",
-        }
-    }
-}
-
-/// The JSON shape of a text message's field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MessageJson {
-    /// A string.
-    String,
-    /// Bytes or UTF-8 text in unpadded base64url.
-    Base64Url,
-    /// A Haystack 4 JSON grid.
-    Grid,
-    /// Any JSON value, echoed as received.
-    Any,
-}
-
 impl MessageJson {
-    /// Every shape, with its spelling in the spec.
-    pub const ALL: [(&'static str, MessageJson); 4] = [
-        ("string", MessageJson::String),
-        ("base64url", MessageJson::Base64Url),
-        ("grid", MessageJson::Grid),
-        ("any", MessageJson::Any),
-    ];
-
     /// What the shape is, in words for docs.
     pub fn words(self) -> &'static str {
         match self {

@@ -119,8 +119,8 @@ fn section_enum(protocol: &Protocol) -> TokenStream {
 }
 
 fn field_role_enum() -> TokenStream {
-    let variants = Role::ALL.iter().map(|(_, r)| role_variant(*r));
-    let docs = Role::ALL.iter().map(|(_, r)| {
+    let variants = Role::ALL.iter().map(|r| role_variant(*r));
+    let docs = Role::ALL.iter().map(|r| {
         doc(match r {
             Role::Flags => "The flags byte.",
             Role::RequestId => "The request id.",

@@ -3,11 +3,11 @@
 
 use std::fmt::Write as _;
 
+use super::text::{base64url, bytes, quoted};
 use crate::model::{
     JsonShape, Message, MessageJson, Messages, Protocol, Retired, Scalar, Section, Sender, Unit,
     UnknownOpPolicy, UnusedBitsPolicy,
 };
-use crate::text::{base64url, bytes, quoted};
 
 /// Where the document is checked in, relative to the project root.
 pub const PATH: &str = "docs/PROTOCOL.md";

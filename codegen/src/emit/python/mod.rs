@@ -4,11 +4,14 @@
 
 use std::fmt::Write as _;
 
+use super::text::{bytes, quoted, shouty, wrap};
 use crate::model::{Message, Protocol, Retired, Scalar, Section, UnusedBitsPolicy, WireType};
-use crate::text::{bytes, quoted, shouty, wrap};
 
 /// Where the module is checked in, relative to the project root.
 pub const PATH: &str = "bindings/python/haystack_wire.py";
+
+/// `header_size`, written by hand in `static/`: it does not depend on the spec.
+const HEADER_SIZE: &str = include_str!("static/header_size.py");
 
 /// The widest a generated line of prose gets.
 const WIDTH: usize = 79;
@@ -356,12 +359,7 @@ fn layout(py: &mut Py, protocol: &Protocol) {
     );
     py.blank();
     py.blank();
-    py.line("def header_size(flags: int) -> int:");
-    py.docstring(
-        "    ",
-        "The number of header bytes before the payload of a frame with these flags.",
-    );
-    py.line("    return sum(layout.size for _, flag, layout in HEADER_SECTIONS if not flag or flags & flag)");
+    py.out.push_str(HEADER_SIZE);
     py.blank();
 }
 

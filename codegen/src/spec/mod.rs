@@ -1,10 +1,21 @@
-//! The spec as written: serde types that mirror `protocol.yaml` one to one.
+//! The spec as written: serde types that mirror `protocol.yaml` one to one,
+//! and the reading of the file into them.
 //!
-//! Nothing here is checked beyond what serde checks (shapes and unknown keys);
+//! Nothing here is checked beyond what serde checks: shapes, unknown keys,
+//! and the words of the fixed vocabularies (wire types, roles, units, JSON
+//! shapes, senders, policies), which are enums from the start.
 //! [`crate::validate`] turns a [`Spec`] into the [`crate::model::Protocol`] the
 //! generators read.
 
+mod parse;
+mod vocabulary;
+
 use serde::Deserialize;
+
+pub use parse::{from_str, read};
+pub use vocabulary::{
+    JsonShape, MessageJson, Role, Sender, Unit, UnknownOpPolicy, UnusedBitsPolicy, WireType,
+};
 
 /// The whole of `protocol.yaml`.
 #[derive(Debug, Clone, Deserialize)]
@@ -73,8 +84,8 @@ pub struct FlagSpec {
 pub struct UnusedBitsSpec {
     /// The bit numbers.
     pub bits: Vec<u64>,
-    /// `ignore` or `reject`.
-    pub policy: String,
+    /// What a decoder does with them.
+    pub policy: UnusedBitsPolicy,
     /// Why, and what peers do.
     pub doc: String,
 }
@@ -83,8 +94,8 @@ pub struct UnusedBitsSpec {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UnknownOpsSpec {
-    /// `answer` or `reject`.
-    pub policy: String,
+    /// What a receiver does with such a frame.
+    pub policy: UnknownOpPolicy,
     /// Flag names any of which makes a frame something other than a request;
     /// under `answer`, such a frame is dropped instead of answered.
     #[serde(default)]
@@ -226,9 +237,9 @@ pub struct FieldSpec {
     pub offset: u64,
     /// The wire type: `u8`, `u16` or `u32`, big-endian.
     #[serde(rename = "type")]
-    pub ty: String,
+    pub ty: WireType,
     /// What the field holds, as far as the codec is concerned.
-    pub role: String,
+    pub role: Role,
     /// What the field means.
     pub doc: String,
 }
@@ -241,8 +252,8 @@ pub struct DefaultSpec {
     pub name: String,
     /// Its value.
     pub value: u64,
-    /// `bytes`, `seconds` or `count`.
-    pub unit: String,
+    /// What the value counts.
+    pub unit: Unit,
     /// What it is for.
     pub doc: String,
 }
@@ -294,8 +305,8 @@ pub struct AuthSpec {
 pub struct HandshakeFieldSpec {
     /// The JSON key.
     pub name: String,
-    /// The JSON shape: `string`, `algorithms`, `bool` or `version`.
-    pub json: String,
+    /// The JSON shape.
+    pub json: JsonShape,
     /// What the field says in the offer and in the answer.
     pub doc: String,
 }
@@ -335,8 +346,8 @@ pub struct MessageSpec {
     /// The value of the type field, for messages that carry one.
     #[serde(rename = "type", default)]
     pub ty: Option<String>,
-    /// `client` or `server`.
-    pub sender: String,
+    /// Which peer sends it.
+    pub sender: Sender,
     /// What the message is for.
     pub doc: String,
     /// Its JSON fields, in the order they are written.
@@ -349,8 +360,8 @@ pub struct MessageSpec {
 pub struct MessageFieldSpec {
     /// The JSON key.
     pub name: String,
-    /// The JSON shape: `string`, `base64url`, `grid` or `any`.
-    pub json: String,
+    /// The JSON shape.
+    pub json: MessageJson,
     /// Whether every message of this kind has it.
     pub required: bool,
     /// What it holds.
