@@ -24,8 +24,8 @@ fn project() -> PathBuf {
 /// What the copy needs to build: the workspace without docs or data. The
 /// test files (`tests/*.rs`, not their data), the examples and the benches
 /// come along because Cargo.toml declares some of them and would not parse
-/// without.
-const COPIED: [&str; 10] = [
+/// without; `hswire` because it is a member of the workspace.
+const COPIED: [&str; 11] = [
     "Cargo.toml",
     "Cargo.lock",
     "build.rs",
@@ -36,6 +36,7 @@ const COPIED: [&str; 10] = [
     "codegen",
     "examples",
     "benches",
+    "hswire",
 ];
 
 fn copy(from: &Path, to: &Path) {
