@@ -45,6 +45,10 @@ pub enum SiteError {
     /// hisRead of an id that is not a point of this site.
     #[error("hisRead: @{id} is not a point of this site")]
     UnknownPoint { id: String },
+    /// hisRead of a point without a simulated history: a site file's point whose `kind`
+    /// is not Number.
+    #[error("hisRead: @{id} is a {kind} point; only Number points have a simulated history")]
+    NoHistory { id: String, kind: String },
     /// A hisRead range in none of the accepted forms, or naming no real date.
     #[error("bad range `{range}`: {reason}")]
     BadRange { range: String, reason: &'static str },

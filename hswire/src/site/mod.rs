@@ -1,8 +1,10 @@
-//! The bundled sample site that `hswire serve` answers from: its records, their simulated
-//! values and the open watches, behind one lock.
+//! The site that `hswire serve` answers from: its records, their simulated values and the
+//! open watches, behind one lock.
 //!
-//! Ten sites, a hundred equips and three thousand points, built in memory at start-up from
-//! hashes of their indices (no randomness, no files; see `records`). The ops the site
+//! The bundled sample is ten sites, a hundred equips and three thousand points, built in
+//! memory at start-up from hashes of their indices (no randomness, no files; see
+//! `records`). `serve --site FILE` serves the records of a site file instead (see `file`).
+//! The ops the site
 //! answers (about, ops, formats, read, hisRead, watchSub, watchUnsub and watchPoll) are in
 //! `ops`, reading their requests with `request`, building their answers with `grid`, and
 //! evaluating filters through `resolver`; every refusal is an `error::SiteError`.
@@ -19,6 +21,7 @@
 //! single lock keeps a poll, a tick and a read from ever seeing half an update.
 
 mod error;
+mod file;
 mod grid;
 mod his;
 mod ops;
@@ -31,14 +34,16 @@ mod watch;
 mod tests;
 
 use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
 use libhaystack::val::{Date, DateTime, Dict, Grid, HaystackDict, Value};
 
 pub use error::SiteError;
+pub use file::SiteFileError;
 use grid::{make_grid, put, watch_meta};
-use records::{number, PointModel};
+use records::{number, Built, PointModel};
 use watch::{watch_id, Watches};
 
 /// Who asks and when: what the answer to a request depends on besides the request.
@@ -62,8 +67,10 @@ pub struct Tick {
     pub expired: Vec<String>,
 }
 
-/// The sample site: records, simulated current values and open watches.
+/// A site: records, simulated current values and open watches.
 pub struct Site {
+    /// The `serverName` the about op gives.
+    name: String,
     /// Record position by id (without the `@`), fixed after start-up.
     index: HashMap<String, usize>,
     /// Each record's `id` value (a ref with its display name), for answers that do not need
@@ -89,7 +96,22 @@ struct State {
 impl Site {
     /// Builds the sample site: 10 sites, 100 equips, 3,000 points.
     pub fn sample() -> Site {
-        let built = records::build();
+        Site::new("hswire sample site".to_string(), records::build())
+    }
+
+    /// Reads the site of a site file: a Haystack 4 JSON grid of records with unique ref
+    /// ids, at most [`file::MAX_SITE_FILE_BYTES`] long (see the `file` module for what is
+    /// simulated).
+    pub fn from_file(path: &Path) -> Result<Site, SiteFileError> {
+        let built = file::load(path)?;
+        let name = match path.file_name() {
+            Some(name) => format!("hswire site file {}", name.to_string_lossy()),
+            None => "hswire site file".to_string(),
+        };
+        Ok(Site::new(name, built))
+    }
+
+    fn new(name: String, built: Built) -> Site {
         let index = built
             .records
             .iter()
@@ -103,6 +125,7 @@ impl Site {
             .collect();
         let steps = vec![0; built.records.len()];
         Site {
+            name,
             index,
             refs,
             models: built.models,
@@ -142,7 +165,7 @@ impl Site {
             let value = model.current(step);
             let record = &mut state.records[position];
             if record.get_num("curVal").map(|current| current.value) != Some(value) {
-                put(record, "curVal", number(value, model.unit));
+                put(record, "curVal", number(value, &model.unit));
                 changed.insert(position);
             }
         }

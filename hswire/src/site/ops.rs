@@ -53,7 +53,7 @@ impl Site {
         let repository = env!("CARGO_PKG_REPOSITORY");
         let mut row = Dict::new();
         put(&mut row, "haystackVersion", Value::from("4.0"));
-        put(&mut row, "serverName", Value::from("hswire sample site"));
+        put(&mut row, "serverName", Value::from(self.name.as_str()));
         put(&mut row, "serverTime", Value::from(DateTime::utc_now()));
         put(&mut row, "serverBootTime", Value::from(self.boot_time));
         put(&mut row, "productName", Value::from("haystack-wire"));
@@ -173,11 +173,13 @@ impl Site {
             }
             other => return Err(wrong_kind(OP, "range", "a string", other)),
         };
-        let (position, model) = self
+        let position = *self
             .index
             .get(&id)
-            .and_then(|&i| Some((i, self.models.get(i)?.as_ref()?)))
             .ok_or_else(|| SiteError::UnknownPoint { id: id.clone() })?;
+        let Some(model) = self.models.get(position).and_then(Option::as_ref) else {
+            return Err(self.no_history(id, position));
+        };
         let range = his::parse_range(range_text, today)?;
         let outside = || SiteError::BadRange {
             range: range_text.to_string(),
@@ -321,6 +323,20 @@ impl Site {
         let lease = watch.lease_secs;
         let rows = positions.into_iter().map(|i| state.records[i].clone()).collect();
         Ok(make_grid(rows, watch_meta(&id, Some(lease))))
+    }
+
+    /// Why the record at `position`, with id `id`, has no history: it is no point, or a
+    /// point of a kind that is not simulated.
+    fn no_history(&self, id: String, position: usize) -> SiteError {
+        let state = self.state();
+        let Some(record) = state.records.get(position).filter(|record| record.has("point")) else {
+            return SiteError::UnknownPoint { id };
+        };
+        let kind = match record.get_str("kind") {
+            Some(kind) => kind.value().to_string(),
+            None => "kindless".to_string(),
+        };
+        SiteError::NoHistory { id, kind }
     }
 }
 
