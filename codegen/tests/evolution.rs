@@ -86,8 +86,13 @@ impl Copy {
         std::fs::read_to_string(self.path(relative)).expect("read a file of the copy")
     }
 
+    /// Writes a file of the copy, with its folder if it is new (`src/bin` for the probes).
     fn write(&self, relative: &str, text: &str) {
-        std::fs::write(self.path(relative), text).expect("write a file of the copy");
+        let path = self.path(relative);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).expect("create a folder in the copy");
+        }
+        std::fs::write(path, text).expect("write a file of the copy");
     }
 
     /// Replaces the one occurrence of `from` in the file.
