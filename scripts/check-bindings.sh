@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo build --locked --features cli --bin hswire
+cargo build --locked -p hswire
 HSWIRE="${CARGO_TARGET_DIR:-$PWD/target}/debug/hswire"
 export HSWIRE
 

@@ -161,7 +161,7 @@ def main() -> int:
     args = parser.parse_args()
     if not args.skip_bench:
         subprocess.run(["cargo", "bench", "--locked", "--features", "rayon,zlib-rs", "--bench", "codec"], cwd=ROOT, check=True)
-    subprocess.run(["cargo", "build", "--release", "--locked", "--features", "cli,zlib-rs", "--bin", "hswire"], cwd=ROOT, check=True)
+    subprocess.run(["cargo", "build", "--release", "--locked", "-p", "hswire", "--features", "zlib-rs"], cwd=ROOT, check=True)
     ours = our_times()
     theirs = reference_times()
     memcpy = ours.get("chunked_9mb/memcpy")

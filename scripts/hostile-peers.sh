@@ -20,7 +20,7 @@ if ! python="$(scripts/python-env.sh)"; then
     exit 0
 fi
 
-cargo build --locked --features cli --bin hswire
+cargo build --locked -p hswire
 # The suite keeps itself within about 225 s; this cap stops it if it does not.
 # On SIGTERM it stops the servers it started before it exits.
 timeout --kill-after=15 240 "$python" tests/hostile_peers/hostile_peers.py \

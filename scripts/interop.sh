@@ -21,8 +21,10 @@ if ! python="$(scripts/python-env.sh)"; then
 fi
 
 target="${CARGO_TARGET_DIR:-target}"
-cargo build --locked --features cli --bin hswire \
-    --example interop_client --example reconnect_client --example request_grids
+# One build for both packages, so that the library is compiled once with the
+# features the binary and the examples need together.
+cargo build --locked -p hswire -p haystack-wire --features haystack-wire/tokio,haystack-wire/libhaystack \
+    --bin hswire --example interop_client --example reconnect_client --example request_grids
 "$python" tests/interop/interop.py \
     --hswire "$target/debug/hswire" \
     --client "$target/debug/examples/interop_client" \

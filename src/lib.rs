@@ -57,15 +57,14 @@
 //!   differ from the reference's (any zlib reader reads them).
 //! - `tls`: TLS for the connection layer with rustls (`wss://` clients, TLS
 //!   servers, client certificates); turns on `tokio`.
-//! - `cli`: the `hswire` command and its dependencies; library users do not
-//!   need it.
 //!
 //! # Tools
 //!
-//! - `hswire` (feature `cli`): `encode` a payload into hex frames, `decode`
-//!   hex frames into JSON messages, `inspect` one frame field by field,
-//!   `serve` a sample site, `call` a server with one request or a batch, and
-//!   manage the users file of `serve --users` with `user`.
+//! - `hswire` (its own crate, `cargo install hswire`): `encode` a payload
+//!   into hex frames, `decode` hex frames into JSON messages, `inspect` one
+//!   frame field by field, `serve` a sample site or a site file of records,
+//!   `call` a server with one request or a batch, and manage the users file
+//!   of `serve --users` with `user`.
 //! - `haystack-wire-codegen` (its own crate, the build dependency that
 //!   generates [`protocol`]): validates `protocol.yaml`, writes the Python
 //!   and JavaScript bindings and the Markdown protocol reference, and checks

@@ -1,7 +1,7 @@
 """Checks the generated Python binding against the reference and our decoder.
 
 Run with a Python that has haystack-py installed, and HSWIRE set to the path
-of the `hswire` binary (`cargo build --features cli`):
+of the `hswire` binary (`cargo build -p hswire`):
 
     HSWIRE=target/debug/hswire python -m unittest discover -s bindings/python -v
 """

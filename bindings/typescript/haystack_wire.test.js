@@ -1,5 +1,5 @@
 // Checks the generated browser binding against the Rust crate, through the
-// `hswire` command: HSWIRE must name its binary (`cargo build --features cli`).
+// `hswire` command: HSWIRE must name its binary (`cargo build -p hswire`).
 //
 //   HSWIRE=target/debug/hswire node --test bindings/typescript/
 

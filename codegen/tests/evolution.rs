@@ -24,8 +24,8 @@ fn project() -> PathBuf {
 /// What the copy needs to build: the workspace without docs or data. The
 /// test files (`tests/*.rs`, not their data), the examples and the benches
 /// come along because Cargo.toml declares some of them and would not parse
-/// without.
-const COPIED: [&str; 10] = [
+/// without; `hswire` because it is a member of the workspace.
+const COPIED: [&str; 11] = [
     "Cargo.toml",
     "Cargo.lock",
     "build.rs",
@@ -36,6 +36,7 @@ const COPIED: [&str; 10] = [
     "codegen",
     "examples",
     "benches",
+    "hswire",
 ];
 
 fn copy(from: &Path, to: &Path) {
@@ -85,8 +86,13 @@ impl Copy {
         std::fs::read_to_string(self.path(relative)).expect("read a file of the copy")
     }
 
+    /// Writes a file of the copy, with its folder if it is new (`src/bin` for the probes).
     fn write(&self, relative: &str, text: &str) {
-        std::fs::write(self.path(relative), text).expect("write a file of the copy");
+        let path = self.path(relative);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).expect("create a folder in the copy");
+        }
+        std::fs::write(path, text).expect("write a file of the copy");
     }
 
     /// Replaces the one occurrence of `from` in the file.

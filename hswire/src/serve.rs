@@ -1,4 +1,4 @@
-//! `hswire serve`: the sample site over binary-mode WebSockets.
+//! `hswire serve`: the sample site, or the site of a site file, over binary-mode WebSockets.
 //!
 //! Watches end with the connection that opened them (one clean-up task per connection,
 //! started by its first watch), or when their lease runs out (swept on every push tick);
@@ -28,6 +28,11 @@ pub struct Args {
     /// The address to listen on, e.g. 127.0.0.1:8080 (port 0: any free port).
     #[arg(long)]
     listen: String,
+    /// Serve the records of this Haystack 4 JSON grid (every row a record with a unique
+    /// ref `id`; at most 32 MiB) instead of the bundled sample site. Its Number points
+    /// get a simulated history and simulated changes for watches.
+    #[arg(long, value_name = "FILE")]
+    site: Option<PathBuf>,
     /// Agree to this algorithm when a client offers it (zlib or lzma).
     #[arg(long, value_parser = crate::names::compression)]
     compression: Option<Compression>,
@@ -81,6 +86,11 @@ fn seconds(flag: &str, value: f64) -> Result<Option<Duration>, String> {
 }
 
 pub fn run(args: &Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    // The site first: a bad site file stops the command before anything listens.
+    let site = Arc::new(match &args.site {
+        Some(path) => Site::from_file(path)?,
+        None => Site::sample(),
+    });
     // Logs go to stderr (stdout's first line is the address), filtered by RUST_LOG:
     // `warn` unless it says otherwise; `info` adds each refused or closed client,
     // `debug` every connection and request.
@@ -92,7 +102,6 @@ pub fn run(args: &Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
         .init();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
-        let site = Arc::new(Site::sample());
         let watchers = Arc::new(Watchers::default());
         let handshake_timeout = seconds("handshake-timeout", args.handshake_timeout)?
             .ok_or("--handshake-timeout: a connection needs some time for its upgrade")?;

@@ -3,6 +3,7 @@ use super::*;
 use std::sync::LazyLock;
 use std::time::Duration;
 
+use haystack_wire::Op;
 use libhaystack::units::get_unit;
 use libhaystack::val::Number;
 

@@ -35,7 +35,7 @@ enum Command {
     Decode(decode::Args),
     /// Show one frame field by field.
     Inspect(inspect::Args),
-    /// Serve the bundled sample site over binary-mode WebSockets.
+    /// Serve the bundled sample site, or a site file, over binary-mode WebSockets.
     Serve(serve::Args),
     /// Send one request to a server (or a batch of them) and print the response grid as Haystack 4 JSON.
     Call(call::Args),

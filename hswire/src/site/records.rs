@@ -1,4 +1,5 @@
-//! The records of the sample site and the value model behind every point.
+//! The records of the sample site and the value model behind every simulated point (of the
+//! sample site, and the numeric points of a site file).
 //!
 //! Everything here is a pure function of indices: the same build always yields the same
 //! records and the same series, so tests and clients can rely on exact values.
@@ -169,7 +170,7 @@ pub struct PointModel {
     min: f64,
     max: f64,
     /// The unit symbol of the point's values.
-    pub unit: &'static str,
+    pub unit: String,
 }
 
 /// 5-minute samples in a day.
@@ -191,7 +192,31 @@ impl PointModel {
             phase: 0.3 * signed_unit(seed ^ 0xFA5E),
             min: template.min,
             max: template.max,
-            unit: template.unit,
+            unit: template.unit.to_string(),
+        }
+    }
+
+    /// A model for a point known only by its record: a daily swing of a tenth of `level`
+    /// (at least 1) around it, with a jitter of a tenth of the swing, clamped to `bounds`
+    /// (none if they are out of order or not numbers).
+    /// `seed` sets the point's phase, drift and jitter, as for the sample's points.
+    pub fn around(seed: u64, level: f64, bounds: (f64, f64), unit: String) -> PointModel {
+        let swing = (level.abs() * 0.1).max(1.0);
+        // `clamp` needs ordered bounds that are numbers; anything else means no bounds.
+        let (min, max) = if bounds.0 <= bounds.1 {
+            bounds
+        } else {
+            (f64::NEG_INFINITY, f64::INFINITY)
+        };
+        PointModel {
+            seed,
+            level,
+            swing,
+            jitter: swing * 0.1,
+            phase: 0.3 * signed_unit(seed ^ 0xFA5E),
+            min,
+            max,
+            unit,
         }
     }
 

@@ -133,7 +133,7 @@ pub fn series(model: &PointModel, range: DayRange) -> Result<Vec<Dict>, SiteErro
             };
             let mut row = Dict::new();
             row.insert("ts".to_string(), Value::from(ts));
-            row.insert("val".to_string(), number(val, model.unit));
+            row.insert("val".to_string(), number(val, &model.unit));
             rows.push(row);
         }
         if day >= range.end {

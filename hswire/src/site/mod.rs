@@ -1,0 +1,209 @@
+//! The site that `hswire serve` answers from: its records, their simulated values and the
+//! open watches, behind one lock.
+//!
+//! The bundled sample is ten sites, a hundred equips and three thousand points, built in
+//! memory at start-up from hashes of their indices (no randomness, no files; see
+//! `records`). `serve --site FILE` serves the records of a site file instead (see `file`).
+//! The ops the site
+//! answers (about, ops, formats, read, hisRead, watchSub, watchUnsub and watchPoll) are in
+//! `ops`, reading their requests with `request`, building their answers with `grid`, and
+//! evaluating filters through `resolver`; every refusal is an `error::SiteError`.
+//! Nothing here touches the network: a server decodes a request grid, calls [`Site::handle`]
+//! (or one op's method), and sends back the answer, or an error grid whose `dis` is the
+//! [`SiteError`]'s text.
+//!
+//! Watches belong to the connection that opened them and have leases (see the `watch`
+//! module); the connection's id and the time come in as arguments ([`Caller`], `now`), so
+//! all of it is tested without a network or a clock.
+//!
+//! One `Site` is shared by every connection (`Arc<Site>`). Records, simulated current values
+//! and watches sit behind one mutex: every op holds it for a few milliseconds at most, and a
+//! single lock keeps a poll, a tick and a read from ever seeing half an update.
+
+mod error;
+mod file;
+mod grid;
+mod his;
+mod ops;
+mod records;
+mod request;
+mod resolver;
+mod watch;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
+
+use libhaystack::val::{Date, DateTime, Dict, Grid, HaystackDict, Value};
+
+pub use error::SiteError;
+pub use file::SiteFileError;
+use grid::{make_grid, put, watch_meta};
+use records::{number, Built, PointModel};
+use watch::{watch_id, Watches};
+
+/// Who asks and when: what the answer to a request depends on besides the request.
+#[derive(Clone, Copy, Debug)]
+pub struct Caller {
+    /// The connection the request came on (its `Peer::id`); it owns the watches it opens.
+    pub connection: u64,
+    /// When the request is answered; leases count from it.
+    pub now: Instant,
+    /// The day hisRead's `today` and `yesterday` count from.
+    pub today: Date,
+}
+
+/// What one [`Site::tick`] did.
+#[derive(Debug)]
+pub struct Tick {
+    /// For each open watch with records that changed, its id and a grid (meta `watchId`)
+    /// of those records, in watch id order.
+    pub changes: Vec<(String, Grid)>,
+    /// The ids of the watches closed because their lease ran out.
+    pub expired: Vec<String>,
+}
+
+/// A site: records, simulated current values and open watches.
+pub struct Site {
+    /// The `serverName` the about op gives.
+    name: String,
+    /// Record position by id (without the `@`), fixed after start-up.
+    index: HashMap<String, usize>,
+    /// Each record's `id` value (a ref with its display name), for answers that do not need
+    /// the whole record and so need not take the lock.
+    refs: Vec<Value>,
+    /// The value model of each record that is a point.
+    models: Vec<Option<PointModel>>,
+    boot_time: DateTime,
+    state: Mutex<State>,
+}
+
+/// What changes after start-up.
+struct State {
+    /// Every record, its `curVal` kept current.
+    records: Vec<Dict>,
+    /// How far each record's simulated current value has advanced.
+    steps: Vec<u64>,
+    /// Ticks so far.
+    ticks: u64,
+    watches: Watches,
+}
+
+impl Site {
+    /// Builds the sample site: 10 sites, 100 equips, 3,000 points.
+    pub fn sample() -> Site {
+        Site::new("hswire sample site".to_string(), records::build())
+    }
+
+    /// Reads the site of a site file: a Haystack 4 JSON grid of records with unique ref
+    /// ids, at most [`file::MAX_SITE_FILE_BYTES`] long (see the `file` module for what is
+    /// simulated).
+    pub fn from_file(path: &Path) -> Result<Site, SiteFileError> {
+        let built = file::load(path)?;
+        let name = match path.file_name() {
+            Some(name) => format!("hswire site file {}", name.to_string_lossy()),
+            None => "hswire site file".to_string(),
+        };
+        Ok(Site::new(name, built))
+    }
+
+    fn new(name: String, built: Built) -> Site {
+        let index = built
+            .records
+            .iter()
+            .enumerate()
+            .filter_map(|(i, record)| Some((record.get_ref("id")?.value().to_string(), i)))
+            .collect();
+        let refs = built
+            .records
+            .iter()
+            .map(|record| record.get("id").cloned().unwrap_or_default())
+            .collect();
+        let steps = vec![0; built.records.len()];
+        Site {
+            name,
+            index,
+            refs,
+            models: built.models,
+            boot_time: DateTime::utc_now(),
+            state: Mutex::new(State {
+                records: built.records,
+                steps,
+                ticks: 0,
+                watches: Watches::new(),
+            }),
+        }
+    }
+
+    /// Closes the watches whose lease ran out at `now`, advances the simulated `curVal` of
+    /// every point a remaining watch holds (unwatched points stay put) and returns the
+    /// closed watches' ids and, for each remaining watch with records that changed in this
+    /// tick, the watch id and a grid (meta `watchId`) of those records, in watch id order.
+    /// Watches with no change get no grid, so a periodic caller pushes nothing empty.
+    /// Changes are also kept for each watch's next watchPoll, so pushing and polling do not
+    /// interfere.
+    pub fn tick(&self, now: Instant) -> Tick {
+        let mut guard = self.state();
+        let state = &mut *guard;
+        let expired = state.watches.sweep(now).into_iter().map(watch_id).collect();
+        state.ticks += 1;
+        let tick = state.ticks;
+        let mut changed = BTreeSet::new();
+        for position in state.watches.watched() {
+            let Some(model) = self.models.get(position).and_then(Option::as_ref) else {
+                continue;
+            };
+            if !model.moves_on(tick) {
+                continue;
+            }
+            let step = state.steps[position].saturating_add(1);
+            state.steps[position] = step;
+            let value = model.current(step);
+            let record = &mut state.records[position];
+            if record.get_num("curVal").map(|current| current.value) != Some(value) {
+                put(record, "curVal", number(value, &model.unit));
+                changed.insert(position);
+            }
+        }
+        let mut changes = Vec::new();
+        for (n, watch) in state.watches.iter_mut() {
+            let hits: Vec<usize> = watch.ids.intersection(&changed).copied().collect();
+            if hits.is_empty() {
+                continue;
+            }
+            watch.dirty.extend(&hits);
+            let id = watch_id(n);
+            let rows = hits.into_iter().map(|i| state.records[i].clone()).collect();
+            let grid = make_grid(rows, watch_meta(&id, None));
+            changes.push((id, grid));
+        }
+        Tick { changes, expired }
+    }
+
+    /// Closes every watch connection `connection` opened (when it goes away) and returns
+    /// their ids.
+    pub fn close_watches_of(&self, connection: u64) -> Vec<String> {
+        let mut state = self.state();
+        state
+            .watches
+            .close_owned_by(connection)
+            .into_iter()
+            .map(watch_id)
+            .collect()
+    }
+
+    /// Whether the watch `watch_id` is open (its lease may have run out since the last tick).
+    pub fn has_watch(&self, watch_id: &str) -> bool {
+        self.state().watches.contains(watch_id)
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // Every update under the lock is a whole insert or remove, so a panic elsewhere while
+        // it was held leaves consistent state behind; serving on beats refusing forever.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
