@@ -42,10 +42,10 @@ fn small_payload() -> Vec<u8> {
 
 fn header(c: &mut Criterion) {
     let base = BaseHeader::response(4242, Op::HisRead);
-    let bytes = base.to_bytes();
+    let bytes = base.encode();
     let mut group = c.benchmark_group("header");
-    group.bench_function("encode", |b| b.iter(|| black_box(black_box(base).to_bytes())));
-    group.bench_function("decode", |b| b.iter(|| BaseHeader::read(black_box(&bytes))));
+    group.bench_function("encode", |b| b.iter(|| black_box(black_box(base).encode())));
+    group.bench_function("decode", |b| b.iter(|| BaseHeader::decode(black_box(&bytes))));
     group.finish();
 }
 

@@ -28,7 +28,7 @@ fn main() -> ExitCode {
     let cases = request_cases::cases();
     for (name, request) in &cases {
         let path = dir.join(format!("{name}.json"));
-        let mut bytes = request.to_bytes();
+        let mut bytes = request.encode();
         bytes.push(b'\n');
         if let Err(error) = std::fs::write(&path, bytes) {
             eprintln!("cannot write {}: {error}", path.display());

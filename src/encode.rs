@@ -217,7 +217,7 @@ fn write_frame(
     out: &mut Vec<u8>,
 ) -> Result<(), Error> {
     header.algorithm = algorithm.map(|algorithm| AlgorithmHeader { algorithm });
-    header.write_to(out);
+    header.encode_into(out);
     match algorithm {
         Some(algorithm) => compressor.compress(algorithm, payload, out),
         None => {
@@ -239,7 +239,7 @@ fn write_frame(
 /// use haystack_wire::{unknown_op_response, Decoder, Error, Flags, FrameKind};
 ///
 /// // A request with op code 200, which this version does not know.
-/// let request = RawBaseHeader { flags: Flags::EMPTY, request_id: 7, op: 200 }.to_bytes();
+/// let request = RawBaseHeader { flags: Flags::EMPTY, request_id: 7, op: 200 }.encode();
 /// let error = Decoder::new().decode(&request).unwrap_err();
 /// let Error::Header(header @ HeaderError::UnknownOp { code, request_id, .. }) = error else {
 ///     panic!("op 200 is unknown: {error}");
@@ -247,7 +247,7 @@ fn write_frame(
 /// assert!(header.answerable());
 ///
 /// let answer = unknown_op_response(request_id, code, br#"{"_kind":"grid"}"#);
-/// let echoed = RawBaseHeader::read(answer.first_chunk().expect("a whole header"));
+/// let echoed = RawBaseHeader::decode(answer.first_chunk().expect("a whole header"));
 /// assert_eq!(echoed.flags, FrameKind::ErrorResponse.flags());
 /// assert_eq!((echoed.request_id, echoed.op), (7, 200));
 /// ```
@@ -268,7 +268,7 @@ pub fn unknown_op_response_into(request_id: u16, op_code: u8, payload: &[u8], ou
         op: op_code,
     };
     out.reserve(RawBaseHeader::LEN + payload.len());
-    out.extend_from_slice(&header.to_bytes());
+    out.extend_from_slice(&header.encode());
     out.extend_from_slice(payload);
 }
 
@@ -304,7 +304,7 @@ mod parallel {
         if algorithm.is_none() {
             // Without compression the frame's size is known: the chunk is copied once.
             let mut frame = Vec::with_capacity(FrameHeader::MAX_LEN + chunk.len());
-            header.write_to(&mut frame);
+            header.encode_into(&mut frame);
             frame.extend_from_slice(chunk);
             return Ok(frame);
         }

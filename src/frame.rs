@@ -118,9 +118,9 @@ impl<'a> Frame<'a> {
     }
 
     /// Appends the frame's bytes to `out`.
-    pub fn write_to(&self, out: &mut Vec<u8>) {
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
         out.reserve(self.header.encoded_len() + self.payload.len());
-        self.header.write_to(out);
+        self.header.encode_into(out);
         out.extend_from_slice(self.payload);
     }
 }

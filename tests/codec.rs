@@ -194,7 +194,7 @@ fn newer_op_frame(flags: Flags, request_id: u16, payload: &[u8]) -> Vec<u8> {
         request_id,
         op: NEWER_OP,
     }
-    .to_bytes()
+    .encode()
     .to_vec();
     frame.extend_from_slice(payload);
     frame
@@ -285,7 +285,7 @@ fn the_answer_to_an_unknown_op_is_an_error_response_echoing_the_id_the_op_byte_a
     assert_eq!(answer.len(), RawBaseHeader::LEN + payload.len());
     let (header, rest) = answer.split_first_chunk().expect("a whole base header");
     assert_eq!(
-        RawBaseHeader::read(header),
+        RawBaseHeader::decode(header),
         RawBaseHeader {
             flags: Flags::RESPONSE | Flags::ERROR,
             request_id: 42,
@@ -330,8 +330,8 @@ fn the_raw_base_header_writes_the_bytes_of_the_base_header() {
     for op in Op::ALL {
         let base = BaseHeader::response(0xbeef, op);
         let raw = RawBaseHeader::from(base);
-        assert_eq!(raw.to_bytes(), base.to_bytes(), "{op}");
-        assert_eq!(RawBaseHeader::read(&base.to_bytes()), raw, "{op}");
+        assert_eq!(raw.encode(), base.encode(), "{op}");
+        assert_eq!(RawBaseHeader::decode(&base.encode()), raw, "{op}");
     }
 }
 

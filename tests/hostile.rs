@@ -15,7 +15,7 @@ use haystack_wire::{
 /// A frame with exactly this header and payload, whatever they say.
 fn frame(header: FrameHeader, payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    header.write_to(&mut out);
+    header.encode_into(&mut out);
     out.extend_from_slice(payload);
     out
 }
@@ -550,12 +550,12 @@ fn frames_with_an_unknown_op_leave_every_pending_sequence_as_it_was() {
             request_id,
             op: 200,
         }
-        .to_bytes()
+        .encode()
         .to_vec();
         frame.extend_from_slice(tail);
         frame
     };
-    let chunk_tail = ChunkHeader { index: 1, total: 2 }.to_bytes();
+    let chunk_tail = ChunkHeader { index: 1, total: 2 }.encode();
     let frames = [
         (unknown(Flags::EMPTY, 9, b"{}"), true),
         (unknown(Flags::CHUNKED, 9, &chunk_tail), true),

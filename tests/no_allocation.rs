@@ -22,7 +22,7 @@ fn headers_and_plain_frames_are_read_and_written_without_allocating() {
     let frame = encoder.response(7, Op::Read, &payload, false).unwrap();
 
     let before = memory::reset_peak();
-    let header = BaseHeader::read(frame[..BaseHeader::LEN].try_into().unwrap()).unwrap();
+    let header = BaseHeader::decode(frame[..BaseHeader::LEN].try_into().unwrap()).unwrap();
     let (full_header, _) = FrameHeader::decode(&frame).unwrap();
     let read = Frame::decode(&frame).unwrap();
     let message = decoder.decode(&frame).unwrap().unwrap();

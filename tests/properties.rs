@@ -115,7 +115,7 @@ proptest! {
                 ..haystack_wire::FrameHeader::new(BaseHeader { flags, request_id, op: Op::ALL[op] })
             };
             let mut frame = Vec::new();
-            header.write_to(&mut frame);
+            header.encode_into(&mut frame);
             frame.resize(frame.len() + len, b'x');
             if let Ok(Some(message)) = decoder.decode(&frame) {
                 prop_assert!(message.payload.len() <= limits.max_message);

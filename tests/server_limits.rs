@@ -486,7 +486,7 @@ async fn a_request_with_an_op_this_server_does_not_know_is_answered_and_the_conn
             other => panic!("expected two answers, got {other:?}"),
         }
     }
-    let echoed = RawBaseHeader::read(answers[0].first_chunk().unwrap());
+    let echoed = RawBaseHeader::decode(answers[0].first_chunk().unwrap());
     assert_eq!((echoed.request_id, echoed.op), (41, 200));
     assert!(echoed.flags.contains(Flags::RESPONSE.union(Flags::ERROR)));
     let dis = error_dis(&answers[0][RawBaseHeader::LEN..]).unwrap();

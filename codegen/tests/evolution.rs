@@ -218,7 +218,7 @@ use haystack_wire::{Decoder, Error, ErrorScope, Flags};
 
 fn main() {
     for flags in [Flags::EMPTY, Flags::RESPONSE, Flags::PUSH] {
-        let frame = RawBaseHeader { flags, request_id: 7, op: 200 }.to_bytes();
+        let frame = RawBaseHeader { flags, request_id: 7, op: 200 }.encode();
         let error = Decoder::new().decode(&frame).expect_err("op 200 is unknown");
         let Error::Header(header) = error.clone() else {
             panic!("not a header error: {error}");

@@ -69,7 +69,7 @@ fuzz_target!(|steps: Vec<Step>| {
             ..FrameHeader::new(base)
         };
         let mut frame = Vec::new();
-        header.write_to(&mut frame);
+        header.encode_into(&mut frame);
         match (algorithm, step.compression) {
             (Some(algorithm), Some((_, true))) => {
                 let data = step.payload.repeat(usize::from(step.repeat).max(1) * 64);

@@ -16,7 +16,7 @@ fuzz_target!(|data: &[u8]| {
     match Frame::decode(data) {
         Ok(frame) => {
             let mut again = Vec::new();
-            frame.write_to(&mut again);
+            frame.encode_into(&mut again);
             assert_eq!(again, data, "a decoded frame encodes back to its bytes");
         }
         Err(Error::Header(HeaderError::UnknownOp {
@@ -25,7 +25,7 @@ fuzz_target!(|data: &[u8]| {
             flags,
         })) => {
             // The error carries the base header as it is, for the answer.
-            let raw = RawBaseHeader::read(
+            let raw = RawBaseHeader::decode(
                 data.first_chunk()
                     .expect("an unknown op follows a whole base header"),
             );

@@ -18,7 +18,7 @@
 //! let request = requests::read("site", Some(10));
 //! assert_eq!(request.op(), Op::Read);
 //! assert_eq!(
-//!     String::from_utf8(request.to_bytes()).unwrap(),
+//!     String::from_utf8(request.encode()).unwrap(),
 //!     r#"{"_kind":"grid","meta":{},"cols":[{"name":"filter"},{"name":"limit"}],"rows":[{"filter":"site","limit":10.0}]}"#
 //! );
 //! ```
@@ -65,7 +65,7 @@ impl Request {
     }
 
     /// The grid as compact Haystack 4 JSON bytes: the request's payload.
-    pub fn to_bytes(&self) -> Vec<u8> {
+    pub fn encode(&self) -> Vec<u8> {
         self.grid.to_string().into_bytes()
     }
 

@@ -171,7 +171,7 @@ impl Client {
 
     /// Sends `request` and reads the response as a grid.
     async fn exchange(&self, request: &Request) -> Result<Grid, ClientError> {
-        let payload = self.request(request.op(), &request.to_bytes()).await?;
+        let payload = self.request(request.op(), &request.encode()).await?;
         response_grid(request, &payload)
     }
 

@@ -159,7 +159,7 @@ fn read_frame(
                 }) => flags.contains(Flags::RESPONSE).then_some(*request_id),
                 _ => frame
                     .first_chunk()
-                    .and_then(|header| BaseHeader::read(header).ok())
+                    .and_then(|header| BaseHeader::decode(header).ok())
                     .map(|base| base.request_id),
             };
             let Some(request_id) = request_id else {

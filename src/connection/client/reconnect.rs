@@ -265,7 +265,7 @@ impl ReconnectingClient {
 
     /// Sends `request` and reads the response as a grid.
     async fn exchange(&self, request: &Request) -> Result<Grid, ClientError> {
-        let payload = self.request(request.op(), &request.to_bytes()).await?;
+        let payload = self.request(request.op(), &request.encode()).await?;
         response_grid(request, &payload)
     }
 
@@ -424,7 +424,7 @@ impl Inner {
 
     async fn exchange_on(&self, client: &Client, request: &Request) -> Result<Grid, ClientError> {
         let op = request.op();
-        let payload = self.sent(op, client.request(op, &request.to_bytes()).await)?;
+        let payload = self.sent(op, client.request(op, &request.encode()).await)?;
         response_grid(request, &payload)
     }
 

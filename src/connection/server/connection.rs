@@ -725,7 +725,7 @@ impl Connection<'_> {
         }
         let Some(base) = frame
             .first_chunk()
-            .and_then(|header| BaseHeader::read(header).ok())
+            .and_then(|header| BaseHeader::decode(header).ok())
         else {
             return;
         };

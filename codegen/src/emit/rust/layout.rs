@@ -1,5 +1,5 @@
 //! The header layout: one struct per section with its offsets and its
-//! `read`/`to_bytes` pair, the `FrameHeader` that strings the sections
+//! `decode`/`encode` pair, the `FrameHeader` that strings the sections
 //! together, the `HeaderError` of decoding with the spec's policy for unknown
 //! op codes, the `RawBaseHeader` that reads and answers such frames, and a
 //! table of every field.
@@ -426,7 +426,7 @@ fn section_struct(protocol: &Protocol, section: &Section) -> TokenStream {
 
             /// Reads the section from its bytes.
             #[inline]
-            pub fn read(bytes: &[u8; Self::LEN]) -> Result<#ty, HeaderError> {
+            pub fn decode(bytes: &[u8; Self::LEN]) -> Result<#ty, HeaderError> {
                 #( #reads )*
                 #op_check
                 Ok(#ty { #( #names ),* })
@@ -434,7 +434,7 @@ fn section_struct(protocol: &Protocol, section: &Section) -> TokenStream {
 
             /// The section's bytes, as they go on the wire.
             #[inline]
-            pub fn to_bytes(&self) -> [u8; Self::LEN] {
+            pub fn encode(&self) -> [u8; Self::LEN] {
                 #( #lets )*
                 [ #( #bytes ),* ]
             }
@@ -453,7 +453,7 @@ fn raw_base_header(protocol: &Protocol) -> TokenStream {
     let struct_doc = doc(&format!(
         "The `{}` section with its op byte as it is on the wire, known op code or not: \
          what a receiver reads from a frame whose op it does not know, and the header of \
-         the answer that echoes that byte. Unlike [`{base_ty}::read`], reading one checks \
+         the answer that echoes that byte. Unlike [`{base_ty}::decode`], reading one checks \
          nothing.",
         base.name
     ));
@@ -514,14 +514,14 @@ fn raw_base_header(protocol: &Protocol) -> TokenStream {
 
             /// Reads the section from its bytes, whatever they hold.
             #[inline]
-            pub const fn read(bytes: &[u8; Self::LEN]) -> #ty {
+            pub const fn decode(bytes: &[u8; Self::LEN]) -> #ty {
                 #( let #names = #reads; )*
                 #ty { #( #names ),* }
             }
 
             /// The section's bytes, as they go on the wire.
             #[inline]
-            pub const fn to_bytes(&self) -> [u8; Self::LEN] {
+            pub const fn encode(&self) -> [u8; Self::LEN] {
                 #( #lets )*
                 [ #( #bytes ),* ]
             }
@@ -614,10 +614,10 @@ fn frame_header(protocol: &Protocol) -> TokenStream {
             #[inline]
             pub fn decode(frame: &[u8]) -> Result<(FrameHeader, &[u8]), HeaderError> {
                 let mut rest = frame;
-                let #base_field = #base_ty::read(split_section(&mut rest, frame.len(), HeaderSection::#base_variant)?)?;
+                let #base_field = #base_ty::decode(split_section(&mut rest, frame.len(), HeaderSection::#base_variant)?)?;
                 #(
                     let #ext_fields = if #base_field.#flags_field.contains(Flags::#ext_flags) {
-                        Some(#ext_types::read(split_section(&mut rest, frame.len(), HeaderSection::#ext_variants)?)?)
+                        Some(#ext_types::decode(split_section(&mut rest, frame.len(), HeaderSection::#ext_variants)?)?)
                     } else {
                         None
                     };
@@ -627,12 +627,12 @@ fn frame_header(protocol: &Protocol) -> TokenStream {
 
             /// Appends the header's bytes to `out`.
             #[inline]
-            pub fn write_to(&self, out: &mut Vec<u8>) {
+            pub fn encode_into(&self, out: &mut Vec<u8>) {
                 let #base_field = #base_ty { #flags_field: self.wire_flags(), ..self.#base_field };
-                out.extend_from_slice(&#base_field.to_bytes());
+                out.extend_from_slice(&#base_field.encode());
                 #(
                     if let Some(section) = &self.#ext_fields {
-                        out.extend_from_slice(&section.to_bytes());
+                        out.extend_from_slice(&section.encode());
                     }
                 )*
             }
