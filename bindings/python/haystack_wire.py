@@ -38,17 +38,20 @@ __all__ = [
     "COMPRESSION_IDS",
     "COMPRESSION_NAMES",
     "RETIRED_COMPRESSION_IDS",
+    "BASE_HEADER_SIZE",
+    "ALGORITHM_HEADER_SIZE",
+    "ALGORITHM_HEADER_FLAG",
+    "CHUNK_HEADER_SIZE",
+    "CHUNK_HEADER_FLAG",
     "BASE_HEADER_FORMAT",
     "BASE_HEADER_FIELDS",
     "BASE_HEADER",
     "ALGORITHM_HEADER_FORMAT",
     "ALGORITHM_HEADER_FIELDS",
     "ALGORITHM_HEADER",
-    "ALGORITHM_HEADER_FLAG",
     "CHUNK_HEADER_FORMAT",
     "CHUNK_HEADER_FIELDS",
     "CHUNK_HEADER",
-    "CHUNK_HEADER_FLAG",
     "HEADER_SECTIONS",
     "header_size",
     "COMPRESS_THRESHOLD",
@@ -256,10 +259,34 @@ RETIRED_COMPRESSION_IDS: dict[int, str] = {}
 
 # -- Header layout ------------------------------------------------------------
 
+BASE_HEADER_SIZE: int = 4
+"""
+The length in bytes of the base section, always present. The header every
+frame starts with.
+"""
+
+ALGORITHM_HEADER_SIZE: int = 1
+"""
+The length in bytes of the algorithm section, present when
+`FLAG_COMPRESSED` is set. Announces how the payload is compressed.
+"""
+
+ALGORITHM_HEADER_FLAG: int = FLAG_COMPRESSED
+"""The flag that announces the algorithm section."""
+
+CHUNK_HEADER_SIZE: int = 4
+"""
+The length in bytes of the chunk section, present when `FLAG_CHUNKED` is
+set. Places this frame in a chunked sequence.
+"""
+
+CHUNK_HEADER_FLAG: int = FLAG_CHUNKED
+"""The flag that announces the chunk section."""
+
 BASE_HEADER_FORMAT: str = "!BHB"
 """
-The base section, 4 bytes, always present: flags (u8), request_id (u16),
-op (u8). The header every frame starts with.
+The `struct` format of the base section (4 bytes): flags (u8), request_id
+(u16), op (u8).
 """
 
 BASE_HEADER_FIELDS: tuple[str, ...] = ("flags", "request_id", "op")
@@ -269,10 +296,7 @@ BASE_HEADER: struct.Struct = struct.Struct(BASE_HEADER_FORMAT)
 """`BASE_HEADER_FORMAT`, compiled."""
 
 ALGORITHM_HEADER_FORMAT: str = "!B"
-"""
-The algorithm section, 1 byte, present when `FLAG_COMPRESSED` is set:
-algorithm (u8). Announces how the payload is compressed.
-"""
+"""The `struct` format of the algorithm section (1 byte): algorithm (u8)."""
 
 ALGORITHM_HEADER_FIELDS: tuple[str, ...] = ("algorithm",)
 """The names of the values `ALGORITHM_HEADER` packs, in order."""
@@ -280,13 +304,10 @@ ALGORITHM_HEADER_FIELDS: tuple[str, ...] = ("algorithm",)
 ALGORITHM_HEADER: struct.Struct = struct.Struct(ALGORITHM_HEADER_FORMAT)
 """`ALGORITHM_HEADER_FORMAT`, compiled."""
 
-ALGORITHM_HEADER_FLAG: int = FLAG_COMPRESSED
-"""The flag that announces the algorithm section."""
-
 CHUNK_HEADER_FORMAT: str = "!HH"
 """
-The chunk section, 4 bytes, present when `FLAG_CHUNKED` is set: index
-(u16), total (u16). Places this frame in a chunked sequence.
+The `struct` format of the chunk section (4 bytes): index (u16), total
+(u16).
 """
 
 CHUNK_HEADER_FIELDS: tuple[str, ...] = ("index", "total")
@@ -294,9 +315,6 @@ CHUNK_HEADER_FIELDS: tuple[str, ...] = ("index", "total")
 
 CHUNK_HEADER: struct.Struct = struct.Struct(CHUNK_HEADER_FORMAT)
 """`CHUNK_HEADER_FORMAT`, compiled."""
-
-CHUNK_HEADER_FLAG: int = FLAG_CHUNKED
-"""The flag that announces the chunk section."""
 
 HEADER_SECTIONS: tuple[tuple[str, int, struct.Struct], ...] = (
     ("base", 0, BASE_HEADER),
@@ -593,7 +611,10 @@ MESSAGE_FIELDS: dict[str, tuple[str, ...]] = {
     "auth_ok": MESSAGE_AUTH_OK_FIELDS,
     "auth_err": MESSAGE_AUTH_ERR_FIELDS,
 }
-"""The JSON keys of every text message by its name in protocol.yaml."""
+"""
+The JSON keys of every text message by its name in protocol.yaml, in the
+order they are written.
+"""
 
 MESSAGE_REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
     "request": ("id", "op"),
@@ -643,13 +664,13 @@ LOGIN_HASH: str = "SHA-256"
 
 LOGIN_STEPS: tuple[str, ...] = ("hello", "hello_answer", "client_first", "server_first", "client_final", "auth_ok")
 """
-The messages of a login that succeeds, in order, client first. The
-SCRAM-SHA-256 login (RFC 5802, RFC 7677) over text messages: the client
-and the server alternate in the order of `steps`, and the server may
-answer any client step with `refusal` instead. A server that takes logins
-also accepts the token message in place of `hello`, for a token it issued
-in an `auth_ok` or one it was configured with. The whole login falls
-within the server's handshake deadline.
+The messages of a login that succeeds, in order, client first (names of
+`MESSAGE_FIELDS`). The SCRAM-SHA-256 login (RFC 5802, RFC 7677) over text
+messages: the client and the server alternate in the order of `steps`,
+and the server may answer any client step with `refusal` instead. A
+server that takes logins also accepts the token message in place of
+`hello`, for a token it issued in an `auth_ok` or one it was configured
+with. The whole login falls within the server's handshake deadline.
 """
 
 LOGIN_REFUSAL: str = "auth_err"

@@ -45,6 +45,17 @@ export const FLAG_COMPRESSED = 0x08;
 export const FLAG_CHUNKED = 0x10;
 
 /**
+ * Every named flag by its name in protocol.yaml.
+ */
+export const FLAGS = Object.freeze({
+  response: FLAG_RESPONSE,
+  error: FLAG_ERROR,
+  push: FLAG_PUSH,
+  compressed: FLAG_COMPRESSED,
+  chunked: FLAG_CHUNKED,
+});
+
+/**
  * The bits no flag names (unused and retired ones): Bits no version assigns. Peers send
  * them as zero, and a decoder refuses a frame that sets any of them: such a frame comes
  * from a broken peer or from a newer version this decoder cannot read, and guessing its
@@ -55,193 +66,9 @@ export const FLAG_CHUNKED = 0x10;
 export const UNUSED_FLAG_MASK = 0xe0;
 
 /**
- * Whether `decodeHeader` refuses a frame that sets a bit of `UNUSED_FLAG_MASK`.
+ * Whether a decoder refuses a frame that sets a bit of `UNUSED_FLAG_MASK`.
  */
 export const REJECT_UNUSED_FLAG_BITS = true;
-
-/**
- * The spec's `unknown_ops` policy, `answer` or `reject`. How a receiver treats a frame
- * whose op byte holds a code it does not know, such as a request from a peer of a newer
- * version. A request (a frame with none of the `answered_unless` flags) is answered
- * with an error response (flags `response` and `error`, uncompressed, unchunked) that
- * carries the request id and the op byte as received, then an error grid, and the
- * connection goes on; each chunk of a chunked request is answered on its own, and the
- * sender keeps the first answer. A response or a push with an unknown op is dropped:
- * the receiver asked nothing under that op. Nothing after the base header is read.
- * Under `reject`, the header is unreadable and the receiver closes the connection. (The
- * reference ignores such a frame, requests included.)
- */
-export const UNKNOWN_OP_POLICY = "answer";
-
-/**
- * A frame with an unknown op code and any of these flags is no request: under `answer`,
- * it is dropped instead of answered.
- */
-export const UNKNOWN_OP_ANSWERED_UNLESS = 0x05;
-
-/**
- * DEFLATE in a zlib container (RFC 1950), as made by zlib's `compress` at level 1 with
- * the default window and memory level.
- */
-export const COMP_ZLIB = 0;
-
-/**
- * `zlib`: The zlib compression level.
- */
-export const ZLIB_LEVEL = 1;
-
-/**
- * `zlib`: The stream carries the two-byte zlib header and the Adler-32 trailer.
- */
-export const ZLIB_CONTAINER = "zlib";
-
-/**
- * A raw LZMA2 stream (no .xz or .lzma container, no checksum) made with preset 0; the
- * decoder uses the same filter chain.
- */
-export const COMP_LZMA = 1;
-
-/**
- * `lzma`: The LZMA2 preset of the encoder and decoder filter chain.
- */
-export const LZMA_PRESET = 0;
-
-/**
- * `lzma`: A bare LZMA2 stream, without header, index or check.
- */
-export const LZMA_CONTAINER = "raw";
-
-/**
- * The length of the base section, always present. The header every frame starts with.
- */
-export const BASE_HEADER_SIZE = 4;
-
-/**
- * The length of the algorithm section, present when `FLAG_COMPRESSED` is set. Announces
- * how the payload is compressed.
- */
-export const ALGORITHM_HEADER_SIZE = 1;
-
-/**
- * The length of the chunk section, present when `FLAG_CHUNKED` is set. Places this
- * frame in a chunked sequence.
- */
-export const CHUNK_HEADER_SIZE = 4;
-
-/**
- * Payloads of at least this many bytes are compressed when compression is on; smaller
- * ones go out uncompressed, as v1 frames. In bytes.
- */
-export const COMPRESS_THRESHOLD = 1024;
-
-/**
- * The most payload bytes (before compression) one chunk carries. In bytes.
- */
-export const CHUNK_SIZE = 262144;
-
-/**
- * A payload is sent chunked when it is larger than this (strictly greater) and both
- * peers agreed to chunking. In bytes.
- */
-export const CHUNK_THRESHOLD = 262144;
-
-/**
- * How long a receiver keeps an incomplete chunked sequence, from its first chunk,
- * before dropping it. In seconds.
- */
-export const REASSEMBLY_TTL = 60;
-
-/**
- * The request id of every pushed frame.
- */
-export const PUSH_REQUEST_ID = 0;
-
-/**
- * The capability handshake of a v2 connection: JSON text messages sent before any
- * binary frame. The client speaks first; a client that gets no answer in time falls
- * back to v1 (no compression, no chunking).
- */
-export const HANDSHAKE_TYPE = "capabilities";
-
-/**
- * The version both handshake messages carry.
- */
-export const HANDSHAKE_VERSION = 2;
-
-/**
- * Seconds a client waits for the answer before it falls back to v1.
- */
-export const HANDSHAKE_FALLBACK_TIMEOUT = 5;
-
-/**
- * The WebSocket subprotocol (`Sec-WebSocket-Protocol`) both peers name in the opening
- * HTTP handshake. The reference's server refuses a connection that does not offer it,
- * before any message is exchanged.
- */
-export const SUBPROTOCOL = "haystack";
-
-/**
- * Optional first text message of a connection that needs a token, `{"authToken":
- * "..."}`, sent before the handshake.
- */
-export const AUTH_TOKEN_FIELD = "authToken";
-
-/**
- * The JSON key that names the kind of the text messages that have one (see
- * `MESSAGE_TYPES`).
- *
- * The JSON text messages a connection carries besides binary frames, as the reference's
- * peers send them. Each is one WebSocket text message holding one JSON value; grids in
- * them are Haystack 4 JSON. A client may send a request as a JSON envelope instead of a
- * binary frame, and may mix both forms on one connection; the server answers each
- * request in the form it came in. The capability handshake and the token message are
- * described above; the SCRAM login below replaces the token message on a connection
- * that logs in with a user name and password.
- */
-export const MESSAGE_TYPE_FIELD = "type";
-
-/**
- * The most requests one batch may hold (the reference's
- * `hs_py.ws_server._MAX_BATCH_SIZE`). A batch is a JSON array of request envelopes in
- * one text message; it is answered by one text message holding a JSON array of response
- * envelopes, in the order of the requests. Items that are not JSON objects are skipped:
- * neither run nor answered. A batch of more than `max_items` items is refused as a
- * whole: the receiver closes the connection with a policy close (1008) rather than run
- * part of it. (The reference runs the first 1,000 and drops the rest unanswered.)
- */
-export const MAX_BATCH_SIZE = 1000;
-
-/**
- * The hash function both sides name in the login.
- */
-export const LOGIN_HASH = "SHA-256";
-
-/**
- * The messages of a login that succeeds, in order, client first (names of
- * `MESSAGE_FIELDS`). The SCRAM-SHA-256 login (RFC 5802, RFC 7677) over text messages:
- * the client and the server alternate in the order of `steps`, and the server may
- * answer any client step with `refusal` instead. A server that takes logins also
- * accepts the token message in place of `hello`, for a token it issued in an `auth_ok`
- * or one it was configured with. The whole login falls within the server's handshake
- * deadline.
- */
-export const LOGIN_STEPS = Object.freeze(["hello", "hello_answer", "client_first", "server_first", "client_final", "auth_ok"]);
-
-/**
- * What the server sends in place of its next step when the login fails.
- */
-export const LOGIN_REFUSAL = "auth_err";
-
-/**
- * Every named flag by its name in protocol.yaml.
- */
-export const FLAGS = Object.freeze({
-  response: 0x01,
-  error: 0x02,
-  push: 0x04,
-  compressed: 0x08,
-  chunked: 0x10,
-});
 
 /**
  * Retired flag bits and the names they had; never reused.
@@ -292,11 +119,63 @@ export const CODE_OPS = Object.freeze({
 export const RETIRED_OP_CODES = Object.freeze({});
 
 /**
+ * The spec's `unknown_ops` policy, `answer` or `reject`. How a receiver treats a frame
+ * whose op byte holds a code it does not know, such as a request from a peer of a newer
+ * version. A request (a frame with none of the `answered_unless` flags) is answered
+ * with an error response (flags `response` and `error`, uncompressed, unchunked) that
+ * carries the request id and the op byte as received, then an error grid, and the
+ * connection goes on; each chunk of a chunked request is answered on its own, and the
+ * sender keeps the first answer. A response or a push with an unknown op is dropped:
+ * the receiver asked nothing under that op. Nothing after the base header is read.
+ * Under `reject`, the header is unreadable and the receiver closes the connection. (The
+ * reference ignores such a frame, requests included.)
+ */
+export const UNKNOWN_OP_POLICY = "answer";
+
+/**
+ * A frame with an unknown op code and any of these flags is no request: under `answer`,
+ * it is dropped instead of answered.
+ */
+export const UNKNOWN_OP_ANSWERED_UNLESS = FLAG_RESPONSE | FLAG_PUSH;
+
+/**
+ * DEFLATE in a zlib container (RFC 1950), as made by zlib's `compress` at level 1 with
+ * the default window and memory level.
+ */
+export const COMP_ZLIB = 0;
+
+/**
+ * A raw LZMA2 stream (no .xz or .lzma container, no checksum) made with preset 0; the
+ * decoder uses the same filter chain.
+ */
+export const COMP_LZMA = 1;
+
+/**
+ * `zlib`: The zlib compression level.
+ */
+export const ZLIB_LEVEL = 1;
+
+/**
+ * `zlib`: The stream carries the two-byte zlib header and the Adler-32 trailer.
+ */
+export const ZLIB_CONTAINER = "zlib";
+
+/**
+ * `lzma`: The LZMA2 preset of the encoder and decoder filter chain.
+ */
+export const LZMA_PRESET = 0;
+
+/**
+ * `lzma`: A bare LZMA2 stream, without header, index or check.
+ */
+export const LZMA_CONTAINER = "raw";
+
+/**
  * Algorithm names, as the capability handshake spells them, to algorithm ids.
  */
 export const COMPRESSION_IDS = Object.freeze({
-  zlib: 0,
-  lzma: 1,
+  zlib: COMP_ZLIB,
+  lzma: COMP_LZMA,
 });
 
 /**
@@ -311,6 +190,322 @@ export const COMPRESSION_NAMES = Object.freeze({
  * Retired algorithm ids and the names they had; never reused.
  */
 export const RETIRED_COMPRESSION_IDS = Object.freeze({});
+
+/**
+ * The length in bytes of the base section, always present. The header every frame
+ * starts with.
+ */
+export const BASE_HEADER_SIZE = 4;
+
+/**
+ * The length in bytes of the algorithm section, present when `FLAG_COMPRESSED` is set.
+ * Announces how the payload is compressed.
+ */
+export const ALGORITHM_HEADER_SIZE = 1;
+
+/**
+ * The flag that announces the algorithm section.
+ */
+export const ALGORITHM_HEADER_FLAG = FLAG_COMPRESSED;
+
+/**
+ * The length in bytes of the chunk section, present when `FLAG_CHUNKED` is set. Places
+ * this frame in a chunked sequence.
+ */
+export const CHUNK_HEADER_SIZE = 4;
+
+/**
+ * The flag that announces the chunk section.
+ */
+export const CHUNK_HEADER_FLAG = FLAG_CHUNKED;
+
+/**
+ * Payloads of at least this many bytes are compressed when compression is on; smaller
+ * ones go out uncompressed, as v1 frames. In bytes.
+ */
+export const COMPRESS_THRESHOLD = 1024;
+
+/**
+ * The most payload bytes (before compression) one chunk carries. In bytes.
+ */
+export const CHUNK_SIZE = 262144;
+
+/**
+ * A payload is sent chunked when it is larger than this (strictly greater) and both
+ * peers agreed to chunking. In bytes.
+ */
+export const CHUNK_THRESHOLD = 262144;
+
+/**
+ * How long a receiver keeps an incomplete chunked sequence, from its first chunk,
+ * before dropping it. In seconds.
+ */
+export const REASSEMBLY_TTL = 60;
+
+/**
+ * The request id of every pushed frame.
+ */
+export const PUSH_REQUEST_ID = 0;
+
+/**
+ * The capability handshake of a v2 connection: JSON text messages sent before any
+ * binary frame. The client speaks first; a client that gets no answer in time falls
+ * back to v1 (no compression, no chunking).
+ */
+export const HANDSHAKE_TYPE = "capabilities";
+
+/**
+ * The version both handshake messages carry.
+ */
+export const HANDSHAKE_VERSION = 2;
+
+/**
+ * Seconds a client waits for the answer before it falls back to v1.
+ */
+export const HANDSHAKE_FALLBACK_TIMEOUT = 5;
+
+/**
+ * The JSON keys of both messages.
+ *
+ * `type`: Always the handshake type, in the offer and in the answer.
+ *
+ * `compression`: Offer: the algorithm names the client accepts, in its order of
+ * preference. Answer: the first of them the server supports, or null.
+ *
+ * `chunked`: Offer: whether the client accepts chunked frames. Answer: true only when
+ * both peers want chunking.
+ *
+ * `version`: The protocol version the sender speaks.
+ */
+export const HANDSHAKE_FIELDS = Object.freeze(["type", "compression", "chunked", "version"]);
+
+/**
+ * The WebSocket subprotocol (`Sec-WebSocket-Protocol`) both peers name in the opening
+ * HTTP handshake. The reference's server refuses a connection that does not offer it,
+ * before any message is exchanged.
+ */
+export const SUBPROTOCOL = "haystack";
+
+/**
+ * Optional first text message of a connection that needs a token, `{"authToken":
+ * "..."}`, sent before the handshake.
+ */
+export const AUTH_TOKEN_FIELD = "authToken";
+
+/**
+ * The JSON key that names the kind of the text messages that have one (see
+ * `MESSAGE_TYPES`).
+ *
+ * The JSON text messages a connection carries besides binary frames, as the reference's
+ * peers send them. Each is one WebSocket text message holding one JSON value; grids in
+ * them are Haystack 4 JSON. A client may send a request as a JSON envelope instead of a
+ * binary frame, and may mix both forms on one connection; the server answers each
+ * request in the form it came in. The capability handshake and the token message are
+ * described above; the SCRAM login below replaces the token message on a connection
+ * that logs in with a user name and password.
+ */
+export const MESSAGE_TYPE_FIELD = "type";
+
+/**
+ * The most requests one batch may hold (the reference's
+ * `hs_py.ws_server._MAX_BATCH_SIZE`). A batch is a JSON array of request envelopes in
+ * one text message; it is answered by one text message holding a JSON array of response
+ * envelopes, in the order of the requests. Items that are not JSON objects are skipped:
+ * neither run nor answered. A batch of more than `max_items` items is refused as a
+ * whole: the receiver closes the connection with a policy close (1008) rather than run
+ * part of it. (The reference runs the first 1,000 and drops the rest unanswered.)
+ */
+export const MAX_BATCH_SIZE = 1000;
+
+/**
+ * The JSON keys of `request`, in the order they are written. A request in JSON form.
+ * The server answers it with a `response` envelope carrying the same `id`.
+ *
+ * Sent by the client; it has no `type`.
+ *
+ * `id` (string, required): The client's correlation id: the reference sends the decimal
+ * text of a counter. The response carries it back as received.
+ *
+ * `op` (string, required): The op's name, as in the `ops` list.
+ *
+ * `grid` (Haystack 4 JSON grid, optional): The request grid; an absent grid reads as an
+ * empty one.
+ *
+ * `ch` (any JSON value, optional): An optional channel, echoed in the response, for
+ * clients that multiplex logical channels over one connection.
+ */
+export const MESSAGE_REQUEST_FIELDS = Object.freeze(["id", "op", "grid", "ch"]);
+
+/**
+ * The JSON keys of `response`, in the order they are written. The answer to one
+ * `request` envelope: the response grid (an error grid when the op failed), then the
+ * request's `id` and `ch` when it had them. In a batch's answer, items carry no `ch`.
+ *
+ * Sent by the server; it has no `type`.
+ *
+ * `grid` (Haystack 4 JSON grid, required): The response grid, or an error grid.
+ *
+ * `id` (any JSON value, optional): The request's `id`, as received; absent when the
+ * request had none.
+ *
+ * `ch` (any JSON value, optional): The request's `ch`, as received; absent when the
+ * request had none.
+ */
+export const MESSAGE_RESPONSE_FIELDS = Object.freeze(["grid", "id", "ch"]);
+
+/**
+ * The JSON keys of `watch_push`, in the order they are written. A watch update pushed
+ * in JSON form, to a connection whose latest single request was a JSON envelope.
+ * Connections that speak binary frames get the same update as a binary push frame (op
+ * `watchPoll`).
+ *
+ * Sent by the server; `type` is `watch`.
+ *
+ * `type` (string, required): Always `watch`.
+ *
+ * `watchId` (string, required): The id of the watch the update belongs to.
+ *
+ * `grid` (Haystack 4 JSON grid, required): The entities that changed, with their
+ * current values.
+ */
+export const MESSAGE_WATCH_PUSH_FIELDS = Object.freeze(["type", "watchId", "grid"]);
+
+/**
+ * The JSON keys of `hello`, in the order they are written. Opens a SCRAM login: the
+ * first text message of a connection that logs in with a user name and password, in
+ * place of the token message.
+ *
+ * Sent by the client; `type` is `hello`.
+ *
+ * `type` (string, required): Always `hello`.
+ *
+ * `username` (string, unpadded base64url, required): The user name, UTF-8, in unpadded
+ * base64url.
+ */
+export const MESSAGE_HELLO_FIELDS = Object.freeze(["type", "username"]);
+
+/**
+ * The JSON keys of `hello_answer`, in the order they are written. The server's answer
+ * to `hello`: the handshake token the next message must carry, and the hash function. A
+ * server answers every user name alike, known or not, so that the login does not tell
+ * which names exist.
+ *
+ * Sent by the server; `type` is `hello`.
+ *
+ * `type` (string, required): Always `hello`.
+ *
+ * `handshakeToken` (string, required): An opaque token naming this login attempt.
+ *
+ * `hash` (string, required): The hash function of the SCRAM exchange.
+ */
+export const MESSAGE_HELLO_ANSWER_FIELDS = Object.freeze(["type", "handshakeToken", "hash"]);
+
+/**
+ * The JSON keys of `client_first`, in the order they are written. The SCRAM
+ * client-first message (RFC 5802 section 7), gs2 header `n,,` included.
+ *
+ * Sent by the client; `type` is `scram`.
+ *
+ * `type` (string, required): Always `scram`.
+ *
+ * `handshakeToken` (string, required): The token of `hello_answer`.
+ *
+ * `data` (string, unpadded base64url, required): `n,,n=<user>,r=<client nonce>`, in
+ * unpadded base64url.
+ */
+export const MESSAGE_CLIENT_FIRST_FIELDS = Object.freeze(["type", "handshakeToken", "data"]);
+
+/**
+ * The JSON keys of `server_first`, in the order they are written. The SCRAM
+ * server-first message, with a new handshake token.
+ *
+ * Sent by the server; `type` is `scram`.
+ *
+ * `type` (string, required): Always `scram`.
+ *
+ * `handshakeToken` (string, required): The token the client's next message must carry.
+ *
+ * `hash` (string, required): The hash function, as in `hello_answer`.
+ *
+ * `data` (string, unpadded base64url, required): `r=<combined nonce>,s=<salt,
+ * base64>,i=<PBKDF2 iterations>`, in unpadded base64url.
+ */
+export const MESSAGE_SERVER_FIRST_FIELDS = Object.freeze(["type", "handshakeToken", "hash", "data"]);
+
+/**
+ * The JSON keys of `client_final`, in the order they are written. The SCRAM
+ * client-final message, carrying the client's proof.
+ *
+ * Sent by the client; `type` is `scram`.
+ *
+ * `type` (string, required): Always `scram`.
+ *
+ * `handshakeToken` (string, required): The token of `server_first`.
+ *
+ * `data` (string, unpadded base64url, required): `c=biws,r=<combined nonce>,p=<proof,
+ * base64>`, in unpadded base64url.
+ */
+export const MESSAGE_CLIENT_FINAL_FIELDS = Object.freeze(["type", "handshakeToken", "data"]);
+
+/**
+ * The JSON keys of `auth_ok`, in the order they are written. The login succeeded. The
+ * server's signature lets the client check the server knew the credentials; the token
+ * may be sent as the token message of later connections, for as long as the server
+ * keeps it.
+ *
+ * Sent by the server; `type` is `authOk`.
+ *
+ * `type` (string, required): Always `authOk`.
+ *
+ * `authToken` (string, required): A token standing for this login on later connections.
+ *
+ * `data` (string, unpadded base64url, required): `v=<server signature, base64>`, in
+ * unpadded base64url.
+ */
+export const MESSAGE_AUTH_OK_FIELDS = Object.freeze(["type", "authToken", "data"]);
+
+/**
+ * The JSON keys of `auth_err`, in the order they are written. The login failed, at
+ * whatever step; the server closes the connection after it. It does not say why.
+ *
+ * Sent by the server; `type` is `authErr`.
+ *
+ * `type` (string, required): Always `authErr`.
+ */
+export const MESSAGE_AUTH_ERR_FIELDS = Object.freeze(["type"]);
+
+/**
+ * The JSON keys of every text message by its name in protocol.yaml, in the order they
+ * are written.
+ */
+export const MESSAGE_FIELDS = Object.freeze({
+  request: MESSAGE_REQUEST_FIELDS,
+  response: MESSAGE_RESPONSE_FIELDS,
+  watch_push: MESSAGE_WATCH_PUSH_FIELDS,
+  hello: MESSAGE_HELLO_FIELDS,
+  hello_answer: MESSAGE_HELLO_ANSWER_FIELDS,
+  client_first: MESSAGE_CLIENT_FIRST_FIELDS,
+  server_first: MESSAGE_SERVER_FIRST_FIELDS,
+  client_final: MESSAGE_CLIENT_FINAL_FIELDS,
+  auth_ok: MESSAGE_AUTH_OK_FIELDS,
+  auth_err: MESSAGE_AUTH_ERR_FIELDS,
+});
+
+/**
+ * The keys every message of its kind has; the others are optional.
+ */
+export const MESSAGE_REQUIRED_FIELDS = Object.freeze({
+  request: Object.freeze(["id", "op"]),
+  response: Object.freeze(["grid"]),
+  watch_push: Object.freeze(["type", "watchId", "grid"]),
+  hello: Object.freeze(["type", "username"]),
+  hello_answer: Object.freeze(["type", "handshakeToken", "hash"]),
+  client_first: Object.freeze(["type", "handshakeToken", "data"]),
+  server_first: Object.freeze(["type", "handshakeToken", "hash", "data"]),
+  client_final: Object.freeze(["type", "handshakeToken", "data"]),
+  auth_ok: Object.freeze(["type", "authToken", "data"]),
+  auth_err: Object.freeze(["type"]),
+});
 
 /**
  * The value of `MESSAGE_TYPE_FIELD` of the messages that have one. A value may mark a
@@ -344,169 +539,25 @@ export const MESSAGE_SENDERS = Object.freeze({
 });
 
 /**
- * The JSON keys of every text message by its name in protocol.yaml, in the order they
- * are written.
+ * The hash function both sides name in the login.
  */
-export const MESSAGE_FIELDS = Object.freeze({
-  /**
-   * A request in JSON form. The server answers it with a `response` envelope carrying
-   * the same `id`.
-   *
-   * Sent by the client; it has no `type`.
-   *
-   * `id` (string, required): The client's correlation id: the reference sends the
-   * decimal text of a counter. The response carries it back as received.
-   *
-   * `op` (string, required): The op's name, as in the `ops` list.
-   *
-   * `grid` (Haystack 4 JSON grid, optional): The request grid; an absent grid reads as
-   * an empty one.
-   *
-   * `ch` (any JSON value, optional): An optional channel, echoed in the response, for
-   * clients that multiplex logical channels over one connection.
-   */
-  request: Object.freeze(["id", "op", "grid", "ch"]),
-  /**
-   * The answer to one `request` envelope: the response grid (an error grid when the op
-   * failed), then the request's `id` and `ch` when it had them. In a batch's answer,
-   * items carry no `ch`.
-   *
-   * Sent by the server; it has no `type`.
-   *
-   * `grid` (Haystack 4 JSON grid, required): The response grid, or an error grid.
-   *
-   * `id` (any JSON value, optional): The request's `id`, as received; absent when the
-   * request had none.
-   *
-   * `ch` (any JSON value, optional): The request's `ch`, as received; absent when the
-   * request had none.
-   */
-  response: Object.freeze(["grid", "id", "ch"]),
-  /**
-   * A watch update pushed in JSON form, to a connection whose latest single request was
-   * a JSON envelope. Connections that speak binary frames get the same update as a
-   * binary push frame (op `watchPoll`).
-   *
-   * Sent by the server; `type` is `watch`.
-   *
-   * `type` (string, required): Always `watch`.
-   *
-   * `watchId` (string, required): The id of the watch the update belongs to.
-   *
-   * `grid` (Haystack 4 JSON grid, required): The entities that changed, with their
-   * current values.
-   */
-  watch_push: Object.freeze(["type", "watchId", "grid"]),
-  /**
-   * Opens a SCRAM login: the first text message of a connection that logs in with a
-   * user name and password, in place of the token message.
-   *
-   * Sent by the client; `type` is `hello`.
-   *
-   * `type` (string, required): Always `hello`.
-   *
-   * `username` (string, unpadded base64url, required): The user name, UTF-8, in
-   * unpadded base64url.
-   */
-  hello: Object.freeze(["type", "username"]),
-  /**
-   * The server's answer to `hello`: the handshake token the next message must carry,
-   * and the hash function. A server answers every user name alike, known or not, so
-   * that the login does not tell which names exist.
-   *
-   * Sent by the server; `type` is `hello`.
-   *
-   * `type` (string, required): Always `hello`.
-   *
-   * `handshakeToken` (string, required): An opaque token naming this login attempt.
-   *
-   * `hash` (string, required): The hash function of the SCRAM exchange.
-   */
-  hello_answer: Object.freeze(["type", "handshakeToken", "hash"]),
-  /**
-   * The SCRAM client-first message (RFC 5802 section 7), gs2 header `n,,` included.
-   *
-   * Sent by the client; `type` is `scram`.
-   *
-   * `type` (string, required): Always `scram`.
-   *
-   * `handshakeToken` (string, required): The token of `hello_answer`.
-   *
-   * `data` (string, unpadded base64url, required): `n,,n=<user>,r=<client nonce>`, in
-   * unpadded base64url.
-   */
-  client_first: Object.freeze(["type", "handshakeToken", "data"]),
-  /**
-   * The SCRAM server-first message, with a new handshake token.
-   *
-   * Sent by the server; `type` is `scram`.
-   *
-   * `type` (string, required): Always `scram`.
-   *
-   * `handshakeToken` (string, required): The token the client's next message must
-   * carry.
-   *
-   * `hash` (string, required): The hash function, as in `hello_answer`.
-   *
-   * `data` (string, unpadded base64url, required): `r=<combined nonce>,s=<salt,
-   * base64>,i=<PBKDF2 iterations>`, in unpadded base64url.
-   */
-  server_first: Object.freeze(["type", "handshakeToken", "hash", "data"]),
-  /**
-   * The SCRAM client-final message, carrying the client's proof.
-   *
-   * Sent by the client; `type` is `scram`.
-   *
-   * `type` (string, required): Always `scram`.
-   *
-   * `handshakeToken` (string, required): The token of `server_first`.
-   *
-   * `data` (string, unpadded base64url, required): `c=biws,r=<combined nonce>,p=<proof,
-   * base64>`, in unpadded base64url.
-   */
-  client_final: Object.freeze(["type", "handshakeToken", "data"]),
-  /**
-   * The login succeeded. The server's signature lets the client check the server knew
-   * the credentials; the token may be sent as the token message of later connections,
-   * for as long as the server keeps it.
-   *
-   * Sent by the server; `type` is `authOk`.
-   *
-   * `type` (string, required): Always `authOk`.
-   *
-   * `authToken` (string, required): A token standing for this login on later
-   * connections.
-   *
-   * `data` (string, unpadded base64url, required): `v=<server signature, base64>`, in
-   * unpadded base64url.
-   */
-  auth_ok: Object.freeze(["type", "authToken", "data"]),
-  /**
-   * The login failed, at whatever step; the server closes the connection after it. It
-   * does not say why.
-   *
-   * Sent by the server; `type` is `authErr`.
-   *
-   * `type` (string, required): Always `authErr`.
-   */
-  auth_err: Object.freeze(["type"]),
-});
+export const LOGIN_HASH = "SHA-256";
 
 /**
- * The keys every message of its kind has; the others are optional.
+ * The messages of a login that succeeds, in order, client first (names of
+ * `MESSAGE_FIELDS`). The SCRAM-SHA-256 login (RFC 5802, RFC 7677) over text messages:
+ * the client and the server alternate in the order of `steps`, and the server may
+ * answer any client step with `refusal` instead. A server that takes logins also
+ * accepts the token message in place of `hello`, for a token it issued in an `auth_ok`
+ * or one it was configured with. The whole login falls within the server's handshake
+ * deadline.
  */
-export const MESSAGE_REQUIRED_FIELDS = Object.freeze({
-  request: Object.freeze(["id", "op"]),
-  response: Object.freeze(["grid"]),
-  watch_push: Object.freeze(["type", "watchId", "grid"]),
-  hello: Object.freeze(["type", "username"]),
-  hello_answer: Object.freeze(["type", "handshakeToken", "hash"]),
-  client_first: Object.freeze(["type", "handshakeToken", "data"]),
-  server_first: Object.freeze(["type", "handshakeToken", "hash", "data"]),
-  client_final: Object.freeze(["type", "handshakeToken", "data"]),
-  auth_ok: Object.freeze(["type", "authToken", "data"]),
-  auth_err: Object.freeze(["type"]),
-});
+export const LOGIN_STEPS = Object.freeze(["hello", "hello_answer", "client_first", "server_first", "client_final", "auth_ok"]);
+
+/**
+ * What the server sends in place of its next step when the login fails.
+ */
+export const LOGIN_REFUSAL = "auth_err";
 
 /**
  * Why a header could not be read or written: `reason` is one of `truncated`,

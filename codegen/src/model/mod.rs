@@ -4,8 +4,13 @@
 //! well-formed, numbers fit their wire width, the layout is contiguous and each
 //! field role the codec relies on appears exactly once.
 //!
+//! [`bindings`] turns the protocol into the language-neutral list of
+//! constants that the Python and JavaScript bindings both export.
+//!
 //! The words of the spec's fixed vocabularies are the spec's own enums,
 //! re-exported here with what they mean to the generators.
+
+pub mod bindings;
 
 pub use crate::spec::{
     JsonShape, MessageJson, Role, Sender, Unit, UnknownOpPolicy, UnusedBitsPolicy, WireType,

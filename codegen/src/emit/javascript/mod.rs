@@ -10,8 +10,9 @@
 
 use std::fmt::Write as _;
 
-use super::text::{camel, quoted, shouty, wrap};
-use crate::model::{Message, Protocol, Retired, Role, Scalar, Section, UnusedBitsPolicy, WireType};
+use super::text::{camel, quoted, wrap};
+use crate::model::bindings::{names, Base, HeaderSection, Kind, Surface, Value};
+use crate::model::{Protocol, Role, WireType};
 
 /// The ES module, relative to the project root.
 pub const JS_PATH: &str = "bindings/typescript/haystack_wire.js";
@@ -33,366 +34,101 @@ const HEADER_ERROR_DTS: &str = include_str!("static/header_error.d.ts");
 /// The widest a generated comment line gets.
 const WIDTH: usize = 88;
 
-/// A named constant both files declare: its name, JS value, TS type and doc.
-struct Constant {
-    name: String,
-    value: String,
-    ty: String,
-    doc: String,
+/// The name JavaScript gives the surface's constant `neutral`: its own, as
+/// `hs_py.ws_codec` spells the constants (the header fields and functions
+/// are camelCase).
+pub fn constant_name(neutral: &str) -> String {
+    neutral.to_owned()
 }
 
-/// The constants, in the order both files declare them.
-fn constants(protocol: &Protocol) -> Vec<Constant> {
-    let mut out = Vec::new();
-    let mut push = |name: String, value: String, ty: String, doc: String| {
-        out.push(Constant { name, value, ty, doc });
-    };
-    let version = protocol.latest_version().to_string();
-    push(
-        "PROTOCOL_VERSION".into(),
-        version.clone(),
-        version,
-        "The newest protocol version.".into(),
-    );
-    for f in &protocol.flags {
-        let mask = format!("0x{:02x}", f.mask());
-        push(
-            format!("FLAG_{}", shouty(&f.name)),
-            mask.clone(),
-            mask,
-            format!("Bit {}, since v{}: {}", f.bit, f.since, f.doc),
-        );
+/// A map key: a bare property name when it is an identifier, the literal of
+/// what a reference stands for (object keys cannot name constants).
+fn key(key: &Value) -> String {
+    match key {
+        Value::Str(s) if is_identifier(s) => s.clone(),
+        Value::Ref(_, v) => self::key(v),
+        other => literal(other),
     }
-    let unused = format!("0x{:02x}", protocol.unassigned_flag_mask());
-    push(
-        "UNUSED_FLAG_MASK".into(),
-        unused.clone(),
-        unused,
-        format!(
-            "The bits no flag names (unused and retired ones): {}",
-            protocol.unused_bits.doc
+}
+
+fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == '$')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$')
+}
+
+/// A value as a JavaScript expression, frozen where it is a list or an
+/// object; a non-empty object takes one line an entry.
+fn value(value: &Value) -> String {
+    match value {
+        Value::Ref(name, _) => constant_name(name),
+        Value::Or(names, _) if !names.is_empty() => names
+            .iter()
+            .map(|n| constant_name(n))
+            .collect::<Vec<_>>()
+            .join(" | "),
+        Value::List(_, items) => format!(
+            "Object.freeze([{}])",
+            items.iter().map(self::value).collect::<Vec<_>>().join(", ")
         ),
-    );
-    let reject = (protocol.unused_bits.policy == UnusedBitsPolicy::Reject).to_string();
-    push(
-        "REJECT_UNUSED_FLAG_BITS".into(),
-        reject.clone(),
-        reject,
-        "Whether `decodeHeader` refuses a frame that sets a bit of `UNUSED_FLAG_MASK`.".into(),
-    );
-    let policy = quoted(protocol.unknown_ops.policy.name());
-    push(
-        "UNKNOWN_OP_POLICY".into(),
-        policy.clone(),
-        policy,
-        format!(
-            "The spec's `unknown_ops` policy, `answer` or `reject`. {}",
-            protocol.unknown_ops.doc
-        ),
-    );
-    let unanswered = format!("0x{:02x}", protocol.unanswered_mask());
-    push(
-        "UNKNOWN_OP_ANSWERED_UNLESS".into(),
-        unanswered.clone(),
-        unanswered,
-        "A frame with an unknown op code and any of these flags is no request: under `answer`, \
-         it is dropped instead of answered."
-            .into(),
-    );
-    for a in &protocol.algorithms {
-        push(
-            format!("COMP_{}", shouty(&a.name)),
-            a.id.to_string(),
-            a.id.to_string(),
-            a.doc.clone(),
-        );
-        for p in &a.parameters {
-            let value = match &p.value {
-                Scalar::Int(v) => v.to_string(),
-                Scalar::Str(s) => quoted(s),
-            };
-            push(
-                format!("{}_{}", shouty(&a.name), shouty(&p.name)),
-                value.clone(),
-                value,
-                format!("`{}`: {}", a.name, p.doc),
-            );
-        }
-    }
-    for s in &protocol.sections {
-        let when = match &s.present_when {
-            None => "always present".to_owned(),
-            Some(flag) => format!("present when `FLAG_{}` is set", shouty(flag)),
-        };
-        push(
-            format!("{}_HEADER_SIZE", shouty(&s.name)),
-            s.len().to_string(),
-            s.len().to_string(),
-            format!("The length of the {} section, {when}. {}", s.name, s.doc),
-        );
-    }
-    for d in &protocol.defaults {
-        let unit = d.unit.note();
-        push(
-            shouty(&d.name),
-            d.value.to_string(),
-            d.value.to_string(),
-            format!("{}{unit}", d.doc),
-        );
-    }
-    let h = &protocol.handshake;
-    push(
-        "HANDSHAKE_TYPE".into(),
-        quoted(&h.ty),
-        quoted(&h.ty),
-        h.doc.clone(),
-    );
-    push(
-        "HANDSHAKE_VERSION".into(),
-        h.version.to_string(),
-        h.version.to_string(),
-        "The version both handshake messages carry.".into(),
-    );
-    push(
-        "HANDSHAKE_FALLBACK_TIMEOUT".into(),
-        h.fallback_timeout_seconds.to_string(),
-        h.fallback_timeout_seconds.to_string(),
-        "Seconds a client waits for the answer before it falls back to v1.".into(),
-    );
-    push(
-        "SUBPROTOCOL".into(),
-        quoted(&h.subprotocol),
-        quoted(&h.subprotocol),
-        h.subprotocol_doc.clone(),
-    );
-    push(
-        "AUTH_TOKEN_FIELD".into(),
-        quoted(&h.auth_field),
-        quoted(&h.auth_field),
-        h.auth_doc.clone(),
-    );
-    if let Some(m) = &protocol.messages {
-        push(
-            "MESSAGE_TYPE_FIELD".into(),
-            quoted(&m.type_field),
-            quoted(&m.type_field),
-            format!(
-                "The JSON key that names the kind of the text messages that have one (see \
-                 `MESSAGE_TYPES`).\n\n{}",
-                m.doc
-            ),
-        );
-        push(
-            "MAX_BATCH_SIZE".into(),
-            m.batch_max_items.to_string(),
-            m.batch_max_items.to_string(),
-            format!(
-                "The most requests one batch may hold (the reference's \
-                 `hs_py.ws_server._MAX_BATCH_SIZE`). {}",
-                m.batch_doc
-            ),
-        );
-        let l = &m.login;
-        push(
-            "LOGIN_HASH".into(),
-            quoted(&l.hash),
-            quoted(&l.hash),
-            "The hash function both sides name in the login.".into(),
-        );
-        let steps: Vec<String> = l.steps.iter().map(|s| quoted(s)).collect();
-        push(
-            "LOGIN_STEPS".into(),
-            format!("Object.freeze([{}])", steps.join(", ")),
-            format!("readonly [{}]", steps.join(", ")),
-            format!(
-                "The messages of a login that succeeds, in order, client first (names of \
-                 `MESSAGE_FIELDS`). {}",
-                l.doc
-            ),
-        );
-        push(
-            "LOGIN_REFUSAL".into(),
-            quoted(&l.refusal),
-            quoted(&l.refusal),
-            "What the server sends in place of its next step when the login fails.".into(),
-        );
-    }
-    out
-}
-
-/// The tables of the text messages' keys: name, doc, and whether they hold
-/// only the required keys.
-const KEY_TABLES: [(&str, &str, bool); 2] = [
-    (
-        "MESSAGE_FIELDS",
-        "The JSON keys of every text message by its name in protocol.yaml, in the order they \
-         are written.",
-        false,
-    ),
-    (
-        "MESSAGE_REQUIRED_FIELDS",
-        "The keys every message of its kind has; the others are optional.",
-        true,
-    ),
-];
-
-/// The keys of `message` as a list of string literals.
-fn key_list(message: &Message, required_only: bool) -> String {
-    let keys: Vec<String> = if required_only {
-        message.required_keys().map(quoted).collect()
-    } else {
-        message.keys().map(quoted).collect()
-    };
-    keys.join(", ")
-}
-
-/// The tables of the text messages' keys, in the ES module or (`dts`) the declarations.
-fn key_tables(out: &mut String, protocol: &Protocol, dts: bool) {
-    let Some(m) = &protocol.messages else {
-        return;
-    };
-    for (name, doc, required_only) in KEY_TABLES {
-        out.push('\n');
-        comment(out, "", doc);
-        if dts {
-            let _ = writeln!(out, "export declare const {name}: Readonly<{{");
-        } else {
-            let _ = writeln!(out, "export const {name} = Object.freeze({{");
-        }
-        for message in &m.list {
-            if !required_only {
-                comment(out, "  ", &message.description(&m.type_field));
+        Value::Map { entries, .. } if entries.is_empty() => "Object.freeze({})".to_owned(),
+        Value::Map { entries, .. } => {
+            let mut out = String::from("Object.freeze({\n");
+            for (k, v) in entries {
+                let _ = writeln!(out, "  {}: {},", key(k), self::value(v));
             }
-            let keys = key_list(message, required_only);
-            if dts {
-                let _ = writeln!(out, "  {}: readonly [{keys}];", message.name);
-            } else {
-                let _ = writeln!(out, "  {}: Object.freeze([{keys}]),", message.name);
-            }
+            out.push_str("})");
+            out
         }
-        out.push_str(if dts { "}>;\n" } else { "});\n" });
+        scalar => literal(scalar),
     }
 }
 
-/// A frozen object literal over `(key, value)` pairs, one a line.
-fn frozen(entries: &[(String, String)]) -> String {
-    if entries.is_empty() {
-        return "Object.freeze({})".into();
+/// A scalar as a literal, which is also its TypeScript literal type.
+fn literal(value: &Value) -> String {
+    match value {
+        Value::Int(v, Base::Decimal) => v.to_string(),
+        Value::Int(v, Base::Hex) | Value::Or(_, v) => format!("0x{v:02x}"),
+        Value::Str(s) => quoted(s),
+        Value::Bool(b) => b.to_string(),
+        other => ty(other),
     }
-    let mut out = String::from("Object.freeze({\n");
-    for (k, v) in entries {
-        let _ = writeln!(out, "  {k}: {v},");
-    }
-    out.push_str("})");
-    out
 }
 
-/// The object type of the same pairs, for the `.d.ts`.
-fn object_type(entries: &[(String, String)]) -> String {
-    if entries.is_empty() {
-        return "Readonly<Record<number, string>>".into();
+/// The TypeScript type of a value: its literal type, readonly all through.
+fn ty(value: &Value) -> String {
+    match value {
+        Value::Ref(_, v) => ty(v),
+        Value::List(_, items) => format!(
+            "readonly [{}]",
+            items.iter().map(ty).collect::<Vec<_>>().join(", ")
+        ),
+        Value::Map { key, value, entries } if entries.is_empty() => {
+            format!("Readonly<Record<{}, {}>>", kind(key), kind(value))
+        }
+        Value::Map { entries, .. } => {
+            let mut out = String::from("Readonly<{\n");
+            for (k, v) in entries {
+                let _ = writeln!(out, "  {}: {};", self::key(k), ty(v));
+            }
+            out.push_str("}>");
+            out
+        }
+        scalar => literal(scalar),
     }
-    let mut out = String::from("Readonly<{\n");
-    for (k, v) in entries {
-        let _ = writeln!(out, "  {k}: {v};");
-    }
-    out.push_str("}>");
-    out
 }
 
-/// A lookup table both files declare: its name, `(key, value)` entries and doc.
-type Table = (&'static str, Vec<(String, String)>, String);
-
-/// The lookup tables both files declare.
-fn tables(protocol: &Protocol) -> Vec<Table> {
-    let retired = |list: &[Retired]| -> Vec<(String, String)> {
-        list.iter()
-            .map(|r| (r.code.to_string(), quoted(&r.name)))
-            .collect()
-    };
-    let mut tables = vec![
-        (
-            "FLAGS",
-            protocol
-                .flags
-                .iter()
-                .map(|f| (f.name.clone(), format!("0x{:02x}", f.mask())))
-                .collect(),
-            "Every named flag by its name in protocol.yaml.".into(),
-        ),
-        (
-            "RETIRED_FLAG_BITS",
-            retired(&protocol.reserved.flags),
-            "Retired flag bits and the names they had; never reused.".into(),
-        ),
-        (
-            "OP_CODES",
-            protocol
-                .ops
-                .iter()
-                .map(|o| (o.name.clone(), o.code.to_string()))
-                .collect(),
-            "Haystack op names to op codes.".into(),
-        ),
-        (
-            "CODE_OPS",
-            protocol
-                .ops
-                .iter()
-                .map(|o| (o.code.to_string(), quoted(&o.name)))
-                .collect(),
-            "Op codes to Haystack op names.".into(),
-        ),
-        (
-            "RETIRED_OP_CODES",
-            retired(&protocol.reserved.ops),
-            "Retired op codes and the names they had; never reused.".into(),
-        ),
-        (
-            "COMPRESSION_IDS",
-            protocol
-                .algorithms
-                .iter()
-                .map(|a| (a.name.clone(), a.id.to_string()))
-                .collect(),
-            "Algorithm names, as the capability handshake spells them, to algorithm ids.".into(),
-        ),
-        (
-            "COMPRESSION_NAMES",
-            protocol
-                .algorithms
-                .iter()
-                .map(|a| (a.id.to_string(), quoted(&a.name)))
-                .collect(),
-            "Algorithm ids to names.".into(),
-        ),
-        (
-            "RETIRED_COMPRESSION_IDS",
-            retired(&protocol.reserved.algorithms),
-            "Retired algorithm ids and the names they had; never reused.".into(),
-        ),
-    ];
-    if let Some(m) = &protocol.messages {
-        tables.push((
-            "MESSAGE_TYPES",
-            m.list
-                .iter()
-                .filter_map(|message| Some((message.name.clone(), quoted(message.ty.as_ref()?))))
-                .collect(),
-            "The value of `MESSAGE_TYPE_FIELD` of the messages that have one. A value may mark a \
-             message of each sender, or several steps of the login."
-                .into(),
-        ));
-        tables.push((
-            "MESSAGE_SENDERS",
-            m.list
-                .iter()
-                .map(|message| (message.name.clone(), quoted(message.sender.name())))
-                .collect(),
-            "Which peer sends each message: `client` or `server`.".into(),
-        ));
+/// The TypeScript type of any value of this kind.
+fn kind(kind: &Kind) -> String {
+    match kind {
+        Kind::Int => "number".to_owned(),
+        Kind::Str => "string".to_owned(),
+        Kind::Bool => "boolean".to_owned(),
+        Kind::List(item) => format!("readonly {}[]", self::kind(item)),
+        Kind::Map(k, v) => format!("Readonly<Record<{}, {}>>", self::kind(k), self::kind(v)),
     }
-    tables
 }
 
 fn comment(out: &mut String, indent: &str, text: &str) {
@@ -435,25 +171,66 @@ fn getter(ty: WireType) -> &'static str {
 }
 
 /// `if (flags & FLAG_X) {` or nothing, for the base section.
-fn guard(section: &Section) -> Option<String> {
+fn guard(section: &HeaderSection) -> Option<String> {
     section
-        .present_when
+        .flag
         .as_ref()
-        .map(|flag| format!("(flags & FLAG_{}) !== 0", shouty(flag)))
+        .map(|f| format!("(flags & {}) !== 0", constant_name(&f.flag)))
+}
+
+/// The JavaScript key of a header field.
+pub fn field_name(neutral: &str) -> String {
+    camel(neutral)
 }
 
 /// The JavaScript key and the wire type of the header field with the flags
 /// role, whatever the spec names it (validation makes sure there is one).
-fn flags_field(protocol: &Protocol) -> (String, WireType) {
-    protocol.field_with_role(Role::Flags).map_or_else(
-        || ("flags".to_owned(), WireType::U8),
-        |(_, f)| (camel(&f.name), f.ty),
-    )
+fn flags_field(header: &[HeaderSection]) -> (String, WireType) {
+    header
+        .iter()
+        .flat_map(|s| s.fields.iter())
+        .find(|f| f.role == Role::Flags)
+        .map_or_else(
+            || ("flags".to_owned(), WireType::U8),
+            |f| (field_name(&f.name), f.ty),
+        )
+}
+
+/// The constant holding the length of the base section.
+fn base_size(header: &[HeaderSection]) -> String {
+    header
+        .first()
+        .map_or_else(|| "0".to_owned(), |s| constant_name(&s.size_constant))
+}
+
+/// Every constant of the surface, each after its doc comment: `export const`
+/// in the module, `export declare const` with its literal type in the
+/// declarations.
+fn constants(out: &mut String, surface: &Surface, dts: bool) {
+    for c in surface.constants() {
+        out.push('\n');
+        comment(out, "", &c.doc);
+        let name = constant_name(&c.name);
+        if dts {
+            let _ = writeln!(out, "export declare const {name}: {};", ty(&c.value));
+        } else {
+            let _ = writeln!(out, "export const {name} = {};", value(&c.value));
+        }
+    }
 }
 
 /// The ES module.
 pub fn generate_js(protocol: &Protocol) -> String {
-    let (flags_key, flags_ty) = flags_field(protocol);
+    let surface = protocol.surface();
+    let header = &surface.header[..];
+    let (flags_key, flags_ty) = flags_field(header);
+    let base_size = base_size(header);
+    let reject = constant_name(names::REJECT_UNUSED_FLAG_BITS);
+    let unused = constant_name(names::UNUSED_FLAG_MASK);
+    let algorithms = constant_name(names::COMPRESSION_NAMES);
+    let ops = constant_name(names::CODE_OPS);
+    let policy = constant_name(names::UNKNOWN_OP_POLICY);
+    let unless = constant_name(names::UNKNOWN_OP_ANSWERED_UNLESS);
     let mut out = String::from(GENERATED);
     out.push('\n');
     comment(
@@ -466,17 +243,7 @@ pub fn generate_js(protocol: &Protocol) -> String {
             protocol.doc, protocol.name
         ),
     );
-    for c in constants(protocol) {
-        out.push('\n');
-        comment(&mut out, "", &c.doc);
-        let _ = writeln!(out, "export const {} = {};", c.name, c.value);
-    }
-    for (name, entries, doc) in tables(protocol) {
-        out.push('\n');
-        comment(&mut out, "", &doc);
-        let _ = writeln!(out, "export const {name} = {};", frozen(&entries));
-    }
-    key_tables(&mut out, protocol, false);
+    constants(&mut out, &surface, false);
 
     out.push('\n');
     out.push_str(HEADER_ERROR_JS);
@@ -487,10 +254,13 @@ pub fn generate_js(protocol: &Protocol) -> String {
         "",
         "The number of header bytes before the payload of a frame with these flags.",
     );
-    out.push_str("export function headerSize(flags) {\n  let size = BASE_HEADER_SIZE;\n");
-    for s in &protocol.sections {
+    let _ = writeln!(
+        out,
+        "export function headerSize(flags) {{\n  let size = {base_size};"
+    );
+    for s in header {
         if let Some(g) = guard(s) {
-            let _ = writeln!(out, "  if ({g}) size += {}_HEADER_SIZE;", shouty(&s.name));
+            let _ = writeln!(out, "  if ({g}) size += {};", constant_name(&s.size_constant));
         }
     }
     out.push_str("  return size;\n}\n");
@@ -515,8 +285,8 @@ pub fn generate_js(protocol: &Protocol) -> String {
     out.push_str("  const size = headerSize(flags);\n");
     out.push_str("  if (view.byteLength - offset < size) {\n    throw new HeaderError(\"truncated\", `a header of ${size} bytes does not fit in ${view.byteLength - offset}`);\n  }\n");
     out.push_str("  let at = offset;\n");
-    for s in &protocol.sections {
-        let indent = if s.present_when.is_some() { "    " } else { "  " };
+    for s in header {
+        let indent = if s.flag.is_some() { "    " } else { "  " };
         if let Some(g) = guard(s) {
             let _ = writeln!(out, "  if ({g}) {{");
         }
@@ -524,7 +294,11 @@ pub fn generate_js(protocol: &Protocol) -> String {
             let value = if f.role == Role::Flags {
                 "flags".to_owned()
             } else {
-                format!("field(header, {}, {})", quoted(&camel(&f.name)), max_value(f.ty))
+                format!(
+                    "field(header, {}, {})",
+                    quoted(&field_name(&f.name)),
+                    max_value(f.ty)
+                )
             };
             let endian = if f.ty == WireType::U8 { "" } else { ", false" };
             let _ = writeln!(
@@ -534,8 +308,8 @@ pub fn generate_js(protocol: &Protocol) -> String {
                 f.offset
             );
         }
-        let _ = writeln!(out, "{indent}at += {}_HEADER_SIZE;", shouty(&s.name));
-        if s.present_when.is_some() {
+        let _ = writeln!(out, "{indent}at += {};", constant_name(&s.size_constant));
+        if s.flag.is_some() {
             out.push_str("  }\n");
         }
     }
@@ -551,17 +325,17 @@ pub fn generate_js(protocol: &Protocol) -> String {
          not know; for an unknown op, the error carries the base header and whether to answer it.",
     );
     out.push_str("export function decodeHeader(view, offset = 0) {\n");
-    out.push_str("  if (view.byteLength - offset < BASE_HEADER_SIZE) {\n    throw new HeaderError(\"truncated\", `${view.byteLength - offset} bytes are shorter than the base header`);\n  }\n");
+    let _ = writeln!(out, "  if (view.byteLength - offset < {base_size}) {{\n    throw new HeaderError(\"truncated\", `${{view.byteLength - offset}} bytes are shorter than the base header`);\n  }}");
     out.push_str("  const header = {};\n  let at = offset;\n");
     let mut op_field = None;
-    for s in &protocol.sections {
-        let indent = if s.present_when.is_some() { "    " } else { "  " };
+    for s in header {
+        let indent = if s.flag.is_some() { "    " } else { "  " };
         if let Some(g) = guard(s) {
             let _ = writeln!(out, "  if ({g}) {{");
             let _ = writeln!(
                 out,
-                "{indent}if (view.byteLength - at < {}_HEADER_SIZE) {{\n{indent}  throw new HeaderError(\"truncated\", \"the {} section is cut short\");\n{indent}}}",
-                shouty(&s.name),
+                "{indent}if (view.byteLength - at < {}) {{\n{indent}  throw new HeaderError(\"truncated\", \"the {} section is cut short\");\n{indent}}}",
+                constant_name(&s.size_constant),
                 s.name
             );
         }
@@ -570,7 +344,7 @@ pub fn generate_js(protocol: &Protocol) -> String {
             let _ = writeln!(
                 out,
                 "{indent}header.{} = view.{}(at + {}{});",
-                camel(&f.name),
+                field_name(&f.name),
                 getter(f.ty),
                 f.offset,
                 if endian.is_empty() {
@@ -582,17 +356,17 @@ pub fn generate_js(protocol: &Protocol) -> String {
             if f.role == Role::Flags {
                 let _ = writeln!(out, "{indent}const flags = header.{flags_key};");
                 out.push_str(&format!(
-                    "{indent}if (REJECT_UNUSED_FLAG_BITS && (flags & UNUSED_FLAG_MASK) !== 0) {{\n{indent}  throw new HeaderError(\"unused_bits\", `flags 0x${{flags.toString(16)}} set bits no version assigns`);\n{indent}}}\n"
+                    "{indent}if ({reject} && (flags & {unused}) !== 0) {{\n{indent}  throw new HeaderError(\"unused_bits\", `flags 0x${{flags.toString(16)}} set bits no version assigns`);\n{indent}}}\n"
                 ));
             }
             match f.role {
                 // Checked once the section is read, so that the error carries all of it.
-                Role::Op => op_field = Some(camel(&f.name)),
+                Role::Op => op_field = Some(field_name(&f.name)),
                 Role::Compression => {
                     let _ = writeln!(
                         out,
-                        "{indent}if (!(header.{0} in COMPRESSION_NAMES)) {{\n{indent}  throw new HeaderError(\"unknown_algorithm\", `unknown compression algorithm id ${{header.{0}}}`);\n{indent}}}",
-                        camel(&f.name)
+                        "{indent}if (!(header.{0} in {algorithms})) {{\n{indent}  throw new HeaderError(\"unknown_algorithm\", `unknown compression algorithm id ${{header.{0}}}`);\n{indent}}}",
+                        field_name(&f.name)
                     );
                 }
                 _ => {}
@@ -601,11 +375,11 @@ pub fn generate_js(protocol: &Protocol) -> String {
         if let Some(op) = op_field.take() {
             let _ = writeln!(
                 out,
-                "{indent}if (!(header.{op} in CODE_OPS)) {{\n{indent}  const answerable = UNKNOWN_OP_POLICY === \"answer\" && (flags & UNKNOWN_OP_ANSWERED_UNLESS) === 0;\n{indent}  throw new HeaderError(\"unknown_op\", `unknown op code ${{header.{op}}}`, {{ ...header }}, answerable);\n{indent}}}"
+                "{indent}if (!(header.{op} in {ops})) {{\n{indent}  const answerable = {policy} === \"answer\" && (flags & {unless}) === 0;\n{indent}  throw new HeaderError(\"unknown_op\", `unknown op code ${{header.{op}}}`, {{ ...header }}, answerable);\n{indent}}}"
             );
         }
-        let _ = writeln!(out, "{indent}at += {}_HEADER_SIZE;", shouty(&s.name));
-        if s.present_when.is_some() {
+        let _ = writeln!(out, "{indent}at += {};", constant_name(&s.size_constant));
+        if s.flag.is_some() {
             out.push_str("  }\n");
         }
     }
@@ -618,6 +392,7 @@ pub fn generate_js(protocol: &Protocol) -> String {
 
 /// The TypeScript declarations of the ES module.
 pub fn generate_dts(protocol: &Protocol) -> String {
+    let surface = protocol.surface();
     let mut out = String::from(GENERATED);
     out.push('\n');
     comment(
@@ -628,27 +403,29 @@ pub fn generate_dts(protocol: &Protocol) -> String {
             protocol.name
         ),
     );
-    for c in constants(protocol) {
-        out.push('\n');
-        comment(&mut out, "", &c.doc);
-        let _ = writeln!(out, "export declare const {}: {};", c.name, c.ty);
-    }
-    for (name, entries, doc) in tables(protocol) {
-        out.push('\n');
-        comment(&mut out, "", &doc);
-        let _ = writeln!(out, "export declare const {name}: {};", object_type(&entries));
-    }
-    key_tables(&mut out, protocol, true);
+    constants(&mut out, &surface, true);
     out.push('\n');
     comment(&mut out, "", "A Haystack op name the spec knows.");
-    out.push_str("export type OpName = keyof typeof OP_CODES;\n");
+    let _ = writeln!(
+        out,
+        "export type OpName = keyof typeof {};",
+        constant_name(names::OP_CODES)
+    );
     out.push('\n');
     comment(&mut out, "", "A compression algorithm name the spec knows.");
-    out.push_str("export type CompressionName = keyof typeof COMPRESSION_IDS;\n");
+    let _ = writeln!(
+        out,
+        "export type CompressionName = keyof typeof {};",
+        constant_name(names::COMPRESSION_IDS)
+    );
     if protocol.messages.is_some() {
         out.push('\n');
         comment(&mut out, "", "A text message name the spec knows.");
-        out.push_str("export type MessageName = keyof typeof MESSAGE_FIELDS;\n");
+        let _ = writeln!(
+            out,
+            "export type MessageName = keyof typeof {};",
+            constant_name(names::MESSAGE_FIELDS)
+        );
     }
 
     out.push('\n');
@@ -658,22 +435,22 @@ pub fn generate_dts(protocol: &Protocol) -> String {
         "The fields of a frame header. Fields of a section the flags do not announce are absent.",
     );
     out.push_str("export interface FrameHeader {\n");
-    for s in &protocol.sections {
+    for s in &surface.header {
         for f in &s.fields {
             comment(
                 &mut out,
                 "  ",
                 &format!("{} ({}, section `{}`)", f.doc, f.ty.name(), s.name),
             );
-            let optional = if s.present_when.is_some() { "?" } else { "" };
-            let _ = writeln!(out, "  {}{optional}: number;", camel(&f.name));
+            let optional = if s.flag.is_some() { "?" } else { "" };
+            let _ = writeln!(out, "  {}{optional}: number;", field_name(&f.name));
         }
     }
     out.push_str("}\n");
     out.push('\n');
     out.push_str(DECODED_HEADER_DTS);
     out.push('\n');
-    let base = protocol.sections.first();
+    let base = surface.header.first();
     comment(
         &mut out,
         "",
@@ -681,7 +458,7 @@ pub fn generate_dts(protocol: &Protocol) -> String {
     );
     out.push_str("export interface BaseHeaderFields {\n");
     for f in base.map_or(&[][..], |b| &b.fields[..]) {
-        let _ = writeln!(out, "  {}: number;", camel(&f.name));
+        let _ = writeln!(out, "  {}: number;", field_name(&f.name));
     }
     out.push_str("}\n");
     out.push('\n');
