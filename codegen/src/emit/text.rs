@@ -27,17 +27,9 @@ pub fn camel(name: &str) -> String {
         .unwrap_or_default()
 }
 
-/// `hisRead` → `HIS_READ`, `chunk_size` → `CHUNK_SIZE`.
-pub fn shouty(name: &str) -> String {
-    let mut out = String::new();
-    for (i, c) in name.chars().enumerate() {
-        if c.is_ascii_uppercase() && i > 0 {
-            out.push('_');
-        }
-        out.push(c.to_ascii_uppercase());
-    }
-    out
-}
+/// `hisRead` → `HIS_READ`: the model's neutral naming, which every
+/// emitter shares.
+pub use crate::model::bindings::shouty;
 
 /// `hisRead` → `his_read`.
 pub fn snake(name: &str) -> String {
