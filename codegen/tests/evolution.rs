@@ -185,10 +185,10 @@ fn a_new_op_builds_round_trips_and_passes_compat() {
     let generated = copy.codegen(&["generate"]);
     assert!(generated.status.success(), "{}", text(&generated.stderr));
     assert!(copy
-        .read("bindings/python/haystack_wire.py")
+        .read("bindings/python/python/haystack_wire/protocol.py")
         .contains("\"hisReadBatch\": 19,"));
     assert!(copy
-        .read("bindings/python/haystack_wire.py")
+        .read("bindings/python/python/haystack_wire/protocol.py")
         .contains("19: \"hisReadBatch\","));
     assert!(copy
         .read("bindings/typescript/haystack_wire.js")
