@@ -166,7 +166,12 @@ fn every_artefact_follows_a_renamed_flags_field() {
             .arg(PYTHON_CHECK)
             // The module's own folder: importing it as a plain module leaves
             // out the package around it, which needs the native extension.
-            .current_dir(dir.0.join(python::PATH).parent().expect("the module is in a folder"))
+            .current_dir(
+                dir.0
+                    .join(python::PATH)
+                    .parent()
+                    .expect("the module is in a folder"),
+            )
             .output()
             .expect("python3 runs");
         assert!(

@@ -91,9 +91,9 @@ pub fn to_py(error: Error) -> PyErr {
         | Error::TooManyPending { .. }
         | Error::PendingBytesExceeded { .. }
         | Error::MessageTooLarge { .. } => LimitExceeded::new_err(message),
-        Error::CorruptCompressed { .. } | Error::TruncatedCompressed { .. } | Error::TrailingCompressed { .. } => {
-            DecompressionError::new_err(message)
-        }
+        Error::CorruptCompressed { .. }
+        | Error::TruncatedCompressed { .. }
+        | Error::TrailingCompressed { .. } => DecompressionError::new_err(message),
         Error::ZeroChunkTotal { .. }
         | Error::ChunkIndexOutOfRange { .. }
         | Error::DuplicateChunk { .. }
@@ -114,5 +114,7 @@ pub fn chunk_error(message: String) -> PyErr {
 /// The error for an op name the protocol does not have; the reference's
 /// tests look for "Unknown operation".
 pub fn unknown_operation(name: &str) -> PyErr {
-    UnknownOperation::new_err(format!("Unknown operation {name:?}: the protocol has no op of that name"))
+    UnknownOperation::new_err(format!(
+        "Unknown operation {name:?}: the protocol has no op of that name"
+    ))
 }

@@ -17,7 +17,9 @@ use std::cell::RefCell;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use haystack_wire::protocol::{AlgorithmHeader, BaseHeader, Compression, Flags, FrameHeader, HeaderError, Op};
+use haystack_wire::protocol::{
+    AlgorithmHeader, BaseHeader, Compression, Flags, FrameHeader, HeaderError, Op,
+};
 use haystack_wire::{ChunkAssembler, Clock, Compressor, Decompressor, Error};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyTuple};
@@ -168,7 +170,12 @@ fn compress<'py>(py: Python<'py>, data: &[u8], algorithm: u8) -> PyResult<Bound<
 /// Decompresses `data` with algorithm `algorithm` (an id), refusing to write
 /// more than `limit` bytes; the stream must end exactly where `data` does.
 #[pyfunction]
-fn decompress<'py>(py: Python<'py>, data: &[u8], algorithm: u8, limit: usize) -> PyResult<Bound<'py, PyBytes>> {
+fn decompress<'py>(
+    py: Python<'py>,
+    data: &[u8],
+    algorithm: u8,
+    limit: usize,
+) -> PyResult<Bound<'py, PyBytes>> {
     let algorithm = self::algorithm(algorithm).map_err(to_py)?;
     let out = py
         .allow_threads(|| {
@@ -319,8 +326,11 @@ struct Assembler {
 
 /// `seconds` as a duration, refusing what is not a finite, non-negative number.
 fn duration(seconds: f64, what: &str) -> PyResult<Duration> {
-    Duration::try_from_secs_f64(seconds)
-        .map_err(|_| pyo3::exceptions::PyValueError::new_err(format!("{what} must be a finite number of seconds >= 0, not {seconds}")))
+    Duration::try_from_secs_f64(seconds).map_err(|_| {
+        pyo3::exceptions::PyValueError::new_err(format!(
+            "{what} must be a finite number of seconds >= 0, not {seconds}"
+        ))
+    })
 }
 
 impl Assembler {
@@ -331,7 +341,13 @@ impl Assembler {
     }
 
     /// Feeds one chunk; `chunk_data` is everything after the base header.
-    fn feed_chunk(&mut self, flags: u8, request_id: u16, op: Op, chunk_data: &[u8]) -> Result<Option<Vec<u8>>, FeedError> {
+    fn feed_chunk(
+        &mut self,
+        flags: u8,
+        request_id: u16,
+        op: Op,
+        chunk_data: &[u8],
+    ) -> Result<Option<Vec<u8>>, FeedError> {
         let base = BaseHeader {
             flags: Flags::from_bits(flags),
             request_id,
@@ -366,7 +382,10 @@ impl Assembler {
                 Cow::Owned(out)
             }
         };
-        Ok(self.inner.insert(&header, payload)?.map(|m| m.payload.into_owned()))
+        Ok(self
+            .inner
+            .insert(&header, payload)?
+            .map(|m| m.payload.into_owned()))
     }
 }
 
@@ -428,13 +447,19 @@ impl Assembler {
     /// instant `ahead` seconds from now (negative: in the past).
     fn sweep_at(&mut self, ahead: f64) -> PyResult<usize> {
         if ahead.is_nan() {
-            return Err(pyo3::exceptions::PyValueError::new_err("the instant to sweep at is NaN"));
+            return Err(pyo3::exceptions::PyValueError::new_err(
+                "the instant to sweep at is NaN",
+            ));
         }
         let now = Instant::now();
         let at = if ahead >= 0.0 {
-            Duration::try_from_secs_f64(ahead).ok().and_then(|d| now.checked_add(d))
+            Duration::try_from_secs_f64(ahead)
+                .ok()
+                .and_then(|d| now.checked_add(d))
         } else {
-            Duration::try_from_secs_f64(-ahead).ok().and_then(|d| now.checked_sub(d))
+            Duration::try_from_secs_f64(-ahead)
+                .ok()
+                .and_then(|d| now.checked_sub(d))
         };
         let Some(at) = at else {
             if ahead > 0.0 {
@@ -512,9 +537,17 @@ impl Encoder {
     }
 
     /// A request frame.
-    fn request<'py>(&mut self, py: Python<'py>, request_id: u16, op: &str, payload: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
+    fn request<'py>(
+        &mut self,
+        py: Python<'py>,
+        request_id: u16,
+        op: &str,
+        payload: &[u8],
+    ) -> PyResult<Bound<'py, PyBytes>> {
         let op = op_named(op)?;
-        let frame = py.allow_threads(|| self.inner.request(request_id, op, payload)).map_err(to_py)?;
+        let frame = py
+            .allow_threads(|| self.inner.request(request_id, op, payload))
+            .map_err(to_py)?;
         Ok(PyBytes::new(py, &frame))
     }
 
@@ -601,11 +634,17 @@ impl Decoder {
 
     /// Feeds one frame; returns the message it completes, if any.
     fn decode<'py>(&mut self, py: Python<'py>, frame: &[u8]) -> PyResult<Option<Bound<'py, PyTuple>>> {
-        let message = py
-            .allow_threads(|| self.inner.decode(frame))
-            .map_err(to_py)?;
+        let message = py.allow_threads(|| self.inner.decode(frame)).map_err(to_py)?;
         message
-            .map(|m| (m.flags.bits(), m.request_id, m.op.name(), PyBytes::new(py, &m.payload)).into_pyobject(py))
+            .map(|m| {
+                (
+                    m.flags.bits(),
+                    m.request_id,
+                    m.op.name(),
+                    PyBytes::new(py, &m.payload),
+                )
+                    .into_pyobject(py)
+            })
             .transpose()
     }
 
