@@ -25,7 +25,7 @@ fn project() -> PathBuf {
 /// test files (`tests/*.rs`, not their data), the examples and the benches
 /// come along because Cargo.toml declares some of them and would not parse
 /// without; `hswire` because it is a member of the workspace.
-const COPIED: [&str; 11] = [
+const COPIED: [&str; 13] = [
     "Cargo.toml",
     "Cargo.lock",
     "build.rs",
@@ -37,6 +37,9 @@ const COPIED: [&str; 11] = [
     "examples",
     "benches",
     "hswire",
+    // The Python package's crate, a workspace member: its manifest and source.
+    "bindings/python/Cargo.toml",
+    "bindings/python/src",
 ];
 
 fn copy(from: &Path, to: &Path) {
