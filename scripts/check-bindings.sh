@@ -19,7 +19,7 @@ loud() {
 
 echo "-- Python binding vs hs_py.ws_codec and hswire"
 if python="$(scripts/python-env.sh)"; then
-    "$python" -m unittest discover -s bindings/python -v
+    "$python" -m unittest discover -s bindings/python/tests -p test_protocol.py -v
 else
     loud "the Python binding (no Python >= 3.13 with haystack-py; see above)"
 fi

@@ -25,7 +25,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// The Python module (default: bindings/python/haystack_wire.py).
+    /// The Python module (default: bindings/python/python/haystack_wire/protocol.py).
     Python(Out),
     /// The JavaScript module and its TypeScript declarations (default: bindings/typescript/).
     Typescript(Out),

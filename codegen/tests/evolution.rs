@@ -25,7 +25,7 @@ fn project() -> PathBuf {
 /// test files (`tests/*.rs`, not their data), the examples and the benches
 /// come along because Cargo.toml declares some of them and would not parse
 /// without; `hswire` because it is a member of the workspace.
-const COPIED: [&str; 11] = [
+const COPIED: [&str; 13] = [
     "Cargo.toml",
     "Cargo.lock",
     "build.rs",
@@ -37,6 +37,9 @@ const COPIED: [&str; 11] = [
     "examples",
     "benches",
     "hswire",
+    // The Python package's crate, a workspace member: its manifest and source.
+    "bindings/python/Cargo.toml",
+    "bindings/python/src",
 ];
 
 fn copy(from: &Path, to: &Path) {
@@ -185,10 +188,10 @@ fn a_new_op_builds_round_trips_and_passes_compat() {
     let generated = copy.codegen(&["generate"]);
     assert!(generated.status.success(), "{}", text(&generated.stderr));
     assert!(copy
-        .read("bindings/python/haystack_wire.py")
+        .read("bindings/python/python/haystack_wire/protocol.py")
         .contains("\"hisReadBatch\": 19,"));
     assert!(copy
-        .read("bindings/python/haystack_wire.py")
+        .read("bindings/python/python/haystack_wire/protocol.py")
         .contains("19: \"hisReadBatch\","));
     assert!(copy
         .read("bindings/typescript/haystack_wire.js")

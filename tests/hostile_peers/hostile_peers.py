@@ -7,7 +7,7 @@ here (the last one against `hswire call`), measures what it did to the server
 script exits 1 when any attack missed its target.
 
 Every flag value, op code, header layout and handshake name comes from the
-generated binding, bindings/python/haystack_wire.py, imported by path.
+generated binding, bindings/python/python/haystack_wire/protocol.py, imported by path.
 Every loop is bounded in count and time, and every process started here is
 stopped by its pid at the end, also when an attack fails or the run is
 interrupted.
@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def load_binding() -> Any:
-    path = ROOT / "bindings" / "python" / "haystack_wire.py"
+    path = ROOT / "bindings" / "python" / "python" / "haystack_wire" / "protocol.py"
     spec = importlib.util.spec_from_file_location("haystack_wire", path)
     if spec is None or spec.loader is None:
         raise RuntimeError(f"cannot load the binding at {path}")

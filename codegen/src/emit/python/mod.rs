@@ -9,7 +9,7 @@ use crate::model::bindings::{Base, HeaderSection, Kind, Surface, Topic, Value};
 use crate::model::{Protocol, WireType};
 
 /// Where the module is checked in, relative to the project root.
-pub const PATH: &str = "bindings/python/haystack_wire.py";
+pub const PATH: &str = "bindings/python/python/haystack_wire/protocol.py";
 
 /// `header_size`, written by hand in `static/`: it does not depend on the spec.
 const HEADER_SIZE: &str = include_str!("static/header_size.py");

@@ -1,21 +1,39 @@
-"""Checks the generated Python binding against the reference and our decoder.
+"""Checks the generated constants module against the reference and our decoder.
 
-Run with a Python that has haystack-py installed, and HSWIRE set to the path
-of the `hswire` binary (`cargo build -p hswire`):
+The module, `haystack_wire/protocol.py`, is loaded from its file, so these
+checks need neither the native extension nor an installed package. Run with a
+Python that has haystack-py installed, and HSWIRE set to the path of the
+`hswire` binary (`cargo build -p hswire`):
 
-    HSWIRE=target/debug/hswire python -m unittest discover -s bindings/python -v
+    HSWIRE=target/debug/hswire python -m unittest discover -s bindings/python/tests -p test_protocol.py -v
 """
 
 import asyncio
 import base64
+import importlib.util
 import json
 import os
 import subprocess
 import unittest
 import zlib
+from pathlib import Path
 
-import haystack_wire as hw
 from hs_py import ws_codec as reference
+
+PROTOCOL = Path(__file__).resolve().parents[1] / "python" / "haystack_wire" / "protocol.py"
+
+
+def load_protocol():
+    """The generated constants module, loaded from its file under its package name."""
+    spec = importlib.util.spec_from_file_location("haystack_wire.protocol", PROTOCOL)
+    if spec is None or spec.loader is None:
+        raise RuntimeError(f"cannot load {PROTOCOL}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+hw = load_protocol()
 
 
 def decode_with_hswire(*frames: bytes) -> list[dict]:

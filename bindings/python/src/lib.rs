@@ -1,0 +1,678 @@
+//! `haystack_wire._native`: the crate's codec for Python.
+//!
+//! Two surfaces share this module. The functions and `Assembler` serve
+//! `haystack_wire.ws_codec`, the drop-in for `hs_py.ws_codec`, which keeps
+//! the reference's signatures in Python and calls down here for the bytes.
+//! `Encoder` and `Decoder` are the Pythonic API: one of each per connection,
+//! keeping their compressor state.
+//!
+//! Every function takes its input as `bytes` without copying it, does its
+//! work with the GIL released, and raises a subclass of `WireError`
+//! (a `ValueError`) whose message is the crate's, naming the values at fault.
+
+mod errors;
+
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use haystack_wire::protocol::{
+    AlgorithmHeader, BaseHeader, Compression, Flags, FrameHeader, HeaderError, Op,
+};
+use haystack_wire::{ChunkAssembler, Clock, Compressor, Decompressor, Error};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyList, PyTuple};
+
+use crate::errors::{chunk_error, to_py};
+
+/// Payloads from this size on are copied with the GIL released; below it, the
+/// cost of releasing the GIL exceeds the copy's.
+const RELEASE_GIL_FROM: usize = 64 * 1024;
+
+thread_local! {
+    /// One compressor per thread: its zlib state is reused from frame to frame.
+    static COMPRESSOR: RefCell<Compressor> = RefCell::new(Compressor::new());
+    /// One decompressor per thread, likewise.
+    static DECOMPRESSOR: RefCell<Decompressor> = RefCell::new(Decompressor::new());
+}
+
+/// The limits a receiver enforces on what a peer sends (the crate's `Limits`).
+///
+/// Every field is a number of bytes, except `max_chunks` and `max_pending`,
+/// which count chunks and sequences.
+#[pyclass(module = "haystack_wire._native", get_all, set_all, eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Limits {
+    /// The largest frame accepted, in bytes on the wire.
+    max_frame: usize,
+    /// The most bytes one frame's payload may decompress to.
+    max_frame_payload: usize,
+    /// The most bytes a reassembled message may hold.
+    max_message: usize,
+    /// The most chunks one message may have.
+    max_chunks: usize,
+    /// The most incomplete sequences held at once.
+    max_pending: usize,
+    /// The most payload bytes held across all incomplete sequences.
+    max_pending_bytes: usize,
+}
+
+const DEFAULT_LIMITS: haystack_wire::Limits = haystack_wire::Limits::DEFAULT;
+
+#[pymethods]
+impl Limits {
+    /// Limits with the crate's defaults, each overridable by keyword.
+    #[new]
+    #[pyo3(signature = (
+        *,
+        max_frame = DEFAULT_LIMITS.max_frame,
+        max_frame_payload = DEFAULT_LIMITS.max_frame_payload,
+        max_message = DEFAULT_LIMITS.max_message,
+        max_chunks = DEFAULT_LIMITS.max_chunks,
+        max_pending = DEFAULT_LIMITS.max_pending,
+        max_pending_bytes = DEFAULT_LIMITS.max_pending_bytes,
+    ))]
+    fn new(
+        max_frame: usize,
+        max_frame_payload: usize,
+        max_message: usize,
+        max_chunks: usize,
+        max_pending: usize,
+        max_pending_bytes: usize,
+    ) -> Self {
+        Limits {
+            max_frame,
+            max_frame_payload,
+            max_message,
+            max_chunks,
+            max_pending,
+            max_pending_bytes,
+        }
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Limits(max_frame={}, max_frame_payload={}, max_message={}, max_chunks={}, max_pending={}, max_pending_bytes={})",
+            self.max_frame,
+            self.max_frame_payload,
+            self.max_message,
+            self.max_chunks,
+            self.max_pending,
+            self.max_pending_bytes
+        )
+    }
+}
+
+impl From<Limits> for haystack_wire::Limits {
+    fn from(l: Limits) -> Self {
+        haystack_wire::Limits {
+            max_frame: l.max_frame,
+            max_frame_payload: l.max_frame_payload,
+            max_message: l.max_message,
+            max_chunks: l.max_chunks,
+            max_pending: l.max_pending,
+            max_pending_bytes: l.max_pending_bytes,
+        }
+    }
+}
+
+/// The algorithm with id `id`, or the crate's error naming it.
+fn algorithm(id: u8) -> Result<Compression, Error> {
+    Compression::from_id(id).ok_or(Error::Header(HeaderError::UnknownCompression { id }))
+}
+
+/// The op with code `code`, or the crate's error naming it and the frame it was for.
+fn op(code: u8, request_id: u16, flags: u8) -> Result<Op, Error> {
+    Op::from_code(code).ok_or(Error::Header(HeaderError::UnknownOp {
+        code,
+        request_id,
+        flags: Flags::from_bits(flags),
+    }))
+}
+
+/// `bytes` holding `data`, copied with the GIL released when it is large.
+fn bytes_of<'py>(py: Python<'py>, parts: &[&[u8]]) -> PyResult<Bound<'py, PyBytes>> {
+    let len = parts.iter().map(|p| p.len()).sum();
+    PyBytes::new_with(py, len, |buf| {
+        let mut fill = move || {
+            let mut at = 0;
+            for part in parts {
+                if let Some(dest) = buf.get_mut(at..at + part.len()) {
+                    dest.copy_from_slice(part);
+                }
+                at += part.len();
+            }
+        };
+        if len >= RELEASE_GIL_FROM {
+            py.allow_threads(fill);
+        } else {
+            fill();
+        }
+        Ok(())
+    })
+}
+
+/// Compresses `data` with algorithm `algorithm` (an id), whatever its size.
+#[pyfunction]
+fn compress<'py>(py: Python<'py>, data: &[u8], algorithm: u8) -> PyResult<Bound<'py, PyBytes>> {
+    let algorithm = self::algorithm(algorithm).map_err(to_py)?;
+    let out = py
+        .allow_threads(|| {
+            let mut out = Vec::new();
+            COMPRESSOR.with_borrow_mut(|c| c.compress(algorithm, data, &mut out))?;
+            Ok::<_, Error>(out)
+        })
+        .map_err(to_py)?;
+    Ok(PyBytes::new(py, &out))
+}
+
+/// Decompresses `data` with algorithm `algorithm` (an id), refusing to write
+/// more than `limit` bytes; the stream must end exactly where `data` does.
+#[pyfunction]
+fn decompress<'py>(
+    py: Python<'py>,
+    data: &[u8],
+    algorithm: u8,
+    limit: usize,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let algorithm = self::algorithm(algorithm).map_err(to_py)?;
+    let out = py
+        .allow_threads(|| {
+            let mut out = Vec::new();
+            DECOMPRESSOR.with_borrow_mut(|d| d.decompress(algorithm, data, limit, &mut out))?;
+            Ok::<_, Error>(out)
+        })
+        .map_err(to_py)?;
+    Ok(PyBytes::new(py, &out))
+}
+
+/// One frame: `flags` (as given), `request_id`, op code `op`, and `payload`,
+/// compressed with `compression` (an id) when it has at least `threshold`
+/// bytes, as the reference's encoders do.
+#[pyfunction]
+#[pyo3(signature = (flags, request_id, op, payload, compression, threshold))]
+fn encode_frame<'py>(
+    py: Python<'py>,
+    flags: u8,
+    request_id: u16,
+    op: u8,
+    payload: &[u8],
+    compression: Option<u8>,
+    threshold: usize,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let base = BaseHeader {
+        flags: Flags::from_bits(flags),
+        request_id,
+        op: self::op(op, request_id, flags).map_err(to_py)?,
+    };
+    let algorithm = compression.map(algorithm).transpose().map_err(to_py)?;
+    match algorithm.filter(|_| payload.len() >= threshold) {
+        None => {
+            let header = FrameHeader::new(base);
+            let mut head = Vec::with_capacity(FrameHeader::MAX_LEN);
+            header.write_to(&mut head);
+            bytes_of(py, &[&head, payload])
+        }
+        Some(algorithm) => {
+            let out = py
+                .allow_threads(|| {
+                    let header = FrameHeader {
+                        algorithm: Some(AlgorithmHeader { algorithm }),
+                        ..FrameHeader::new(base)
+                    };
+                    let mut out = Vec::new();
+                    header.write_to(&mut out);
+                    COMPRESSOR.with_borrow_mut(|c| c.compress(algorithm, payload, &mut out))?;
+                    Ok::<_, Error>(out)
+                })
+                .map_err(to_py)?;
+            Ok(PyBytes::new(py, &out))
+        }
+    }
+}
+
+/// `frames` as a list of `bytes`.
+fn frame_list<'py>(py: Python<'py>, frames: Vec<Vec<u8>>) -> PyResult<Bound<'py, PyList>> {
+    PyList::new(py, frames.iter().map(|f| PyBytes::new(py, f)))
+}
+
+/// The chunked frames of `payload`: chunks of `chunk_size` bytes, each
+/// compressed on its own with `compression` (an id) when given, on all cores
+/// when `parallel` and there is more than one chunk to compress.
+#[pyfunction]
+#[pyo3(signature = (flags, request_id, op, payload, compression, chunk_size, parallel = true))]
+#[allow(clippy::too_many_arguments)]
+fn encode_chunked<'py>(
+    py: Python<'py>,
+    flags: u8,
+    request_id: u16,
+    op: u8,
+    payload: &[u8],
+    compression: Option<u8>,
+    chunk_size: usize,
+    parallel: bool,
+) -> PyResult<Bound<'py, PyList>> {
+    let base = BaseHeader {
+        flags: Flags::from_bits(flags),
+        request_id,
+        op: self::op(op, request_id, flags).map_err(to_py)?,
+    };
+    let algorithm = compression.map(algorithm).transpose().map_err(to_py)?;
+    let frames = py
+        .allow_threads(|| {
+            let mut encoder = haystack_wire::Encoder::new()
+                .with_compression(algorithm)
+                .with_chunk_size(chunk_size);
+            if parallel && algorithm.is_some() && payload.len() > chunk_size {
+                encoder.encode_chunked_parallel(base, payload)
+            } else {
+                encoder.encode_chunked(base, payload)
+            }
+        })
+        .map_err(to_py)?;
+    frame_list(py, frames)
+}
+
+/// Reads one frame the way `hs_py.ws_codec.decode_binary_frame` does, under
+/// `limits`: `(flags, request_id, op_name, payload)`, the payload
+/// decompressed; for a chunked frame, everything after the base header, for
+/// `Assembler.feed`.
+#[pyfunction]
+fn decode_frame<'py>(py: Python<'py>, data: &[u8], limits: Limits) -> PyResult<Bound<'py, PyTuple>> {
+    if data.len() > limits.max_frame {
+        return Err(to_py(Error::FrameTooLarge {
+            len: data.len(),
+            limit: limits.max_frame,
+        }));
+    }
+    let (header, payload) = FrameHeader::decode(data).map_err(|e| to_py(e.into()))?;
+    let base = header.base;
+    let payload = if header.chunk.is_some() {
+        bytes_of(py, &[data.get(BaseHeader::LEN..).unwrap_or_default()])?
+    } else if let Some(a) = header.algorithm {
+        let limit = limits.max_frame_payload.min(limits.max_message);
+        decompress(py, payload, a.algorithm.id(), limit)?
+    } else {
+        bytes_of(py, &[payload])?
+    };
+    (base.flags.bits(), base.request_id, base.op.name(), payload).into_pyobject(py)
+}
+
+/// The clock of an `Assembler`: the system's monotonic clock, unless a sweep
+/// at a caller's instant is under way.
+#[derive(Debug, Clone, Default)]
+struct SweepClock(Arc<Mutex<Option<Instant>>>);
+
+impl Clock for SweepClock {
+    fn now(&self) -> Instant {
+        match self.0.lock() {
+            Ok(at) => at.unwrap_or_else(Instant::now),
+            Err(_) => Instant::now(),
+        }
+    }
+}
+
+/// Reassembles chunked frames the way `hs_py.ws_codec.ChunkAssembler` is
+/// used, within limits: sequences keyed by (request id, op), a time to live
+/// counted from each sequence's first chunk.
+#[pyclass(module = "haystack_wire._native")]
+struct Assembler {
+    inner: ChunkAssembler<SweepClock>,
+    clock: SweepClock,
+    ttl: Duration,
+    limits: Limits,
+}
+
+/// `seconds` as a duration, refusing what is not a finite, non-negative number.
+fn duration(seconds: f64, what: &str) -> PyResult<Duration> {
+    Duration::try_from_secs_f64(seconds).map_err(|_| {
+        pyo3::exceptions::PyValueError::new_err(format!(
+            "{what} must be a finite number of seconds >= 0, not {seconds}"
+        ))
+    })
+}
+
+impl Assembler {
+    fn fresh(clock: &SweepClock, ttl: Duration, limits: Limits) -> ChunkAssembler<SweepClock> {
+        ChunkAssembler::with_clock(clock.clone())
+            .with_ttl(ttl)
+            .with_limits(limits.into())
+    }
+
+    /// Feeds one chunk; `chunk_data` is everything after the base header.
+    fn feed_chunk(
+        &mut self,
+        flags: u8,
+        request_id: u16,
+        op: Op,
+        chunk_data: &[u8],
+    ) -> Result<Option<Vec<u8>>, FeedError> {
+        let base = BaseHeader {
+            flags: Flags::from_bits(flags),
+            request_id,
+            op,
+        };
+        if !base.flags.contains(Flags::CHUNKED) {
+            return Err(FeedError::NotChunked(flags));
+        }
+        // The base header, then as much of the rest as the longest header
+        // could need: enough to read the sections the flags announce.
+        let mut head = [0u8; FrameHeader::MAX_LEN];
+        let (front, back) = head.split_at_mut(BaseHeader::LEN);
+        front.copy_from_slice(&base.to_bytes());
+        let take = back.len().min(chunk_data.len());
+        back[..take].copy_from_slice(&chunk_data[..take]);
+        let (header, _) = FrameHeader::decode(&head[..BaseHeader::LEN + take]).map_err(Error::from)?;
+        let payload = chunk_data
+            .get(header.encoded_len() - BaseHeader::LEN..)
+            .unwrap_or_default();
+        self.inner.admit(&header)?;
+        let payload = match header.algorithm {
+            None => Cow::Borrowed(payload),
+            Some(a) => {
+                let mut out = Vec::new();
+                let result = DECOMPRESSOR.with_borrow_mut(|d| {
+                    d.decompress(a.algorithm, payload, self.limits.max_frame_payload, &mut out)
+                });
+                if let Err(error) = result {
+                    self.inner.discard(request_id, op);
+                    return Err(error.into());
+                }
+                Cow::Owned(out)
+            }
+        };
+        Ok(self
+            .inner
+            .insert(&header, payload)?
+            .map(|m| m.payload.into_owned()))
+    }
+}
+
+/// Why a chunk was refused.
+enum FeedError {
+    /// The crate refused it.
+    Wire(Error),
+    /// Its flags lack the chunked flag.
+    NotChunked(u8),
+}
+
+impl From<Error> for FeedError {
+    fn from(e: Error) -> Self {
+        FeedError::Wire(e)
+    }
+}
+
+#[pymethods]
+impl Assembler {
+    /// An assembler dropping sequences `ttl_seconds` after their first chunk,
+    /// enforcing `limits`.
+    #[new]
+    fn new(ttl_seconds: f64, limits: Limits) -> PyResult<Self> {
+        let ttl = duration(ttl_seconds, "ttl_seconds")?;
+        let clock = SweepClock::default();
+        Ok(Assembler {
+            inner: Assembler::fresh(&clock, ttl, limits),
+            clock,
+            ttl,
+            limits,
+        })
+    }
+
+    /// Feeds one chunked frame's parts, as `decode_frame` returned them;
+    /// returns the whole payload when this chunk completes its sequence.
+    fn feed<'py>(
+        &mut self,
+        py: Python<'py>,
+        flags: u8,
+        request_id: u16,
+        op: &str,
+        chunk_data: &[u8],
+    ) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        let Some(op) = Op::from_name(op) else {
+            return Err(errors::unknown_operation(op));
+        };
+        let done = py
+            .allow_threads(|| self.feed_chunk(flags, request_id, op, chunk_data))
+            .map_err(|e| match e {
+                FeedError::Wire(e) => to_py(e),
+                FeedError::NotChunked(flags) => chunk_error(format!(
+                    "A frame with flags {flags:#04x} is not chunked: only chunked frames are fed to an assembler"
+                )),
+            })?;
+        Ok(done.map(|payload| PyBytes::new(py, &payload)))
+    }
+
+    /// Drops the sequences whose first chunk is older than the TTL at the
+    /// instant `ahead` seconds from now (negative: in the past).
+    fn sweep_at(&mut self, ahead: f64) -> PyResult<usize> {
+        if ahead.is_nan() {
+            return Err(pyo3::exceptions::PyValueError::new_err(
+                "the instant to sweep at is NaN",
+            ));
+        }
+        let now = Instant::now();
+        let at = if ahead >= 0.0 {
+            Duration::try_from_secs_f64(ahead)
+                .ok()
+                .and_then(|d| now.checked_add(d))
+        } else {
+            Duration::try_from_secs_f64(-ahead)
+                .ok()
+                .and_then(|d| now.checked_sub(d))
+        };
+        let Some(at) = at else {
+            if ahead > 0.0 {
+                // Later than any clock reading: every sequence has expired.
+                let dropped = self.inner.pending_count();
+                self.inner = Assembler::fresh(&self.clock, self.ttl, self.limits);
+                return Ok(dropped);
+            }
+            // Earlier than any sequence: none has expired.
+            return Ok(0);
+        };
+        if let Ok(mut slot) = self.clock.0.lock() {
+            *slot = Some(at);
+        }
+        let dropped = self.inner.sweep_expired();
+        if let Ok(mut slot) = self.clock.0.lock() {
+            *slot = None;
+        }
+        Ok(dropped)
+    }
+
+    /// How many sequences are incomplete.
+    #[getter]
+    fn pending_count(&self) -> usize {
+        self.inner.pending_count()
+    }
+
+    /// How many payload bytes the incomplete sequences hold.
+    #[getter]
+    fn pending_bytes(&self) -> usize {
+        self.inner.pending_bytes()
+    }
+
+    /// The limits in force.
+    #[getter]
+    fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Replaces the limits; incomplete sequences meet them with their next chunk.
+    #[setter]
+    fn set_limits(&mut self, limits: Limits) {
+        self.limits = limits;
+        self.inner.set_limits(limits.into());
+    }
+}
+
+/// The op named `name`, or the error the drop-in raises for it.
+fn op_named(name: &str) -> PyResult<Op> {
+    Op::from_name(name).ok_or_else(|| errors::unknown_operation(name))
+}
+
+/// Encodes messages into frames; one per connection, keeping its compressor.
+///
+/// `compression` is an algorithm id or `None`; single frames are compressed
+/// from `threshold` bytes on, chunks always.
+#[pyclass(module = "haystack_wire._native")]
+struct Encoder {
+    inner: haystack_wire::Encoder,
+}
+
+#[pymethods]
+impl Encoder {
+    /// An encoder with the spec's defaults unless given.
+    #[new]
+    #[pyo3(signature = (compression = None, *, threshold = haystack_wire::protocol::defaults::COMPRESS_THRESHOLD, chunk_size = haystack_wire::protocol::defaults::CHUNK_SIZE))]
+    fn new(compression: Option<u8>, threshold: usize, chunk_size: usize) -> PyResult<Self> {
+        let algorithm = compression.map(algorithm).transpose().map_err(to_py)?;
+        Ok(Encoder {
+            inner: haystack_wire::Encoder::new()
+                .with_compression(algorithm)
+                .with_threshold(threshold)
+                .with_chunk_size(chunk_size),
+        })
+    }
+
+    /// A request frame.
+    fn request<'py>(
+        &mut self,
+        py: Python<'py>,
+        request_id: u16,
+        op: &str,
+        payload: &[u8],
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let op = op_named(op)?;
+        let frame = py
+            .allow_threads(|| self.inner.request(request_id, op, payload))
+            .map_err(to_py)?;
+        Ok(PyBytes::new(py, &frame))
+    }
+
+    /// A response frame; an error response when `is_error`.
+    #[pyo3(signature = (request_id, op, payload, *, is_error = false))]
+    fn response<'py>(
+        &mut self,
+        py: Python<'py>,
+        request_id: u16,
+        op: &str,
+        payload: &[u8],
+        is_error: bool,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let op = op_named(op)?;
+        let frame = py
+            .allow_threads(|| self.inner.response(request_id, op, payload, is_error))
+            .map_err(to_py)?;
+        Ok(PyBytes::new(py, &frame))
+    }
+
+    /// A push frame.
+    fn push<'py>(&mut self, py: Python<'py>, op: &str, payload: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
+        let op = op_named(op)?;
+        let frame = py.allow_threads(|| self.inner.push(op, payload)).map_err(to_py)?;
+        Ok(PyBytes::new(py, &frame))
+    }
+
+    /// The chunked frames of `payload`, with `flags` (the response, error and
+    /// push bits) on each; chunks compressed on all cores when `parallel`.
+    #[pyo3(signature = (flags, request_id, op, payload, *, parallel = true))]
+    fn chunked<'py>(
+        &mut self,
+        py: Python<'py>,
+        flags: u8,
+        request_id: u16,
+        op: &str,
+        payload: &[u8],
+        parallel: bool,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let base = BaseHeader {
+            flags: Flags::from_bits(flags),
+            request_id,
+            op: op_named(op)?,
+        };
+        let frames = py
+            .allow_threads(|| {
+                if parallel && self.inner.compression().is_some() {
+                    self.inner.encode_chunked_parallel(base, payload)
+                } else {
+                    self.inner.encode_chunked(base, payload)
+                }
+            })
+            .map_err(to_py)?;
+        frame_list(py, frames)
+    }
+}
+
+/// Turns the frames of one connection into messages, within limits.
+///
+/// `decode` returns `(flags, request_id, op, payload)` for each complete
+/// message (the flags without the compressed and chunked bits), and `None`
+/// for a chunk that does not complete its sequence.
+#[pyclass(module = "haystack_wire._native")]
+struct Decoder {
+    inner: haystack_wire::Decoder,
+}
+
+#[pymethods]
+impl Decoder {
+    /// A decoder with `limits` (default: the crate's) and a reassembly TTL
+    /// (default: the spec's).
+    #[new]
+    #[pyo3(signature = (limits = None, *, ttl_seconds = None))]
+    fn new(limits: Option<Limits>, ttl_seconds: Option<f64>) -> PyResult<Self> {
+        let mut inner = haystack_wire::Decoder::new();
+        if let Some(limits) = limits {
+            inner = inner.with_limits(limits.into());
+        }
+        if let Some(seconds) = ttl_seconds {
+            inner = inner.with_ttl(duration(seconds, "ttl_seconds")?);
+        }
+        Ok(Decoder { inner })
+    }
+
+    /// Feeds one frame; returns the message it completes, if any.
+    fn decode<'py>(&mut self, py: Python<'py>, frame: &[u8]) -> PyResult<Option<Bound<'py, PyTuple>>> {
+        let message = py.allow_threads(|| self.inner.decode(frame)).map_err(to_py)?;
+        message
+            .map(|m| {
+                (
+                    m.flags.bits(),
+                    m.request_id,
+                    m.op.name(),
+                    PyBytes::new(py, &m.payload),
+                )
+                    .into_pyobject(py)
+            })
+            .transpose()
+    }
+
+    /// How many sequences are incomplete.
+    #[getter]
+    fn pending_count(&self) -> usize {
+        self.inner.pending_count()
+    }
+
+    /// How many payload bytes the incomplete sequences hold.
+    #[getter]
+    fn pending_bytes(&self) -> usize {
+        self.inner.pending_bytes()
+    }
+}
+
+/// The native module.
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    errors::register(m)?;
+    m.add_class::<Limits>()?;
+    m.add_class::<Assembler>()?;
+    m.add_class::<Encoder>()?;
+    m.add_class::<Decoder>()?;
+    m.add_function(wrap_pyfunction!(compress, m)?)?;
+    m.add_function(wrap_pyfunction!(decompress, m)?)?;
+    m.add_function(wrap_pyfunction!(encode_frame, m)?)?;
+    m.add_function(wrap_pyfunction!(encode_chunked, m)?)?;
+    m.add_function(wrap_pyfunction!(decode_frame, m)?)?;
+    Ok(())
+}
