@@ -211,7 +211,7 @@ fn encode_frame<'py>(
         None => {
             let header = FrameHeader::new(base);
             let mut head = Vec::with_capacity(FrameHeader::MAX_LEN);
-            header.write_to(&mut head);
+            header.encode_into(&mut head);
             bytes_of(py, &[&head, payload])
         }
         Some(algorithm) => {
@@ -222,7 +222,7 @@ fn encode_frame<'py>(
                         ..FrameHeader::new(base)
                     };
                     let mut out = Vec::new();
-                    header.write_to(&mut out);
+                    header.encode_into(&mut out);
                     COMPRESSOR.with_borrow_mut(|c| c.compress(algorithm, payload, &mut out))?;
                     Ok::<_, Error>(out)
                 })
@@ -360,7 +360,7 @@ impl Assembler {
         // could need: enough to read the sections the flags announce.
         let mut head = [0u8; FrameHeader::MAX_LEN];
         let (front, back) = head.split_at_mut(BaseHeader::LEN);
-        front.copy_from_slice(&base.to_bytes());
+        front.copy_from_slice(&base.encode());
         let take = back.len().min(chunk_data.len());
         back[..take].copy_from_slice(&chunk_data[..take]);
         let (header, _) = FrameHeader::decode(&head[..BaseHeader::LEN + take]).map_err(Error::from)?;
