@@ -35,6 +35,26 @@ thread_local! {
     static COMPRESSOR: RefCell<Compressor> = RefCell::new(Compressor::new());
     /// One decompressor per thread, likewise.
     static DECOMPRESSOR: RefCell<Decompressor> = RefCell::new(Decompressor::new());
+    /// The buffer each thread decompresses into before the result is copied
+    /// into its `bytes`: reused, its pages stay mapped and its room grown.
+    static INFLATED: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The most room a thread's decompression buffer keeps between calls; a
+/// larger payload's room is given back once it has been copied out.
+const KEEP_INFLATED: usize = 8 << 20;
+
+/// Runs `work` on this thread's emptied decompression buffer, then gives
+/// back its room if it grew past [`KEEP_INFLATED`].
+fn with_inflated<T>(work: impl FnOnce(&mut Vec<u8>) -> T) -> T {
+    INFLATED.with_borrow_mut(|out| {
+        out.clear();
+        let result = work(out);
+        if out.capacity() > KEEP_INFLATED {
+            *out = Vec::new();
+        }
+        result
+    })
 }
 
 /// The limits a receiver enforces on what a peer sends (the crate's `Limits`).
@@ -177,14 +197,23 @@ fn decompress<'py>(
     limit: usize,
 ) -> PyResult<Bound<'py, PyBytes>> {
     let algorithm = self::algorithm(algorithm).map_err(to_py)?;
-    let out = py
-        .allow_threads(|| {
-            let mut out = Vec::new();
-            DECOMPRESSOR.with_borrow_mut(|d| d.decompress(algorithm, data, limit, &mut out))?;
-            Ok::<_, Error>(out)
-        })
-        .map_err(to_py)?;
-    Ok(PyBytes::new(py, &out))
+    inflate(py, algorithm, data, limit)
+}
+
+/// `data` decompressed with `algorithm`, at most `limit` bytes, as `bytes`:
+/// decompressed with the GIL released into this thread's reused buffer, then
+/// copied once into the `bytes` object.
+fn inflate<'py>(
+    py: Python<'py>,
+    algorithm: Compression,
+    data: &[u8],
+    limit: usize,
+) -> PyResult<Bound<'py, PyBytes>> {
+    with_inflated(|out| {
+        py.allow_threads(|| DECOMPRESSOR.with_borrow_mut(|d| d.decompress(algorithm, data, limit, out)))
+            .map_err(to_py)?;
+        bytes_of(py, &[out])
+    })
 }
 
 /// One frame: `flags` (as given), `request_id`, op code `op`, and `payload`,
@@ -237,6 +266,51 @@ fn frame_list<'py>(py: Python<'py>, frames: Vec<Vec<u8>>) -> PyResult<Bound<'py,
     PyList::new(py, frames.iter().map(|f| PyBytes::new(py, f)))
 }
 
+/// A Python exception raised while frames are emitted, or the crate's error.
+struct Raised(PyErr);
+
+impl From<Error> for Raised {
+    fn from(e: Error) -> Self {
+        Raised(to_py(e))
+    }
+}
+
+/// The chunked frames of `payload` as a list of `bytes`, made by `encoder`.
+///
+/// Uncompressed, each frame is built in one reused buffer and copied once
+/// into its `bytes`. Compressed, the chunks are compressed with the GIL
+/// released, on all cores when `parallel` and there is more than one chunk.
+fn chunked_frames<'py>(
+    py: Python<'py>,
+    encoder: &mut haystack_wire::Encoder,
+    base: BaseHeader,
+    payload: &[u8],
+    chunk_size: usize,
+    parallel: bool,
+) -> PyResult<Bound<'py, PyList>> {
+    if encoder.compression().is_none() {
+        let list = PyList::empty(py);
+        let mut scratch = Vec::new();
+        encoder
+            .encode_chunked_with(base, payload, &mut scratch, |frame| {
+                list.append(bytes_of(py, &[frame]).map_err(Raised)?)
+                    .map_err(Raised)
+            })
+            .map_err(|Raised(e)| e)?;
+        return Ok(list);
+    }
+    let frames = py
+        .allow_threads(|| {
+            if parallel && payload.len() > chunk_size {
+                encoder.encode_chunked_parallel(base, payload)
+            } else {
+                encoder.encode_chunked(base, payload)
+            }
+        })
+        .map_err(to_py)?;
+    frame_list(py, frames)
+}
+
 /// The chunked frames of `payload`: chunks of `chunk_size` bytes, each
 /// compressed on its own with `compression` (an id) when given, on all cores
 /// when `parallel` and there is more than one chunk to compress.
@@ -259,19 +333,10 @@ fn encode_chunked<'py>(
         op: self::op(op, request_id, flags).map_err(to_py)?,
     };
     let algorithm = compression.map(algorithm).transpose().map_err(to_py)?;
-    let frames = py
-        .allow_threads(|| {
-            let mut encoder = haystack_wire::Encoder::new()
-                .with_compression(algorithm)
-                .with_chunk_size(chunk_size);
-            if parallel && algorithm.is_some() && payload.len() > chunk_size {
-                encoder.encode_chunked_parallel(base, payload)
-            } else {
-                encoder.encode_chunked(base, payload)
-            }
-        })
-        .map_err(to_py)?;
-    frame_list(py, frames)
+    let mut encoder = haystack_wire::Encoder::new()
+        .with_compression(algorithm)
+        .with_chunk_size(chunk_size);
+    chunked_frames(py, &mut encoder, base, payload, chunk_size, parallel)
 }
 
 /// Reads one frame the way `hs_py.ws_codec.decode_binary_frame` does, under
@@ -292,7 +357,7 @@ fn decode_frame<'py>(py: Python<'py>, data: &[u8], limits: Limits) -> PyResult<B
         bytes_of(py, &[data.get(BaseHeader::LEN..).unwrap_or_default()])?
     } else if let Some(a) = header.algorithm {
         let limit = limits.max_frame_payload.min(limits.max_message);
-        decompress(py, payload, a.algorithm.id(), limit)?
+        inflate(py, a.algorithm, payload, limit)?
     } else {
         bytes_of(py, &[payload])?
     };
@@ -368,24 +433,25 @@ impl Assembler {
             .get(header.encoded_len() - BaseHeader::LEN..)
             .unwrap_or_default();
         self.inner.admit(&header)?;
-        let payload = match header.algorithm {
-            None => Cow::Borrowed(payload),
-            Some(a) => {
-                let mut out = Vec::new();
-                let result = DECOMPRESSOR.with_borrow_mut(|d| {
-                    d.decompress(a.algorithm, payload, self.limits.max_frame_payload, &mut out)
-                });
-                if let Err(error) = result {
-                    self.inner.discard(request_id, op);
-                    return Err(error.into());
-                }
-                Cow::Owned(out)
-            }
+        let Some(a) = header.algorithm else {
+            return Ok(self
+                .inner
+                .insert(&header, Cow::Borrowed(payload))?
+                .map(|m| m.payload.into_owned()));
         };
-        Ok(self
-            .inner
-            .insert(&header, payload)?
-            .map(|m| m.payload.into_owned()))
+        with_inflated(|out| {
+            let limit = self.limits.max_frame_payload;
+            if let Err(error) =
+                DECOMPRESSOR.with_borrow_mut(|d| d.decompress(a.algorithm, payload, limit, out))
+            {
+                self.inner.discard(request_id, op);
+                return Err(error.into());
+            }
+            Ok(self
+                .inner
+                .insert(&header, Cow::Borrowed(out.as_slice()))?
+                .map(|m| m.payload.into_owned()))
+        })
     }
 }
 
@@ -440,7 +506,7 @@ impl Assembler {
                     "A frame with flags {flags:#04x} is not chunked: only chunked frames are fed to an assembler"
                 )),
             })?;
-        Ok(done.map(|payload| PyBytes::new(py, &payload)))
+        done.map(|payload| bytes_of(py, &[&payload])).transpose()
     }
 
     /// Drops the sequences whose first chunk is older than the TTL at the
@@ -519,6 +585,7 @@ fn op_named(name: &str) -> PyResult<Op> {
 #[pyclass(module = "haystack_wire._native")]
 struct Encoder {
     inner: haystack_wire::Encoder,
+    chunk_size: usize,
 }
 
 #[pymethods]
@@ -533,6 +600,7 @@ impl Encoder {
                 .with_compression(algorithm)
                 .with_threshold(threshold)
                 .with_chunk_size(chunk_size),
+            chunk_size,
         })
     }
 
@@ -592,16 +660,7 @@ impl Encoder {
             request_id,
             op: op_named(op)?,
         };
-        let frames = py
-            .allow_threads(|| {
-                if parallel && self.inner.compression().is_some() {
-                    self.inner.encode_chunked_parallel(base, payload)
-                } else {
-                    self.inner.encode_chunked(base, payload)
-                }
-            })
-            .map_err(to_py)?;
-        frame_list(py, frames)
+        chunked_frames(py, &mut self.inner, base, payload, self.chunk_size, parallel)
     }
 }
 
