@@ -14,7 +14,7 @@ mod errors;
 
 use std::borrow::Cow;
 use std::cell::RefCell;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use std::time::{Duration, Instant};
 
 use haystack_wire::protocol::{
@@ -578,13 +578,28 @@ fn op_named(name: &str) -> PyResult<Op> {
     Op::from_name(name).ok_or_else(|| errors::unknown_operation(name))
 }
 
+/// `state` locked for this thread. While another thread holds it, this one
+/// waits with the GIL released, so that the holder can take the GIL to finish.
+/// A lock poisoned by a panic is taken as it is: the codec's state stays
+/// consistent between calls, and nothing here panics while holding it.
+fn locked<'a, T>(py: Python<'_>, state: &'a Mutex<T>) -> MutexGuard<'a, T> {
+    loop {
+        match state.try_lock() {
+            Ok(guard) => return guard,
+            Err(TryLockError::Poisoned(poisoned)) => return poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) => py.allow_threads(std::thread::yield_now),
+        }
+    }
+}
+
 /// Encodes messages into frames; one per connection, keeping its compressor.
 ///
 /// `compression` is an algorithm id or `None`; single frames are compressed
-/// from `threshold` bytes on, chunks always.
-#[pyclass(module = "haystack_wire._native")]
+/// from `threshold` bytes on, chunks always. Threads may share one encoder:
+/// their calls take turns.
+#[pyclass(module = "haystack_wire._native", frozen)]
 struct Encoder {
-    inner: haystack_wire::Encoder,
+    inner: Mutex<haystack_wire::Encoder>,
     chunk_size: usize,
 }
 
@@ -596,25 +611,28 @@ impl Encoder {
     fn new(compression: Option<u8>, threshold: usize, chunk_size: usize) -> PyResult<Self> {
         let algorithm = compression.map(algorithm).transpose().map_err(to_py)?;
         Ok(Encoder {
-            inner: haystack_wire::Encoder::new()
-                .with_compression(algorithm)
-                .with_threshold(threshold)
-                .with_chunk_size(chunk_size),
+            inner: Mutex::new(
+                haystack_wire::Encoder::new()
+                    .with_compression(algorithm)
+                    .with_threshold(threshold)
+                    .with_chunk_size(chunk_size),
+            ),
             chunk_size,
         })
     }
 
     /// A request frame.
     fn request<'py>(
-        &mut self,
+        &self,
         py: Python<'py>,
         request_id: u16,
         op: &str,
         payload: &[u8],
     ) -> PyResult<Bound<'py, PyBytes>> {
         let op = op_named(op)?;
+        let encoder: &mut haystack_wire::Encoder = &mut locked(py, &self.inner);
         let frame = py
-            .allow_threads(|| self.inner.request(request_id, op, payload))
+            .allow_threads(|| encoder.request(request_id, op, payload))
             .map_err(to_py)?;
         Ok(PyBytes::new(py, &frame))
     }
@@ -622,7 +640,7 @@ impl Encoder {
     /// A response frame; an error response when `is_error`.
     #[pyo3(signature = (request_id, op, payload, *, is_error = false))]
     fn response<'py>(
-        &mut self,
+        &self,
         py: Python<'py>,
         request_id: u16,
         op: &str,
@@ -630,16 +648,18 @@ impl Encoder {
         is_error: bool,
     ) -> PyResult<Bound<'py, PyBytes>> {
         let op = op_named(op)?;
+        let encoder: &mut haystack_wire::Encoder = &mut locked(py, &self.inner);
         let frame = py
-            .allow_threads(|| self.inner.response(request_id, op, payload, is_error))
+            .allow_threads(|| encoder.response(request_id, op, payload, is_error))
             .map_err(to_py)?;
         Ok(PyBytes::new(py, &frame))
     }
 
     /// A push frame.
-    fn push<'py>(&mut self, py: Python<'py>, op: &str, payload: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
+    fn push<'py>(&self, py: Python<'py>, op: &str, payload: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
         let op = op_named(op)?;
-        let frame = py.allow_threads(|| self.inner.push(op, payload)).map_err(to_py)?;
+        let encoder: &mut haystack_wire::Encoder = &mut locked(py, &self.inner);
+        let frame = py.allow_threads(|| encoder.push(op, payload)).map_err(to_py)?;
         Ok(PyBytes::new(py, &frame))
     }
 
@@ -647,7 +667,7 @@ impl Encoder {
     /// push bits) on each; chunks compressed on all cores when `parallel`.
     #[pyo3(signature = (flags, request_id, op, payload, *, parallel = true))]
     fn chunked<'py>(
-        &mut self,
+        &self,
         py: Python<'py>,
         flags: u8,
         request_id: u16,
@@ -660,7 +680,8 @@ impl Encoder {
             request_id,
             op: op_named(op)?,
         };
-        chunked_frames(py, &mut self.inner, base, payload, self.chunk_size, parallel)
+        let encoder: &mut haystack_wire::Encoder = &mut locked(py, &self.inner);
+        chunked_frames(py, encoder, base, payload, self.chunk_size, parallel)
     }
 }
 
@@ -668,10 +689,12 @@ impl Encoder {
 ///
 /// `decode` returns `(flags, request_id, op, payload)` for each complete
 /// message (the flags without the compressed and chunked bits), and `None`
-/// for a chunk that does not complete its sequence.
-#[pyclass(module = "haystack_wire._native")]
+/// for a chunk that does not complete its sequence. Threads may share one
+/// decoder: their frames are decoded one at a time, in the order their calls
+/// take the decoder.
+#[pyclass(module = "haystack_wire._native", frozen)]
 struct Decoder {
-    inner: haystack_wire::Decoder,
+    inner: Mutex<haystack_wire::Decoder>,
 }
 
 #[pymethods]
@@ -688,12 +711,15 @@ impl Decoder {
         if let Some(seconds) = ttl_seconds {
             inner = inner.with_ttl(duration(seconds, "ttl_seconds")?);
         }
-        Ok(Decoder { inner })
+        Ok(Decoder {
+            inner: Mutex::new(inner),
+        })
     }
 
     /// Feeds one frame; returns the message it completes, if any.
-    fn decode<'py>(&mut self, py: Python<'py>, frame: &[u8]) -> PyResult<Option<Bound<'py, PyTuple>>> {
-        let message = py.allow_threads(|| self.inner.decode(frame)).map_err(to_py)?;
+    fn decode<'py>(&self, py: Python<'py>, frame: &[u8]) -> PyResult<Option<Bound<'py, PyTuple>>> {
+        let decoder: &mut haystack_wire::Decoder = &mut locked(py, &self.inner);
+        let message = py.allow_threads(|| decoder.decode(frame)).map_err(to_py)?;
         message
             .map(|m| {
                 (
@@ -709,14 +735,22 @@ impl Decoder {
 
     /// How many sequences are incomplete.
     #[getter]
-    fn pending_count(&self) -> usize {
-        self.inner.pending_count()
+    fn pending_count(&self, py: Python<'_>) -> usize {
+        locked(py, &self.inner).pending_count()
     }
 
     /// How many payload bytes the incomplete sequences hold.
     #[getter]
-    fn pending_bytes(&self) -> usize {
-        self.inner.pending_bytes()
+    fn pending_bytes(&self, py: Python<'_>) -> usize {
+        locked(py, &self.inner).pending_bytes()
+    }
+
+    /// Drops the incomplete sequences whose first chunk is older than the
+    /// TTL, and returns how many there were. Decoding sweeps as chunks
+    /// arrive; call this on a timer when none may.
+    fn sweep_expired(&self, py: Python<'_>) -> usize {
+        let decoder: &mut haystack_wire::Decoder = &mut locked(py, &self.inner);
+        py.allow_threads(|| decoder.sweep_expired())
     }
 }
 
