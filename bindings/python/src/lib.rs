@@ -600,7 +600,28 @@ fn locked<'a, T>(py: Python<'_>, state: &'a Mutex<T>) -> MutexGuard<'a, T> {
 #[pyclass(module = "haystack_wire._native", frozen)]
 struct Encoder {
     inner: Mutex<haystack_wire::Encoder>,
+    compression: Option<Compression>,
+    threshold: usize,
     chunk_size: usize,
+}
+
+impl Encoder {
+    /// One frame of `payload`. Below the compression threshold (or without
+    /// compression) the frame is written straight into its `bytes`, with the
+    /// GIL held unless the payload is large; compressed, it is made with the
+    /// GIL released by the encoder's compressor.
+    fn frame<'py>(&self, py: Python<'py>, base: BaseHeader, payload: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
+        if self.compression.is_none() || payload.len() < self.threshold {
+            let mut head = Vec::with_capacity(FrameHeader::MAX_LEN);
+            FrameHeader::new(base).encode_into(&mut head);
+            return bytes_of(py, &[&head, payload]);
+        }
+        let encoder: &mut haystack_wire::Encoder = &mut locked(py, &self.inner);
+        let frame = py
+            .allow_threads(|| encoder.encode(base, payload))
+            .map_err(to_py)?;
+        Ok(PyBytes::new(py, &frame))
+    }
 }
 
 #[pymethods]
@@ -617,6 +638,8 @@ impl Encoder {
                     .with_threshold(threshold)
                     .with_chunk_size(chunk_size),
             ),
+            compression: algorithm,
+            threshold,
             chunk_size,
         })
     }
@@ -629,12 +652,7 @@ impl Encoder {
         op: &str,
         payload: &[u8],
     ) -> PyResult<Bound<'py, PyBytes>> {
-        let op = op_named(op)?;
-        let encoder: &mut haystack_wire::Encoder = &mut locked(py, &self.inner);
-        let frame = py
-            .allow_threads(|| encoder.request(request_id, op, payload))
-            .map_err(to_py)?;
-        Ok(PyBytes::new(py, &frame))
+        self.frame(py, BaseHeader::request(request_id, op_named(op)?), payload)
     }
 
     /// A response frame; an error response when `is_error`.
@@ -648,19 +666,17 @@ impl Encoder {
         is_error: bool,
     ) -> PyResult<Bound<'py, PyBytes>> {
         let op = op_named(op)?;
-        let encoder: &mut haystack_wire::Encoder = &mut locked(py, &self.inner);
-        let frame = py
-            .allow_threads(|| encoder.response(request_id, op, payload, is_error))
-            .map_err(to_py)?;
-        Ok(PyBytes::new(py, &frame))
+        let base = if is_error {
+            BaseHeader::error_response(request_id, op)
+        } else {
+            BaseHeader::response(request_id, op)
+        };
+        self.frame(py, base, payload)
     }
 
     /// A push frame.
     fn push<'py>(&self, py: Python<'py>, op: &str, payload: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
-        let op = op_named(op)?;
-        let encoder: &mut haystack_wire::Encoder = &mut locked(py, &self.inner);
-        let frame = py.allow_threads(|| encoder.push(op, payload)).map_err(to_py)?;
-        Ok(PyBytes::new(py, &frame))
+        self.frame(py, BaseHeader::push(op_named(op)?), payload)
     }
 
     /// The chunked frames of `payload`, with `flags` (the response, error and
@@ -719,14 +735,23 @@ impl Decoder {
     /// Feeds one frame; returns the message it completes, if any.
     fn decode<'py>(&self, py: Python<'py>, frame: &[u8]) -> PyResult<Option<Bound<'py, PyTuple>>> {
         let decoder: &mut haystack_wire::Decoder = &mut locked(py, &self.inner);
-        let message = py.allow_threads(|| decoder.decode(frame)).map_err(to_py)?;
+        // Releasing the GIL costs more than reading a small plain frame.
+        let compressed = frame
+            .first()
+            .is_some_and(|&flags| Flags::from_bits(flags).contains(Flags::COMPRESSED));
+        let message = if compressed || frame.len() >= RELEASE_GIL_FROM {
+            py.allow_threads(|| decoder.decode(frame))
+        } else {
+            decoder.decode(frame)
+        }
+        .map_err(to_py)?;
         message
             .map(|m| {
                 (
                     m.flags.bits(),
                     m.request_id,
                     m.op.name(),
-                    PyBytes::new(py, &m.payload),
+                    bytes_of(py, &[&m.payload])?,
                 )
                     .into_pyobject(py)
             })
