@@ -26,6 +26,13 @@ use pyo3::types::{PyBytes, PyList, PyTuple};
 
 use crate::errors::{chunk_error, to_py};
 
+/// The extension's own allocator: its large buffers (a reassembled message
+/// before it is copied into `bytes`) are then reused from call to call
+/// instead of going back to the system, and the interpreter's heap is left
+/// to the interpreter.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Payloads from this size on are copied with the GIL released; below it, the
 /// cost of releasing the GIL exceeds the copy's.
 const RELEASE_GIL_FROM: usize = 64 * 1024;
