@@ -586,15 +586,20 @@ fn op_named(name: &str) -> PyResult<Op> {
 }
 
 /// `state` locked for this thread. While another thread holds it, this one
-/// waits with the GIL released, so that the holder can take the GIL to finish.
-/// A lock poisoned by a panic is taken as it is: the codec's state stays
-/// consistent between calls, and nothing here panics while holding it.
-fn locked<'a, T>(py: Python<'_>, state: &'a Mutex<T>) -> MutexGuard<'a, T> {
+/// blocks with the GIL released, so that the holder can take the GIL to
+/// finish, then tries again with the GIL held. A lock poisoned by a panic is
+/// taken as it is: the codec's state stays consistent between calls, and
+/// nothing here panics while holding it.
+fn locked<'a, T: Send>(py: Python<'_>, state: &'a Mutex<T>) -> MutexGuard<'a, T> {
     loop {
         match state.try_lock() {
             Ok(guard) => return guard,
             Err(TryLockError::Poisoned(poisoned)) => return poisoned.into_inner(),
-            Err(TryLockError::WouldBlock) => py.allow_threads(std::thread::yield_now),
+            Err(TryLockError::WouldBlock) => py.allow_threads(|| {
+                // Waits for the holder to let go; the lock is taken for real
+                // above, where the GIL is held again.
+                drop(state.lock());
+            }),
         }
     }
 }
