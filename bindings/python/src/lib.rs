@@ -22,7 +22,7 @@ use haystack_wire::protocol::{
 };
 use haystack_wire::{ChunkAssembler, Clock, Compressor, Decompressor, Error};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList, PyTuple};
+use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 
 use crate::errors::{chunk_error, to_py};
 
@@ -368,7 +368,7 @@ fn decode_frame<'py>(py: Python<'py>, data: &[u8], limits: Limits) -> PyResult<B
     } else {
         bytes_of(py, &[payload])?
     };
-    (base.flags.bits(), base.request_id, base.op.name(), payload).into_pyobject(py)
+    (base.flags.bits(), base.request_id, op_name(py, base.op), payload).into_pyobject(py)
 }
 
 /// The clock of an `Assembler`: the system's monotonic clock, unless a sweep
@@ -499,12 +499,10 @@ impl Assembler {
         py: Python<'py>,
         flags: u8,
         request_id: u16,
-        op: &str,
+        op: &Bound<'py, PyString>,
         chunk_data: &[u8],
     ) -> PyResult<Option<Bound<'py, PyBytes>>> {
-        let Some(op) = Op::from_name(op) else {
-            return Err(errors::unknown_operation(op));
-        };
+        let op = op_of(py, op)?;
         let done = py
             .allow_threads(|| self.feed_chunk(flags, request_id, op, chunk_data))
             .map_err(|e| match e {
@@ -585,6 +583,40 @@ fn op_named(name: &str) -> PyResult<Op> {
     Op::from_name(name).ok_or_else(|| errors::unknown_operation(name))
 }
 
+/// Each op's name as an interned Python string, with the op.
+static OP_NAMES: pyo3::sync::GILOnceCell<Vec<(Py<PyString>, Op)>> = pyo3::sync::GILOnceCell::new();
+
+/// Each op's name as an interned Python string, made once.
+fn op_names(py: Python<'_>) -> &[(Py<PyString>, Op)] {
+    OP_NAMES.get_or_init(py, || {
+        Op::ALL
+            .iter()
+            .map(|&op| (PyString::intern(py, op.name()).unbind(), op))
+            .collect()
+    })
+}
+
+/// The name of `op` as a Python string: the interned one, without a new object.
+fn op_name<'py>(py: Python<'py>, op: Op) -> Bound<'py, PyString> {
+    match op_names(py).iter().find(|(_, o)| *o == op) {
+        Some((name, _)) => name.bind(py).clone(),
+        None => PyString::new(py, op.name()),
+    }
+}
+
+/// The op named by the Python string `name`. A name written as a literal in
+/// Python code is the interned string itself, found by identity without
+/// reading its text; any other is read and looked up.
+fn op_of(py: Python<'_>, name: &Bound<'_, PyString>) -> PyResult<Op> {
+    if let Some((_, op)) = op_names(py)
+        .iter()
+        .find(|(interned, _)| interned.as_ptr() == name.as_ptr())
+    {
+        return Ok(*op);
+    }
+    op_named(&name.to_cow()?)
+}
+
 /// `state` locked for this thread. While another thread holds it, this one
 /// blocks with the GIL released, so that the holder can take the GIL to
 /// finish, then tries again with the GIL held. A lock poisoned by a panic is
@@ -624,8 +656,12 @@ impl Encoder {
     /// GIL released by the encoder's compressor.
     fn frame<'py>(&self, py: Python<'py>, base: BaseHeader, payload: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
         if self.compression.is_none() || payload.len() < self.threshold {
-            let mut head = Vec::with_capacity(FrameHeader::MAX_LEN);
-            FrameHeader::new(base).encode_into(&mut head);
+            // A v1 frame: the base header, its flags as they go on the wire, then the payload.
+            let head = BaseHeader {
+                flags: FrameHeader::new(base).wire_flags(),
+                ..base
+            }
+            .encode();
             return bytes_of(py, &[&head, payload]);
         }
         let encoder: &mut haystack_wire::Encoder = &mut locked(py, &self.inner);
@@ -661,10 +697,10 @@ impl Encoder {
         &self,
         py: Python<'py>,
         request_id: u16,
-        op: &str,
+        op: &Bound<'py, PyString>,
         payload: &[u8],
     ) -> PyResult<Bound<'py, PyBytes>> {
-        self.frame(py, BaseHeader::request(request_id, op_named(op)?), payload)
+        self.frame(py, BaseHeader::request(request_id, op_of(py, op)?), payload)
     }
 
     /// A response frame; an error response when `is_error`.
@@ -673,11 +709,11 @@ impl Encoder {
         &self,
         py: Python<'py>,
         request_id: u16,
-        op: &str,
+        op: &Bound<'py, PyString>,
         payload: &[u8],
         is_error: bool,
     ) -> PyResult<Bound<'py, PyBytes>> {
-        let op = op_named(op)?;
+        let op = op_of(py, op)?;
         let base = if is_error {
             BaseHeader::error_response(request_id, op)
         } else {
@@ -687,8 +723,13 @@ impl Encoder {
     }
 
     /// A push frame.
-    fn push<'py>(&self, py: Python<'py>, op: &str, payload: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
-        self.frame(py, BaseHeader::push(op_named(op)?), payload)
+    fn push<'py>(
+        &self,
+        py: Python<'py>,
+        op: &Bound<'py, PyString>,
+        payload: &[u8],
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        self.frame(py, BaseHeader::push(op_of(py, op)?), payload)
     }
 
     /// The chunked frames of `payload`, with `flags` (the response, error and
@@ -762,7 +803,7 @@ impl Decoder {
                 (
                     m.flags.bits(),
                     m.request_id,
-                    m.op.name(),
+                    op_name(py, m.op),
                     bytes_of(py, &[&m.payload])?,
                 )
                     .into_pyobject(py)
