@@ -4,7 +4,8 @@
 # haystack-py's sdist that exercise hs_py.ws_codec (the codec, the WebSocket
 # layer, its client and its server) run once on the reference's codec, for the
 # baseline, then with haystack_wire.ws_codec in place of hs_py.ws_codec, with
-# a check that the swap took effect. Then the package's own tests.
+# a check that the swap took effect. Then the package's own tests, and its
+# type stubs checked against the built module.
 #
 # Python >= 3.13 is found as scripts/python-env.sh finds it; without one, a
 # loud banner and exit 0, so that the rest of CI goes on.
@@ -44,7 +45,7 @@ if [[ ! -x "$VENV/bin/python" ]]; then
     "$python" -m venv "$VENV"
 fi
 pip=("$VENV/bin/python" -m pip --disable-pip-version-check --quiet)
-"${pip[@]}" install "$REFERENCE" pytest pytest-asyncio httpx
+"${pip[@]}" install "$REFERENCE" pytest pytest-asyncio httpx mypy
 
 echo "-- pip install ./bindings/python"
 "${pip[@]}" install --force-reinstall --no-deps ./bindings/python
@@ -79,3 +80,7 @@ PYTHONPATH="$PWD/bindings/python/reference_suite" \
 
 echo "-- the package's own tests"
 "$VENV/bin/python" -m pytest -q -p no:cacheprovider bindings/python/tests --ignore=bindings/python/tests/test_protocol.py
+
+echo "-- the type stubs against the installed module (mypy.stubtest), and the package under mypy --strict"
+(cd "$VENV" && "$VENV/bin/python" -m mypy.stubtest haystack_wire)
+"$VENV/bin/python" -m mypy --strict --no-incremental -p haystack_wire

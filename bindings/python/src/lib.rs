@@ -14,7 +14,7 @@ mod errors;
 
 use std::borrow::Cow;
 use std::cell::RefCell;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use std::time::{Duration, Instant};
 
 use haystack_wire::protocol::{
@@ -22,9 +22,16 @@ use haystack_wire::protocol::{
 };
 use haystack_wire::{ChunkAssembler, Clock, Compressor, Decompressor, Error};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList, PyTuple};
+use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 
 use crate::errors::{chunk_error, to_py};
+
+/// The extension's own allocator: its large buffers (a reassembled message
+/// before it is copied into `bytes`) are then reused from call to call
+/// instead of going back to the system, and the interpreter's heap is left
+/// to the interpreter.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Payloads from this size on are copied with the GIL released; below it, the
 /// cost of releasing the GIL exceeds the copy's.
@@ -35,6 +42,26 @@ thread_local! {
     static COMPRESSOR: RefCell<Compressor> = RefCell::new(Compressor::new());
     /// One decompressor per thread, likewise.
     static DECOMPRESSOR: RefCell<Decompressor> = RefCell::new(Decompressor::new());
+    /// The buffer each thread decompresses into before the result is copied
+    /// into its `bytes`: reused, its pages stay mapped and its room grown.
+    static INFLATED: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The most room a thread's decompression buffer keeps between calls; a
+/// larger payload's room is given back once it has been copied out.
+const KEEP_INFLATED: usize = 8 << 20;
+
+/// Runs `work` on this thread's emptied decompression buffer, then gives
+/// back its room if it grew past [`KEEP_INFLATED`].
+fn with_inflated<T>(work: impl FnOnce(&mut Vec<u8>) -> T) -> T {
+    INFLATED.with_borrow_mut(|out| {
+        out.clear();
+        let result = work(out);
+        if out.capacity() > KEEP_INFLATED {
+            *out = Vec::new();
+        }
+        result
+    })
 }
 
 /// The limits a receiver enforces on what a peer sends (the crate's `Limits`).
@@ -177,14 +204,23 @@ fn decompress<'py>(
     limit: usize,
 ) -> PyResult<Bound<'py, PyBytes>> {
     let algorithm = self::algorithm(algorithm).map_err(to_py)?;
-    let out = py
-        .allow_threads(|| {
-            let mut out = Vec::new();
-            DECOMPRESSOR.with_borrow_mut(|d| d.decompress(algorithm, data, limit, &mut out))?;
-            Ok::<_, Error>(out)
-        })
-        .map_err(to_py)?;
-    Ok(PyBytes::new(py, &out))
+    inflate(py, algorithm, data, limit)
+}
+
+/// `data` decompressed with `algorithm`, at most `limit` bytes, as `bytes`:
+/// decompressed with the GIL released into this thread's reused buffer, then
+/// copied once into the `bytes` object.
+fn inflate<'py>(
+    py: Python<'py>,
+    algorithm: Compression,
+    data: &[u8],
+    limit: usize,
+) -> PyResult<Bound<'py, PyBytes>> {
+    with_inflated(|out| {
+        py.allow_threads(|| DECOMPRESSOR.with_borrow_mut(|d| d.decompress(algorithm, data, limit, out)))
+            .map_err(to_py)?;
+        bytes_of(py, &[out])
+    })
 }
 
 /// One frame: `flags` (as given), `request_id`, op code `op`, and `payload`,
@@ -237,6 +273,51 @@ fn frame_list<'py>(py: Python<'py>, frames: Vec<Vec<u8>>) -> PyResult<Bound<'py,
     PyList::new(py, frames.iter().map(|f| PyBytes::new(py, f)))
 }
 
+/// A Python exception raised while frames are emitted, or the crate's error.
+struct Raised(PyErr);
+
+impl From<Error> for Raised {
+    fn from(e: Error) -> Self {
+        Raised(to_py(e))
+    }
+}
+
+/// The chunked frames of `payload` as a list of `bytes`, made by `encoder`.
+///
+/// Uncompressed, each frame is built in one reused buffer and copied once
+/// into its `bytes`. Compressed, the chunks are compressed with the GIL
+/// released, on all cores when `parallel` and there is more than one chunk.
+fn chunked_frames<'py>(
+    py: Python<'py>,
+    encoder: &mut haystack_wire::Encoder,
+    base: BaseHeader,
+    payload: &[u8],
+    chunk_size: usize,
+    parallel: bool,
+) -> PyResult<Bound<'py, PyList>> {
+    if encoder.compression().is_none() {
+        let list = PyList::empty(py);
+        let mut scratch = Vec::new();
+        encoder
+            .encode_chunked_with(base, payload, &mut scratch, |frame| {
+                list.append(bytes_of(py, &[frame]).map_err(Raised)?)
+                    .map_err(Raised)
+            })
+            .map_err(|Raised(e)| e)?;
+        return Ok(list);
+    }
+    let frames = py
+        .allow_threads(|| {
+            if parallel && payload.len() > chunk_size {
+                encoder.encode_chunked_parallel(base, payload)
+            } else {
+                encoder.encode_chunked(base, payload)
+            }
+        })
+        .map_err(to_py)?;
+    frame_list(py, frames)
+}
+
 /// The chunked frames of `payload`: chunks of `chunk_size` bytes, each
 /// compressed on its own with `compression` (an id) when given, on all cores
 /// when `parallel` and there is more than one chunk to compress.
@@ -259,19 +340,10 @@ fn encode_chunked<'py>(
         op: self::op(op, request_id, flags).map_err(to_py)?,
     };
     let algorithm = compression.map(algorithm).transpose().map_err(to_py)?;
-    let frames = py
-        .allow_threads(|| {
-            let mut encoder = haystack_wire::Encoder::new()
-                .with_compression(algorithm)
-                .with_chunk_size(chunk_size);
-            if parallel && algorithm.is_some() && payload.len() > chunk_size {
-                encoder.encode_chunked_parallel(base, payload)
-            } else {
-                encoder.encode_chunked(base, payload)
-            }
-        })
-        .map_err(to_py)?;
-    frame_list(py, frames)
+    let mut encoder = haystack_wire::Encoder::new()
+        .with_compression(algorithm)
+        .with_chunk_size(chunk_size);
+    chunked_frames(py, &mut encoder, base, payload, chunk_size, parallel)
 }
 
 /// Reads one frame the way `hs_py.ws_codec.decode_binary_frame` does, under
@@ -292,11 +364,11 @@ fn decode_frame<'py>(py: Python<'py>, data: &[u8], limits: Limits) -> PyResult<B
         bytes_of(py, &[data.get(BaseHeader::LEN..).unwrap_or_default()])?
     } else if let Some(a) = header.algorithm {
         let limit = limits.max_frame_payload.min(limits.max_message);
-        decompress(py, payload, a.algorithm.id(), limit)?
+        inflate(py, a.algorithm, payload, limit)?
     } else {
         bytes_of(py, &[payload])?
     };
-    (base.flags.bits(), base.request_id, base.op.name(), payload).into_pyobject(py)
+    (base.flags.bits(), base.request_id, op_name(py, base.op), payload).into_pyobject(py)
 }
 
 /// The clock of an `Assembler`: the system's monotonic clock, unless a sweep
@@ -368,24 +440,25 @@ impl Assembler {
             .get(header.encoded_len() - BaseHeader::LEN..)
             .unwrap_or_default();
         self.inner.admit(&header)?;
-        let payload = match header.algorithm {
-            None => Cow::Borrowed(payload),
-            Some(a) => {
-                let mut out = Vec::new();
-                let result = DECOMPRESSOR.with_borrow_mut(|d| {
-                    d.decompress(a.algorithm, payload, self.limits.max_frame_payload, &mut out)
-                });
-                if let Err(error) = result {
-                    self.inner.discard(request_id, op);
-                    return Err(error.into());
-                }
-                Cow::Owned(out)
-            }
+        let Some(a) = header.algorithm else {
+            return Ok(self
+                .inner
+                .insert(&header, Cow::Borrowed(payload))?
+                .map(|m| m.payload.into_owned()));
         };
-        Ok(self
-            .inner
-            .insert(&header, payload)?
-            .map(|m| m.payload.into_owned()))
+        with_inflated(|out| {
+            let limit = self.limits.max_frame_payload;
+            if let Err(error) =
+                DECOMPRESSOR.with_borrow_mut(|d| d.decompress(a.algorithm, payload, limit, out))
+            {
+                self.inner.discard(request_id, op);
+                return Err(error.into());
+            }
+            Ok(self
+                .inner
+                .insert(&header, Cow::Borrowed(out.as_slice()))?
+                .map(|m| m.payload.into_owned()))
+        })
     }
 }
 
@@ -426,12 +499,10 @@ impl Assembler {
         py: Python<'py>,
         flags: u8,
         request_id: u16,
-        op: &str,
+        op: &Bound<'py, PyString>,
         chunk_data: &[u8],
     ) -> PyResult<Option<Bound<'py, PyBytes>>> {
-        let Some(op) = Op::from_name(op) else {
-            return Err(errors::unknown_operation(op));
-        };
+        let op = op_of(py, op)?;
         let done = py
             .allow_threads(|| self.feed_chunk(flags, request_id, op, chunk_data))
             .map_err(|e| match e {
@@ -440,7 +511,7 @@ impl Assembler {
                     "A frame with flags {flags:#04x} is not chunked: only chunked frames are fed to an assembler"
                 )),
             })?;
-        Ok(done.map(|payload| PyBytes::new(py, &payload)))
+        done.map(|payload| bytes_of(py, &[&payload])).transpose()
     }
 
     /// Drops the sequences whose first chunk is older than the TTL at the
@@ -512,13 +583,93 @@ fn op_named(name: &str) -> PyResult<Op> {
     Op::from_name(name).ok_or_else(|| errors::unknown_operation(name))
 }
 
+/// Each op's name as an interned Python string, with the op.
+static OP_NAMES: pyo3::sync::GILOnceCell<Vec<(Py<PyString>, Op)>> = pyo3::sync::GILOnceCell::new();
+
+/// Each op's name as an interned Python string, made once.
+fn op_names(py: Python<'_>) -> &[(Py<PyString>, Op)] {
+    OP_NAMES.get_or_init(py, || {
+        Op::ALL
+            .iter()
+            .map(|&op| (PyString::intern(py, op.name()).unbind(), op))
+            .collect()
+    })
+}
+
+/// The name of `op` as a Python string: the interned one, without a new object.
+fn op_name<'py>(py: Python<'py>, op: Op) -> Bound<'py, PyString> {
+    match op_names(py).iter().find(|(_, o)| *o == op) {
+        Some((name, _)) => name.bind(py).clone(),
+        None => PyString::new(py, op.name()),
+    }
+}
+
+/// The op named by the Python string `name`. A name written as a literal in
+/// Python code is the interned string itself, found by identity without
+/// reading its text; any other is read and looked up.
+fn op_of(py: Python<'_>, name: &Bound<'_, PyString>) -> PyResult<Op> {
+    if let Some((_, op)) = op_names(py)
+        .iter()
+        .find(|(interned, _)| interned.as_ptr() == name.as_ptr())
+    {
+        return Ok(*op);
+    }
+    op_named(&name.to_cow()?)
+}
+
+/// `state` locked for this thread. While another thread holds it, this one
+/// blocks with the GIL released, so that the holder can take the GIL to
+/// finish, then tries again with the GIL held. A lock poisoned by a panic is
+/// taken as it is: the codec's state stays consistent between calls, and
+/// nothing here panics while holding it.
+fn locked<'a, T: Send>(py: Python<'_>, state: &'a Mutex<T>) -> MutexGuard<'a, T> {
+    loop {
+        match state.try_lock() {
+            Ok(guard) => return guard,
+            Err(TryLockError::Poisoned(poisoned)) => return poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) => py.allow_threads(|| {
+                // Waits for the holder to let go; the lock is taken for real
+                // above, where the GIL is held again.
+                drop(state.lock());
+            }),
+        }
+    }
+}
+
 /// Encodes messages into frames; one per connection, keeping its compressor.
 ///
 /// `compression` is an algorithm id or `None`; single frames are compressed
-/// from `threshold` bytes on, chunks always.
-#[pyclass(module = "haystack_wire._native")]
+/// from `threshold` bytes on, chunks always. Threads may share one encoder:
+/// their calls take turns.
+#[pyclass(module = "haystack_wire._native", frozen)]
 struct Encoder {
-    inner: haystack_wire::Encoder,
+    inner: Mutex<haystack_wire::Encoder>,
+    compression: Option<Compression>,
+    threshold: usize,
+    chunk_size: usize,
+}
+
+impl Encoder {
+    /// One frame of `payload`. Below the compression threshold (or without
+    /// compression) the frame is written straight into its `bytes`, with the
+    /// GIL held unless the payload is large; compressed, it is made with the
+    /// GIL released by the encoder's compressor.
+    fn frame<'py>(&self, py: Python<'py>, base: BaseHeader, payload: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
+        if self.compression.is_none() || payload.len() < self.threshold {
+            // A v1 frame: the base header, its flags as they go on the wire, then the payload.
+            let head = BaseHeader {
+                flags: FrameHeader::new(base).wire_flags(),
+                ..base
+            }
+            .encode();
+            return bytes_of(py, &[&head, payload]);
+        }
+        let encoder: &mut haystack_wire::Encoder = &mut locked(py, &self.inner);
+        let frame = py
+            .allow_threads(|| encoder.encode(base, payload))
+            .map_err(to_py)?;
+        Ok(PyBytes::new(py, &frame))
+    }
 }
 
 #[pymethods]
@@ -529,57 +680,63 @@ impl Encoder {
     fn new(compression: Option<u8>, threshold: usize, chunk_size: usize) -> PyResult<Self> {
         let algorithm = compression.map(algorithm).transpose().map_err(to_py)?;
         Ok(Encoder {
-            inner: haystack_wire::Encoder::new()
-                .with_compression(algorithm)
-                .with_threshold(threshold)
-                .with_chunk_size(chunk_size),
+            inner: Mutex::new(
+                haystack_wire::Encoder::new()
+                    .with_compression(algorithm)
+                    .with_threshold(threshold)
+                    .with_chunk_size(chunk_size),
+            ),
+            compression: algorithm,
+            threshold,
+            chunk_size,
         })
     }
 
     /// A request frame.
     fn request<'py>(
-        &mut self,
+        &self,
         py: Python<'py>,
         request_id: u16,
-        op: &str,
+        op: &Bound<'py, PyString>,
         payload: &[u8],
     ) -> PyResult<Bound<'py, PyBytes>> {
-        let op = op_named(op)?;
-        let frame = py
-            .allow_threads(|| self.inner.request(request_id, op, payload))
-            .map_err(to_py)?;
-        Ok(PyBytes::new(py, &frame))
+        self.frame(py, BaseHeader::request(request_id, op_of(py, op)?), payload)
     }
 
     /// A response frame; an error response when `is_error`.
     #[pyo3(signature = (request_id, op, payload, *, is_error = false))]
     fn response<'py>(
-        &mut self,
+        &self,
         py: Python<'py>,
         request_id: u16,
-        op: &str,
+        op: &Bound<'py, PyString>,
         payload: &[u8],
         is_error: bool,
     ) -> PyResult<Bound<'py, PyBytes>> {
-        let op = op_named(op)?;
-        let frame = py
-            .allow_threads(|| self.inner.response(request_id, op, payload, is_error))
-            .map_err(to_py)?;
-        Ok(PyBytes::new(py, &frame))
+        let op = op_of(py, op)?;
+        let base = if is_error {
+            BaseHeader::error_response(request_id, op)
+        } else {
+            BaseHeader::response(request_id, op)
+        };
+        self.frame(py, base, payload)
     }
 
     /// A push frame.
-    fn push<'py>(&mut self, py: Python<'py>, op: &str, payload: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
-        let op = op_named(op)?;
-        let frame = py.allow_threads(|| self.inner.push(op, payload)).map_err(to_py)?;
-        Ok(PyBytes::new(py, &frame))
+    fn push<'py>(
+        &self,
+        py: Python<'py>,
+        op: &Bound<'py, PyString>,
+        payload: &[u8],
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        self.frame(py, BaseHeader::push(op_of(py, op)?), payload)
     }
 
     /// The chunked frames of `payload`, with `flags` (the response, error and
     /// push bits) on each; chunks compressed on all cores when `parallel`.
     #[pyo3(signature = (flags, request_id, op, payload, *, parallel = true))]
     fn chunked<'py>(
-        &mut self,
+        &self,
         py: Python<'py>,
         flags: u8,
         request_id: u16,
@@ -592,16 +749,8 @@ impl Encoder {
             request_id,
             op: op_named(op)?,
         };
-        let frames = py
-            .allow_threads(|| {
-                if parallel && self.inner.compression().is_some() {
-                    self.inner.encode_chunked_parallel(base, payload)
-                } else {
-                    self.inner.encode_chunked(base, payload)
-                }
-            })
-            .map_err(to_py)?;
-        frame_list(py, frames)
+        let encoder: &mut haystack_wire::Encoder = &mut locked(py, &self.inner);
+        chunked_frames(py, encoder, base, payload, self.chunk_size, parallel)
     }
 }
 
@@ -609,10 +758,12 @@ impl Encoder {
 ///
 /// `decode` returns `(flags, request_id, op, payload)` for each complete
 /// message (the flags without the compressed and chunked bits), and `None`
-/// for a chunk that does not complete its sequence.
-#[pyclass(module = "haystack_wire._native")]
+/// for a chunk that does not complete its sequence. Threads may share one
+/// decoder: their frames are decoded one at a time, in the order their calls
+/// take the decoder.
+#[pyclass(module = "haystack_wire._native", frozen)]
 struct Decoder {
-    inner: haystack_wire::Decoder,
+    inner: Mutex<haystack_wire::Decoder>,
 }
 
 #[pymethods]
@@ -629,19 +780,31 @@ impl Decoder {
         if let Some(seconds) = ttl_seconds {
             inner = inner.with_ttl(duration(seconds, "ttl_seconds")?);
         }
-        Ok(Decoder { inner })
+        Ok(Decoder {
+            inner: Mutex::new(inner),
+        })
     }
 
     /// Feeds one frame; returns the message it completes, if any.
-    fn decode<'py>(&mut self, py: Python<'py>, frame: &[u8]) -> PyResult<Option<Bound<'py, PyTuple>>> {
-        let message = py.allow_threads(|| self.inner.decode(frame)).map_err(to_py)?;
+    fn decode<'py>(&self, py: Python<'py>, frame: &[u8]) -> PyResult<Option<Bound<'py, PyTuple>>> {
+        let decoder: &mut haystack_wire::Decoder = &mut locked(py, &self.inner);
+        // Releasing the GIL costs more than reading a small plain frame.
+        let compressed = frame
+            .first()
+            .is_some_and(|&flags| Flags::from_bits(flags).contains(Flags::COMPRESSED));
+        let message = if compressed || frame.len() >= RELEASE_GIL_FROM {
+            py.allow_threads(|| decoder.decode(frame))
+        } else {
+            decoder.decode(frame)
+        }
+        .map_err(to_py)?;
         message
             .map(|m| {
                 (
                     m.flags.bits(),
                     m.request_id,
-                    m.op.name(),
-                    PyBytes::new(py, &m.payload),
+                    op_name(py, m.op),
+                    bytes_of(py, &[&m.payload])?,
                 )
                     .into_pyobject(py)
             })
@@ -650,14 +813,22 @@ impl Decoder {
 
     /// How many sequences are incomplete.
     #[getter]
-    fn pending_count(&self) -> usize {
-        self.inner.pending_count()
+    fn pending_count(&self, py: Python<'_>) -> usize {
+        locked(py, &self.inner).pending_count()
     }
 
     /// How many payload bytes the incomplete sequences hold.
     #[getter]
-    fn pending_bytes(&self) -> usize {
-        self.inner.pending_bytes()
+    fn pending_bytes(&self, py: Python<'_>) -> usize {
+        locked(py, &self.inner).pending_bytes()
+    }
+
+    /// Drops the incomplete sequences whose first chunk is older than the
+    /// TTL, and returns how many there were. Decoding sweeps as chunks
+    /// arrive; call this on a timer when none may.
+    fn sweep_expired(&self, py: Python<'_>) -> usize {
+        let decoder: &mut haystack_wire::Decoder = &mut locked(py, &self.inner);
+        py.allow_threads(|| decoder.sweep_expired())
     }
 }
 
