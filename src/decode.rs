@@ -108,6 +108,29 @@ impl<C: Clock> Decoder<C> {
     /// Feeds one frame. Returns the message it completes, if any. On error the
     /// frame, and the sequence it belongs to, are dropped; other sequences are kept.
     pub fn decode<'a>(&mut self, bytes: &'a [u8]) -> Result<Option<Message<'a>>, Error> {
+        self.decode_frame(bytes, None)
+    }
+
+    /// As [`Decoder::decode`], but a compressed frame that is not a chunk is
+    /// decompressed into `buffer`, emptied first, and the message borrows it.
+    /// A connection that keeps one buffer reuses its room from frame to frame
+    /// instead of allocating for each compressed message. (Chunks are
+    /// decompressed into buffers of their own: their sequence keeps them.)
+    pub fn decode_with<'a>(
+        &mut self,
+        bytes: &'a [u8],
+        buffer: &'a mut Vec<u8>,
+    ) -> Result<Option<Message<'a>>, Error> {
+        self.decode_frame(bytes, Some(buffer))
+    }
+
+    // Inlined so that `decode`, which passes no buffer, keeps its own code.
+    #[inline(always)]
+    fn decode_frame<'a>(
+        &mut self,
+        bytes: &'a [u8],
+        buffer: Option<&'a mut Vec<u8>>,
+    ) -> Result<Option<Message<'a>>, Error> {
         if bytes.len() > self.limits.max_frame {
             return Err(Error::FrameTooLarge {
                 len: bytes.len(),
@@ -124,7 +147,15 @@ impl<C: Clock> Decoder<C> {
                     limit: self.limits.max_message,
                 });
             }
-            let payload = self.payload(&frame, limit)?;
+            let payload = match (frame.compression(), buffer) {
+                (Some(algorithm), Some(buffer)) => {
+                    buffer.clear();
+                    self.decompressor
+                        .decompress(algorithm, frame.payload, limit, buffer)?;
+                    Cow::Borrowed(buffer.as_slice())
+                }
+                _ => self.payload(&frame, limit)?,
+            };
             return Ok(Some(Message {
                 flags: message_flags(frame.flags()),
                 request_id: frame.request_id(),

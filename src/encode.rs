@@ -128,6 +128,41 @@ impl Encoder {
     where
         E: From<Error>,
     {
+        self.chunk_frames(base, payload, scratch, true, |frame, _| emit(frame))
+    }
+
+    /// As [`Encoder::encode_chunked_with`], but each frame comes in two parts
+    /// that are sent one after the other: what is built in `scratch` (the
+    /// header, or the whole frame when its chunk is compressed), then the
+    /// chunk itself, borrowed from `payload` when it goes uncompressed (empty
+    /// otherwise). A vectored write, or a binding filling buffers of its own,
+    /// then copies each uncompressed chunk once instead of twice.
+    pub fn encode_chunked_parts<E>(
+        &mut self,
+        base: BaseHeader,
+        payload: &[u8],
+        scratch: &mut Vec<u8>,
+        emit: impl FnMut(&[u8], &[u8]) -> Result<(), E>,
+    ) -> Result<(), E>
+    where
+        E: From<Error>,
+    {
+        self.chunk_frames(base, payload, scratch, false, emit)
+    }
+
+    /// The loop of both: with `whole`, every frame is built whole in
+    /// `scratch`; without, an uncompressed chunk is handed over apart.
+    fn chunk_frames<E>(
+        &mut self,
+        base: BaseHeader,
+        payload: &[u8],
+        scratch: &mut Vec<u8>,
+        whole: bool,
+        mut emit: impl FnMut(&[u8], &[u8]) -> Result<(), E>,
+    ) -> Result<(), E>
+    where
+        E: From<Error>,
+    {
         let total = self.chunk_count(payload.len())?;
         let mut chunks = payload.chunks(self.chunk_size);
         for index in 0..total {
@@ -138,8 +173,13 @@ impl Encoder {
                 ..FrameHeader::new(base)
             };
             scratch.clear();
-            self.write_frame(header, self.compression, chunk, scratch)?;
-            emit(scratch)?;
+            if whole || self.compression.is_some() {
+                self.write_frame(header, self.compression, chunk, scratch)?;
+                emit(scratch, &[])?;
+            } else {
+                header.encode_into(scratch);
+                emit(scratch, chunk)?;
+            }
         }
         Ok(())
     }

@@ -91,7 +91,7 @@ mod frame;
 mod limits;
 mod message;
 
-pub use assembler::ChunkAssembler;
+pub use assembler::{ChunkAssembler, ChunkStore, Contiguous, Reassembled};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use compression::{Compressor, Decompressor, ZlibBackend};
 pub use decode::Decoder;

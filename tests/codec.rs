@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use haystack_wire::protocol::{defaults, HeaderError, HeaderSection, RawBaseHeader, UnknownOpName};
 use haystack_wire::{
-    unknown_op_response, unknown_op_response_into, BaseHeader, ChunkAssembler, Compression, Decoder, Encoder,
-    Error, ErrorScope, Flags, Frame, FrameHeader, FrameKind, ManualClock, Message, Op,
+    unknown_op_response, unknown_op_response_into, BaseHeader, ChunkAssembler, ChunkStore, Compression,
+    Decoder, Encoder, Error, ErrorScope, Flags, Frame, FrameHeader, FrameKind, ManualClock, Message, Op,
 };
 
 /// A Haystack 4 JSON grid of `rows` point records, like the reference's `_large_grid`.
@@ -754,4 +754,154 @@ fn a_header_announces_exactly_the_sections_it_has() {
     let frame = Encoder::new().encode(base, b"{}").unwrap();
     assert_eq!(flags_of(&frame), Flags::RESPONSE);
     assert_eq!(decode_one(&frame).payload, &b"{}"[..]);
+}
+
+#[test]
+fn chunked_frames_in_parts_are_the_frames_and_an_uncompressed_chunk_is_borrowed() {
+    let payload = grid_json(50);
+    for algorithm in [None, Some(Compression::Zlib), Some(Compression::Lzma)] {
+        let expected = chunked(BaseHeader::request(4, Op::Read), &payload, 700, algorithm);
+        let mut scratch = Vec::new();
+        let mut seen = Vec::new();
+        let mut borrowed = 0;
+        Encoder::new()
+            .with_compression(algorithm)
+            .with_chunk_size(700)
+            .encode_chunked_parts(
+                BaseHeader::request(4, Op::Read),
+                &payload,
+                &mut scratch,
+                |head, chunk| {
+                    if !chunk.is_empty() {
+                        // The chunk is the caller's payload itself, not a copy.
+                        let start = chunk.as_ptr() as usize - payload.as_ptr() as usize;
+                        assert_eq!(&payload[start..start + chunk.len()], chunk);
+                        borrowed += 1;
+                    }
+                    seen.push([head, chunk].concat());
+                    Ok::<(), Error>(())
+                },
+            )
+            .unwrap();
+        assert_eq!(seen, expected, "{algorithm:?}");
+        let uncompressed = if algorithm.is_none() { expected.len() } else { 0 };
+        assert_eq!(borrowed, uncompressed, "{algorithm:?}");
+    }
+}
+
+#[test]
+fn a_compressed_frame_decoded_with_a_buffer_lands_in_it_and_equals_the_plain_decode() {
+    let payload = grid_json(200);
+    let mut buffer = Vec::new();
+    for algorithm in [Compression::Zlib, Compression::Lzma] {
+        let frame = Encoder::new()
+            .with_compression(Some(algorithm))
+            .encode(BaseHeader::response(9, Op::HisRead), &payload)
+            .unwrap();
+        let expected = decode_one(&frame);
+        let mut decoder = Decoder::new();
+        let message = decoder.decode_with(&frame, &mut buffer).unwrap().unwrap();
+        assert_eq!(message.clone().into_owned(), expected);
+        assert!(
+            std::ptr::eq(message.payload.as_ptr(), buffer.as_ptr()),
+            "{algorithm}"
+        );
+    }
+    // A plain frame borrows the frame, and a chunk goes to its sequence.
+    let plain = Encoder::new()
+        .encode(BaseHeader::request(3, Op::Read), b"{}")
+        .unwrap();
+    let message = Decoder::new().decode_with(&plain, &mut buffer).unwrap().unwrap();
+    assert_eq!(message.payload, &b"{}"[..]);
+    let frames = chunked(
+        BaseHeader::request(1, Op::Read),
+        &payload,
+        500,
+        Some(Compression::Zlib),
+    );
+    let mut decoder = Decoder::new();
+    let mut whole = None;
+    for frame in &frames {
+        whole = decoder
+            .decode_with(frame, &mut buffer)
+            .unwrap()
+            .map(Message::into_owned);
+    }
+    assert_eq!(whole.unwrap().payload, &payload[..]);
+}
+
+/// A store that keeps each chunk apart, as a binding holding its callers'
+/// buffers would, and hands them back in order.
+#[derive(Debug)]
+struct Apart {
+    total: u16,
+    parts: std::collections::BTreeMap<u16, Vec<u8>>,
+}
+
+impl ChunkStore for Apart {
+    type Chunk<'a> = Vec<u8>;
+    type Whole = Vec<Vec<u8>>;
+
+    fn chunk_len(chunk: &Vec<u8>) -> usize {
+        chunk.len()
+    }
+
+    fn new(total: u16) -> Self {
+        Apart {
+            total,
+            parts: Default::default(),
+        }
+    }
+
+    fn has(&self, index: u16) -> bool {
+        self.parts.contains_key(&index)
+    }
+
+    fn add(&mut self, index: u16, chunk: Vec<u8>) {
+        self.parts.insert(index, chunk);
+    }
+
+    fn is_complete(&self) -> bool {
+        self.parts.len() == usize::from(self.total)
+    }
+
+    fn finish(self) -> Vec<Vec<u8>> {
+        self.parts.into_values().collect()
+    }
+}
+
+#[test]
+fn an_assembler_with_a_store_of_its_own_keeps_the_rules_and_hands_back_the_parts_in_order() {
+    let payload = b"0123456789".repeat(10);
+    let frames = chunked(BaseHeader::response(5, Op::HisRead), &payload, 30, None);
+    let mut assembler: ChunkAssembler<ManualClock, Apart> = ChunkAssembler::with_clock(ManualClock::new());
+    let chunk = |frame: &Vec<u8>| {
+        let frame = Frame::decode(frame).unwrap();
+        (frame.header, frame.payload.to_vec())
+    };
+    // Out of order, with a duplicate refused on the way.
+    let (header, body) = chunk(&frames[2]);
+    assert_eq!(assembler.insert_chunk(&header, body).unwrap(), None);
+    let (header, body) = chunk(&frames[0]);
+    assert_eq!(assembler.insert_chunk(&header, body.clone()).unwrap(), None);
+    assert_eq!(assembler.pending_bytes(), 60);
+    assert!(matches!(
+        assembler.insert_chunk(&header, body),
+        Err(Error::DuplicateChunk { index: 0, .. })
+    ));
+    // The refusal dropped the sequence; sent again, it completes.
+    assert_eq!(assembler.pending_count(), 0);
+    let mut done = None;
+    for frame in [&frames[3], &frames[1], &frames[0], &frames[2]] {
+        let (header, body) = chunk(frame);
+        done = assembler.insert_chunk(&header, body).unwrap();
+    }
+    let done = done.expect("the last chunk completes the sequence");
+    assert_eq!(
+        (done.flags, done.request_id, done.op),
+        (Flags::RESPONSE, 5, Op::HisRead)
+    );
+    assert_eq!(done.whole.len(), frames.len());
+    assert_eq!(done.whole.concat(), payload);
+    assert_eq!(assembler.pending_bytes(), 0);
 }

@@ -5,8 +5,10 @@
 //! grows only with chunks that actually arrive: a sequence's announced total
 //! is checked but never allocated for.
 
+mod store;
+
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use crate::clock::{Clock, SystemClock};
@@ -15,87 +17,18 @@ use crate::limits::Limits;
 use crate::message::{message_flags, Message};
 use crate::protocol::{defaults, Compression, Flags, FrameHeader, Op};
 
-/// One sequence being reassembled.
+pub use store::{ChunkStore, Contiguous};
+
+/// One sequence being reassembled: what its first chunk fixed, what it
+/// holds, and its chunks in a store.
 #[derive(Debug)]
-struct Sequence {
+struct Sequence<S> {
     total: u16,
     flags: Flags,
     compression: Option<Compression>,
-    /// Chunks `0..next`, already joined: the message as far as it is contiguous.
-    /// A chunk that arrives in order is copied here once and never again. It
-    /// grows by doubling ([`Sequence::make_room`]), so its capacity stays
-    /// within twice the bytes counted against the budgets (and large
-    /// reallocations are remapped, not copied, by the system allocator).
-    prefix: Vec<u8>,
-    /// How many chunks `prefix` holds.
-    next: u16,
-    /// The length of chunk 0 (which is always the first to join the prefix),
-    /// by which the sequence's announced size is reckoned.
-    first_chunk_len: usize,
-    /// Chunks that arrived ahead of a gap, until the gap is filled.
-    ahead: BTreeMap<u16, Vec<u8>>,
     bytes: usize,
     started: Instant,
-}
-
-impl Sequence {
-    fn has(&self, index: u16) -> bool {
-        index < self.next || self.ahead.contains_key(&index)
-    }
-
-    /// Adds chunk `index`. In order, it joins the prefix, with any chunks
-    /// waiting behind it; otherwise it waits in `ahead`.
-    fn add(&mut self, index: u16, payload: Cow<'_, [u8]>) {
-        if index != self.next {
-            let mut owned = payload.into_owned();
-            // Decompression leaves spare capacity; what is held is what is counted.
-            owned.shrink_to_fit();
-            self.ahead.insert(index, owned);
-            return;
-        }
-        if index == 0 {
-            self.first_chunk_len = payload.len();
-        }
-        match payload {
-            // A decompressed first chunk becomes the prefix as it is.
-            Cow::Owned(owned) if self.prefix.is_empty() => self.prefix = owned,
-            payload => {
-                self.make_room(payload.len());
-                self.prefix.extend_from_slice(&payload);
-            }
-        }
-        self.next += 1;
-        while let Some(waiting) = self.ahead.remove(&self.next) {
-            self.make_room(waiting.len());
-            self.prefix.extend_from_slice(&waiting);
-            self.next += 1;
-        }
-    }
-
-    /// Makes room for `more` bytes at the end of the prefix. Like a `Vec`, it
-    /// doubles the capacity when it must grow, but not past the size the
-    /// sequence announces, `total` chunks as long as the first, when that is
-    /// enough: an honest message then ends in a buffer of its own size, not
-    /// one up to twice as large. The announcement only ever lowers what is
-    /// reserved; what is reserved never exceeds twice what has arrived.
-    fn make_room(&mut self, more: usize) {
-        let needed = self.prefix.len().saturating_add(more);
-        if needed <= self.prefix.capacity() {
-            return;
-        }
-        let announced = usize::from(self.total).saturating_mul(self.first_chunk_len);
-        let doubled = self.prefix.capacity().saturating_mul(2).max(needed);
-        let target = if announced >= needed {
-            doubled.min(announced)
-        } else {
-            doubled
-        };
-        self.prefix.reserve_exact(target - self.prefix.len());
-    }
-
-    fn is_complete(&self) -> bool {
-        self.next == self.total
-    }
+    store: S,
 }
 
 /// Collects the chunks of chunked sequences and hands back each message once
@@ -109,9 +42,13 @@ impl Sequence {
 /// Every refusal drops the offending sequence and releases its memory; other
 /// sequences are untouched. Duplicate chunks are refused, not overwritten:
 /// a peer that repeats a chunk is broken, and keeping either copy would hide it.
+///
+/// The chunks wait in a [`ChunkStore`], by default [`Contiguous`]; with
+/// another store, [`ChunkAssembler::insert_chunk`] takes its chunks and
+/// hands back what it keeps ([`Reassembled`]).
 #[derive(Debug)]
-pub struct ChunkAssembler<C: Clock = SystemClock> {
-    pending: HashMap<(u16, Op), Sequence>,
+pub struct ChunkAssembler<C: Clock = SystemClock, S: ChunkStore = Contiguous> {
+    pending: HashMap<(u16, Op), Sequence<S>>,
     /// Payload bytes held by all pending sequences: the sum of their `bytes`.
     held: usize,
     ttl: Duration,
@@ -132,7 +69,7 @@ impl Default for ChunkAssembler<SystemClock> {
     }
 }
 
-impl<C: Clock> ChunkAssembler<C> {
+impl<C: Clock, S: ChunkStore> ChunkAssembler<C, S> {
     /// An assembler on `clock`, with the spec's TTL ([`defaults::REASSEMBLY_TTL`])
     /// and the default limits ([`Limits::DEFAULT`]).
     pub fn with_clock(clock: C) -> Self {
@@ -199,7 +136,7 @@ impl<C: Clock> ChunkAssembler<C> {
         self.remove(request_id, op);
     }
 
-    fn remove(&mut self, request_id: u16, op: Op) -> Option<Sequence> {
+    fn remove(&mut self, request_id: u16, op: Op) -> Option<Sequence<S>> {
         let seq = self.pending.remove(&(request_id, op))?;
         self.held -= seq.bytes;
         Some(seq)
@@ -287,7 +224,7 @@ impl<C: Clock> ChunkAssembler<C> {
                 show(compression),
             ));
         }
-        if seq.has(index) {
+        if seq.store.has(index) {
             return Err(Error::DuplicateChunk {
                 request_id,
                 op,
@@ -307,9 +244,11 @@ impl<C: Clock> ChunkAssembler<C> {
         )
     }
 
-    /// Drops the sequence of a chunk that brought more than its room, and names
-    /// the limit it hit: the message's, or the pending budget's.
-    pub(crate) fn refuse_oversized(&mut self, header: &FrameHeader) -> Error {
+    /// Drops the sequence of a chunk that brought more than the room
+    /// [`ChunkAssembler::admit`] gave it, and names the limit it hit: the
+    /// message's, or the pending budget's. For a caller that learns a chunk's
+    /// size while decompressing it under that room.
+    pub fn refuse_oversized(&mut self, header: &FrameHeader) -> Error {
         let (request_id, op) = (header.base.request_id, header.base.op);
         let (message, budget) = self.room(request_id, op);
         self.remove(request_id, op);
@@ -328,6 +267,61 @@ impl<C: Clock> ChunkAssembler<C> {
         }
     }
 
+    /// Stores one chunk of this assembler's store, already decompressed, and
+    /// returns the store's message when it was the last one missing. Checks
+    /// the header first, as [`ChunkAssembler::admit`] does.
+    pub fn insert_chunk(
+        &mut self,
+        header: &FrameHeader,
+        chunk: S::Chunk<'_>,
+    ) -> Result<Option<Reassembled<S::Whole>>, Error> {
+        let room = self.admit(header)?;
+        self.store_chunk(header, room, chunk)
+    }
+
+    /// Stores a chunk whose header `admit` accepted with `room` bytes left.
+    fn store_chunk(
+        &mut self,
+        header: &FrameHeader,
+        room: usize,
+        chunk: S::Chunk<'_>,
+    ) -> Result<Option<Reassembled<S::Whole>>, Error> {
+        let Some(position) = header.chunk else {
+            return Ok(None);
+        };
+        let len = S::chunk_len(&chunk);
+        if len > room {
+            return Err(self.refuse_oversized(header));
+        }
+        let (request_id, op) = (header.base.request_id, header.base.op);
+        let now = self.clock.now();
+        let seq = self.pending.entry((request_id, op)).or_insert_with(|| Sequence {
+            total: position.total,
+            flags: header.base.flags,
+            compression: header.algorithm.map(|a| a.algorithm),
+            bytes: 0,
+            started: now,
+            store: S::new(position.total),
+        });
+        seq.bytes += len;
+        self.held += len;
+        seq.store.add(position.index, chunk);
+        if !seq.store.is_complete() {
+            return Ok(None);
+        }
+        let Some(seq) = self.remove(request_id, op) else {
+            return Ok(None);
+        };
+        Ok(Some(Reassembled {
+            flags: message_flags(seq.flags),
+            request_id,
+            op,
+            whole: seq.store.finish(),
+        }))
+    }
+}
+
+impl<C: Clock> ChunkAssembler<C> {
     /// Stores one chunk, already decompressed; returns the message when it was
     /// the last one missing. Checks the header first, as
     /// [`ChunkAssembler::admit`] does.
@@ -347,39 +341,25 @@ impl<C: Clock> ChunkAssembler<C> {
         room: usize,
         payload: Cow<'_, [u8]>,
     ) -> Result<Option<Message<'static>>, Error> {
-        let Some(chunk) = header.chunk else {
-            return Ok(None);
-        };
-        if payload.len() > room {
-            return Err(self.refuse_oversized(header));
-        }
-        let (request_id, op) = (header.base.request_id, header.base.op);
-        let now = self.clock.now();
-        let seq = self.pending.entry((request_id, op)).or_insert_with(|| Sequence {
-            total: chunk.total,
-            flags: header.base.flags,
-            compression: header.algorithm.map(|a| a.algorithm),
-            prefix: Vec::new(),
-            next: 0,
-            first_chunk_len: 0,
-            ahead: BTreeMap::new(),
-            bytes: 0,
-            started: now,
-        });
-        seq.bytes += payload.len();
-        self.held += payload.len();
-        seq.add(chunk.index, payload);
-        if !seq.is_complete() {
-            return Ok(None);
-        }
-        let Some(seq) = self.remove(request_id, op) else {
-            return Ok(None);
-        };
-        Ok(Some(Message {
-            flags: message_flags(seq.flags),
-            request_id,
-            op,
-            payload: Cow::Owned(seq.prefix),
+        Ok(self.store_chunk(header, room, payload)?.map(|done| Message {
+            flags: done.flags,
+            request_id: done.request_id,
+            op: done.op,
+            payload: Cow::Owned(done.whole),
         }))
     }
+}
+
+/// A sequence whose chunks are all in, as its store hands it back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reassembled<W> {
+    /// The message's flags: the sequence's, without the chunked and
+    /// compressed bits (as [`Message::flags`]).
+    pub flags: Flags,
+    /// The request id the chunks carried.
+    pub request_id: u16,
+    /// The op the chunks carried.
+    pub op: Op,
+    /// What the store gives back: with [`Contiguous`], the payload.
+    pub whole: W,
 }
