@@ -1,7 +1,9 @@
 //! The zlib-rs backend writes other bytes than the stock zlib, but streams
 //! that any zlib decoder reads back to the same payload.
 
-use haystack_wire::{BaseHeader, Compression, Decoder, Encoder, Frame, Op, ZlibBackend};
+use std::io::Read;
+
+use haystack_wire::{BaseHeader, Compression, Decoder, Decompressor, Encoder, Error, Frame, Op, ZlibBackend};
 use proptest::prelude::*;
 
 fn grid() -> Vec<u8> {
@@ -42,9 +44,76 @@ fn the_grid_compressed_by_zlib_rs_reads_back_through_the_stock_zlib() {
         "{} bytes",
         view.payload.len()
     );
+    let mut stock = Vec::new();
+    flate2::read::ZlibDecoder::new(view.payload)
+        .read_to_end(&mut stock)
+        .unwrap();
+    assert!(stock == grid, "the payload differs");
     let message = Decoder::new().decode(&frame).unwrap().unwrap();
     assert_eq!((message.request_id, message.op), (3, Op::Read));
     assert!(*message.payload == grid[..], "the payload differs");
+}
+
+/// The stock zlib's stream of `data`, at the spec's level.
+fn stock_zlib(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    haystack_wire::Compressor::new()
+        .compress(Compression::Zlib, data, &mut out)
+        .unwrap();
+    out
+}
+
+#[test]
+fn zlib_rs_decompression_reads_the_stock_stream_up_to_the_cap_and_not_a_byte_past_it() {
+    // Long enough to span several of the windows the decompressor fills.
+    let grid = grid();
+    let stream = stock_zlib(&grid);
+    let mut out = Vec::new();
+    let mut decompressor = Decompressor::new();
+    decompressor
+        .decompress(Compression::Zlib, &stream, grid.len(), &mut out)
+        .unwrap();
+    assert!(out == grid, "the payload differs");
+    out.clear();
+    let over = decompressor.decompress(Compression::Zlib, &stream, grid.len() - 1, &mut out);
+    assert!(
+        matches!(over, Err(Error::DecompressedTooLarge { limit, .. }) if limit == grid.len() - 1),
+        "{over:?}"
+    );
+    assert!(out.is_empty(), "a refusal leaves the buffer as it was");
+}
+
+#[test]
+fn zlib_rs_decompression_refuses_what_the_stock_zlib_would_let_through_or_refuse() {
+    let grid = grid();
+    let stream = stock_zlib(&grid);
+    let mut decompressor = Decompressor::new();
+    let mut read =
+        |input: &[u8]| decompressor.decompress(Compression::Zlib, input, usize::MAX, &mut Vec::new());
+    assert!(matches!(
+        read(&stream[..stream.len() - 5]),
+        Err(Error::TruncatedCompressed { .. })
+    ));
+    let mut trailing = stream.clone();
+    trailing.extend_from_slice(b"more");
+    assert!(matches!(
+        read(&trailing),
+        Err(Error::TrailingCompressed { trailing: 4, .. })
+    ));
+    let mut corrupt = stream.clone();
+    let last = corrupt.len() - 1;
+    corrupt[last] ^= 0xff; // the Adler-32 no longer matches
+    assert!(matches!(read(&corrupt), Err(Error::CorruptCompressed { .. })));
+    assert!(matches!(
+        read(b"not zlib at all"),
+        Err(Error::CorruptCompressed { .. })
+    ));
+    // And after all that, the same decompressor still reads a good stream.
+    let mut out = Vec::new();
+    decompressor
+        .decompress(Compression::Zlib, &stream, usize::MAX, &mut out)
+        .unwrap();
+    assert!(out == grid);
 }
 
 #[test]

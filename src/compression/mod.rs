@@ -8,9 +8,12 @@
 //!
 //! This module holds the public [`Compressor`] and [`Decompressor`] with the
 //! stock zlib and LZMA2 streams; `capped` holds decompression under a cap,
-//! and `zlib_rs` the optional zlib-rs compressor (feature `zlib-rs`).
+//! and `zlib_rs` the optional zlib-rs compressor and decompressor (feature
+//! `zlib-rs`).
 
-use flate2::{Compress, Decompress, FlushCompress, FlushDecompress};
+use flate2::{Compress, FlushCompress};
+#[cfg(not(feature = "zlib-rs"))]
+use flate2::{Decompress, FlushDecompress};
 use liblzma::stream::{Action, Filters, LzmaOptions, Status as LzmaStatus, Stream};
 
 use crate::error::Error;
@@ -143,9 +146,17 @@ impl std::fmt::Debug for Compressor {
 }
 
 /// Decompresses payloads under a cap; keeps the zlib state between frames.
+///
+/// zlib streams are read by the stock zlib, or with the feature `zlib-rs` by
+/// zlib-rs, which gives the same bytes out of any stream, several times
+/// faster (`grid_5000/zlib_decode` in `benches/codec.rs`).
 pub struct Decompressor {
     /// Made on first use, like the compressor's.
+    #[cfg(not(feature = "zlib-rs"))]
     zlib: Option<Decompress>,
+    /// Made on first use, like the compressor's.
+    #[cfg(feature = "zlib-rs")]
+    zlib: Option<zlib_rs::Inflater>,
 }
 
 impl Decompressor {
@@ -164,6 +175,20 @@ impl Decompressor {
         out: &mut Vec<u8>,
     ) -> Result<(), Error> {
         match algorithm {
+            #[cfg(feature = "zlib-rs")]
+            Compression::Zlib => {
+                let zlib = match &mut self.zlib {
+                    Some(zlib) => {
+                        zlib.reset();
+                        zlib
+                    }
+                    None => self.zlib.insert(zlib_rs::Inflater::new()),
+                };
+                bounded(algorithm, input, limit, out, |input, output| {
+                    zlib.step(input, output)
+                })
+            }
+            #[cfg(not(feature = "zlib-rs"))]
             Compression::Zlib => {
                 let zlib = match &mut self.zlib {
                     Some(zlib) => {
