@@ -11,8 +11,9 @@
 //! (a `ValueError`) whose message is the crate's, naming the values at fault.
 
 mod errors;
+mod output;
+mod segments;
 
-use std::borrow::Cow;
 use std::cell::RefCell;
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use std::time::{Duration, Instant};
@@ -20,22 +21,14 @@ use std::time::{Duration, Instant};
 use haystack_wire::protocol::{
     AlgorithmHeader, BaseHeader, Compression, Flags, FrameHeader, HeaderError, Op,
 };
-use haystack_wire::{ChunkAssembler, Clock, Compressor, Decompressor, Error};
+use haystack_wire::{ChunkAssembler, Clock, Compressor, Decompressor, Error, Reassembled, SystemClock};
 use pyo3::prelude::*;
+use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 
 use crate::errors::{chunk_error, to_py};
-
-/// The extension's own allocator: its large buffers (a reassembled message
-/// before it is copied into `bytes`) are then reused from call to call
-/// instead of going back to the system, and the interpreter's heap is left
-/// to the interpreter.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-/// Payloads from this size on are copied with the GIL released; below it, the
-/// cost of releasing the GIL exceeds the copy's.
-const RELEASE_GIL_FROM: usize = 64 * 1024;
+use crate::output::{bytes_of, RELEASE_GIL_FROM};
+use crate::segments::{take_chunk, Segment, Segments};
 
 thread_local! {
     /// One compressor per thread: its zlib state is reused from frame to frame.
@@ -158,28 +151,6 @@ fn op(code: u8, request_id: u16, flags: u8) -> Result<Op, Error> {
     }))
 }
 
-/// `bytes` holding `data`, copied with the GIL released when it is large.
-fn bytes_of<'py>(py: Python<'py>, parts: &[&[u8]]) -> PyResult<Bound<'py, PyBytes>> {
-    let len = parts.iter().map(|p| p.len()).sum();
-    PyBytes::new_with(py, len, |buf| {
-        let mut fill = move || {
-            let mut at = 0;
-            for part in parts {
-                if let Some(dest) = buf.get_mut(at..at + part.len()) {
-                    dest.copy_from_slice(part);
-                }
-                at += part.len();
-            }
-        };
-        if len >= RELEASE_GIL_FROM {
-            py.allow_threads(fill);
-        } else {
-            fill();
-        }
-        Ok(())
-    })
-}
-
 /// Compresses `data` with algorithm `algorithm` (an id), whatever its size.
 #[pyfunction]
 fn compress<'py>(py: Python<'py>, data: &[u8], algorithm: u8) -> PyResult<Bound<'py, PyBytes>> {
@@ -284,7 +255,7 @@ impl From<Error> for Raised {
 
 /// The chunked frames of `payload` as a list of `bytes`, made by `encoder`.
 ///
-/// Uncompressed, each frame is built in one reused buffer and copied once
+/// Uncompressed, each frame's header and chunk are copied once, straight
 /// into its `bytes`. Compressed, the chunks are compressed with the GIL
 /// released, on all cores when `parallel` and there is more than one chunk.
 fn chunked_frames<'py>(
@@ -299,8 +270,8 @@ fn chunked_frames<'py>(
         let list = PyList::empty(py);
         let mut scratch = Vec::new();
         encoder
-            .encode_chunked_with(base, payload, &mut scratch, |frame| {
-                list.append(bytes_of(py, &[frame]).map_err(Raised)?)
+            .encode_chunked_parts(base, payload, &mut scratch, |head, chunk| {
+                list.append(bytes_of(py, &[head, chunk]).map_err(Raised)?)
                     .map_err(Raised)
             })
             .map_err(|Raised(e)| e)?;
@@ -390,7 +361,7 @@ impl Clock for SweepClock {
 /// counted from each sequence's first chunk.
 #[pyclass(module = "haystack_wire._native")]
 struct Assembler {
-    inner: ChunkAssembler<SweepClock>,
+    inner: ChunkAssembler<SweepClock, Segments>,
     clock: SweepClock,
     ttl: Duration,
     limits: Limits,
@@ -406,7 +377,7 @@ fn duration(seconds: f64, what: &str) -> PyResult<Duration> {
 }
 
 impl Assembler {
-    fn fresh(clock: &SweepClock, ttl: Duration, limits: Limits) -> ChunkAssembler<SweepClock> {
+    fn fresh(clock: &SweepClock, ttl: Duration, limits: Limits) -> ChunkAssembler<SweepClock, Segments> {
         ChunkAssembler::with_clock(clock.clone())
             .with_ttl(ttl)
             .with_limits(limits.into())
@@ -418,8 +389,8 @@ impl Assembler {
         flags: u8,
         request_id: u16,
         op: Op,
-        chunk_data: &[u8],
-    ) -> Result<Option<Vec<u8>>, FeedError> {
+        chunk_data: PyBackedBytes,
+    ) -> Result<Option<Vec<Segment>>, FeedError> {
         let base = BaseHeader {
             flags: Flags::from_bits(flags),
             request_id,
@@ -436,29 +407,12 @@ impl Assembler {
         let take = back.len().min(chunk_data.len());
         back[..take].copy_from_slice(&chunk_data[..take]);
         let (header, _) = FrameHeader::decode(&head[..BaseHeader::LEN + take]).map_err(Error::from)?;
-        let payload = chunk_data
-            .get(header.encoded_len() - BaseHeader::LEN..)
-            .unwrap_or_default();
-        self.inner.admit(&header)?;
-        let Some(a) = header.algorithm else {
-            return Ok(self
-                .inner
-                .insert(&header, Cow::Borrowed(payload))?
-                .map(|m| m.payload.into_owned()));
-        };
-        with_inflated(|out| {
-            let limit = self.limits.max_frame_payload;
-            if let Err(error) =
-                DECOMPRESSOR.with_borrow_mut(|d| d.decompress(a.algorithm, payload, limit, out))
-            {
-                self.inner.discard(request_id, op);
-                return Err(error.into());
-            }
-            Ok(self
-                .inner
-                .insert(&header, Cow::Borrowed(out.as_slice()))?
-                .map(|m| m.payload.into_owned()))
-        })
+        let start = header.encoded_len() - BaseHeader::LEN;
+        let max_frame_payload = self.limits.max_frame_payload;
+        let done = DECOMPRESSOR.with_borrow_mut(|d| {
+            take_chunk(&mut self.inner, d, max_frame_payload, &header, chunk_data, start)
+        })?;
+        Ok(done.map(|r| r.whole))
     }
 }
 
@@ -500,9 +454,10 @@ impl Assembler {
         flags: u8,
         request_id: u16,
         op: &Bound<'py, PyString>,
-        chunk_data: &[u8],
+        chunk_data: Bound<'py, PyBytes>,
     ) -> PyResult<Option<Bound<'py, PyBytes>>> {
         let op = op_of(py, op)?;
+        let chunk_data = PyBackedBytes::from(chunk_data);
         let done = py
             .allow_threads(|| self.feed_chunk(flags, request_id, op, chunk_data))
             .map_err(|e| match e {
@@ -511,7 +466,7 @@ impl Assembler {
                     "A frame with flags {flags:#04x} is not chunked: only chunked frames are fed to an assembler"
                 )),
             })?;
-        done.map(|payload| bytes_of(py, &[&payload])).transpose()
+        done.map(|parts| bytes_of(py, &parts)).transpose()
     }
 
     /// Drops the sequences whose first chunk is older than the TTL at the
@@ -763,7 +718,44 @@ impl Encoder {
 /// take the decoder.
 #[pyclass(module = "haystack_wire._native", frozen)]
 struct Decoder {
-    inner: Mutex<haystack_wire::Decoder>,
+    inner: Mutex<Connection>,
+}
+
+/// What a `Decoder` keeps for its connection.
+struct Connection {
+    /// Reads the frames that are not chunks.
+    plain: haystack_wire::Decoder,
+    /// Reassembles the chunks, keeping the ones not compressed in the
+    /// `bytes` they came in.
+    chunks: ChunkAssembler<SystemClock, Segments>,
+    /// Decompresses the chunks.
+    decompressor: Decompressor,
+    /// The buffer compressed frames that are not chunks are decompressed
+    /// into before their `bytes` are made: reused, up to [`KEEP_INFLATED`].
+    inflated: Vec<u8>,
+    limits: haystack_wire::Limits,
+}
+
+impl Connection {
+    /// Reads one chunk, held in `frame`, into its sequence.
+    fn chunk(&mut self, frame: PyBackedBytes) -> Result<Option<Reassembled<Vec<Segment>>>, Error> {
+        if frame.len() > self.limits.max_frame {
+            return Err(Error::FrameTooLarge {
+                len: frame.len(),
+                limit: self.limits.max_frame,
+            });
+        }
+        let (header, payload) = FrameHeader::decode(&frame)?;
+        let start = frame.len() - payload.len();
+        take_chunk(
+            &mut self.chunks,
+            &mut self.decompressor,
+            self.limits.max_frame_payload,
+            &header,
+            frame,
+            start,
+        )
+    }
 }
 
 #[pymethods]
@@ -773,32 +765,63 @@ impl Decoder {
     #[new]
     #[pyo3(signature = (limits = None, *, ttl_seconds = None))]
     fn new(limits: Option<Limits>, ttl_seconds: Option<f64>) -> PyResult<Self> {
-        let mut inner = haystack_wire::Decoder::new();
-        if let Some(limits) = limits {
-            inner = inner.with_limits(limits.into());
-        }
+        let limits = limits.map_or(haystack_wire::Limits::DEFAULT, Into::into);
+        let mut plain = haystack_wire::Decoder::new().with_limits(limits);
+        let mut chunks = ChunkAssembler::with_clock(SystemClock).with_limits(limits);
         if let Some(seconds) = ttl_seconds {
-            inner = inner.with_ttl(duration(seconds, "ttl_seconds")?);
+            let ttl = duration(seconds, "ttl_seconds")?;
+            plain = plain.with_ttl(ttl);
+            chunks = chunks.with_ttl(ttl);
         }
         Ok(Decoder {
-            inner: Mutex::new(inner),
+            inner: Mutex::new(Connection {
+                plain,
+                chunks,
+                decompressor: Decompressor::new(),
+                inflated: Vec::new(),
+                limits,
+            }),
         })
     }
 
     /// Feeds one frame; returns the message it completes, if any.
-    fn decode<'py>(&self, py: Python<'py>, frame: &[u8]) -> PyResult<Option<Bound<'py, PyTuple>>> {
-        let decoder: &mut haystack_wire::Decoder = &mut locked(py, &self.inner);
+    fn decode<'py>(
+        &self,
+        py: Python<'py>,
+        frame: Bound<'py, PyBytes>,
+    ) -> PyResult<Option<Bound<'py, PyTuple>>> {
+        let connection: &mut Connection = &mut locked(py, &self.inner);
+        let flags = Flags::from_bits(frame.as_bytes().first().copied().unwrap_or_default());
+        if flags.contains(Flags::CHUNKED) {
+            let frame = PyBackedBytes::from(frame);
+            let done = if flags.contains(Flags::COMPRESSED) || frame.len() >= RELEASE_GIL_FROM {
+                py.allow_threads(|| connection.chunk(frame))
+            } else {
+                connection.chunk(frame)
+            }
+            .map_err(to_py)?;
+            return done
+                .map(|r| {
+                    (
+                        r.flags.bits(),
+                        r.request_id,
+                        op_name(py, r.op),
+                        bytes_of(py, &r.whole)?,
+                    )
+                        .into_pyobject(py)
+                })
+                .transpose();
+        }
+        let frame = frame.as_bytes();
+        let Connection { plain, inflated, .. } = connection;
         // Releasing the GIL costs more than reading a small plain frame.
-        let compressed = frame
-            .first()
-            .is_some_and(|&flags| Flags::from_bits(flags).contains(Flags::COMPRESSED));
-        let message = if compressed || frame.len() >= RELEASE_GIL_FROM {
-            py.allow_threads(|| decoder.decode(frame))
+        let message = if flags.contains(Flags::COMPRESSED) || frame.len() >= RELEASE_GIL_FROM {
+            py.allow_threads(|| plain.decode_with(frame, inflated))
         } else {
-            decoder.decode(frame)
+            plain.decode_with(frame, inflated)
         }
         .map_err(to_py)?;
-        message
+        let message = message
             .map(|m| {
                 (
                     m.flags.bits(),
@@ -808,27 +831,31 @@ impl Decoder {
                 )
                     .into_pyobject(py)
             })
-            .transpose()
+            .transpose();
+        if inflated.capacity() > KEEP_INFLATED {
+            *inflated = Vec::new();
+        }
+        message
     }
 
     /// How many sequences are incomplete.
     #[getter]
     fn pending_count(&self, py: Python<'_>) -> usize {
-        locked(py, &self.inner).pending_count()
+        locked(py, &self.inner).chunks.pending_count()
     }
 
     /// How many payload bytes the incomplete sequences hold.
     #[getter]
     fn pending_bytes(&self, py: Python<'_>) -> usize {
-        locked(py, &self.inner).pending_bytes()
+        locked(py, &self.inner).chunks.pending_bytes()
     }
 
     /// Drops the incomplete sequences whose first chunk is older than the
     /// TTL, and returns how many there were. Decoding sweeps as chunks
     /// arrive; call this on a timer when none may.
     fn sweep_expired(&self, py: Python<'_>) -> usize {
-        let decoder: &mut haystack_wire::Decoder = &mut locked(py, &self.inner);
-        py.allow_threads(|| decoder.sweep_expired())
+        let connection: &mut Connection = &mut locked(py, &self.inner);
+        py.allow_threads(|| connection.chunks.sweep_expired())
     }
 }
 
