@@ -219,7 +219,7 @@ fn encode_frame<'py>(
             let header = FrameHeader::new(base);
             let mut head = Vec::with_capacity(FrameHeader::MAX_LEN);
             header.encode_into(&mut head);
-            bytes_of(py, &[&head, payload])
+            bytes_of(py, &[&head[..], payload])
         }
         Some(algorithm) => {
             let out = py
@@ -617,7 +617,7 @@ impl Encoder {
                 ..base
             }
             .encode();
-            return bytes_of(py, &[&head, payload]);
+            return bytes_of(py, &[&head[..], payload]);
         }
         let encoder: &mut haystack_wire::Encoder = &mut locked(py, &self.inner);
         let frame = py
