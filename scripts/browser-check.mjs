@@ -45,6 +45,13 @@ const chromium = spawn(
   ],
   { stdio: ["ignore", "ignore", "pipe"] },
 );
+// Whatever hangs (Chromium, the DevTools socket), the check ends: Chromium is
+// stopped and the check fails.
+const watchdog = setTimeout(() => {
+  console.error("FAIL: the check took more than 150 s");
+  stopChromium();
+  process.exit(1);
+}, 150_000);
 let chromiumLog = "";
 chromium.stderr.on("data", (data) => {
   chromiumLog = (chromiumLog + data.toString()).slice(-4000);
@@ -201,6 +208,7 @@ try {
   await sleep(300);
   rmSync(profile, { recursive: true, force: true });
 }
+clearTimeout(watchdog);
 if (failures.length > 0) {
   for (const failure of failures) console.error(`FAIL: ${failure}`);
   process.exit(1);

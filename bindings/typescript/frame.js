@@ -188,6 +188,8 @@ export class FrameEncoder {
     chunkThreshold = CHUNK_THRESHOLD,
   } = {}) {
     this.compression = compression === null ? null : compressionId(compression);
+    // Refused here rather than at the first large payload.
+    if (this.compression !== null) streamFormat(this.compression);
     this.chunked = chunked;
     this.threshold = threshold;
     this.chunkSize = chunkSize;
