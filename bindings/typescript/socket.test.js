@@ -10,6 +10,7 @@ import { after, test } from "node:test";
 
 import {
   AUTH_TOKEN_FIELD,
+  HANDSHAKE_FIELDS,
   HANDSHAKE_TYPE,
   HANDSHAKE_VERSION,
   PUSH_REQUEST_ID,
@@ -210,6 +211,7 @@ test("the client names the subprotocol, sends the token first and then its offer
   assert.equal(Scripted.last.binaryType, "arraybuffer");
   assert.deepEqual(JSON.parse(sent[0]), { [AUTH_TOKEN_FIELD]: "t0k" });
   assert.deepEqual(JSON.parse(sent[1]), { type: HANDSHAKE_TYPE, compression: ["zlib"], chunked: true, version: HANDSHAKE_VERSION });
+  assert.deepEqual(Object.keys(JSON.parse(sent[1])), HANDSHAKE_FIELDS, "the spec's keys, in its order");
 });
 
 test("a server that does not answer the offer in time is spoken to in v1", async () => {

@@ -47,7 +47,13 @@ impl Serve {
     }
 
     fn get(&self, method: &str, path: &str) -> Answer {
-        self.raw(format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nAccept: */*\r\n\r\n", self.address).as_bytes())
+        self.raw(
+            format!(
+                "{method} {path} HTTP/1.1\r\nHost: {}\r\nAccept: */*\r\n\r\n",
+                self.address
+            )
+            .as_bytes(),
+        )
     }
 }
 
@@ -96,7 +102,9 @@ impl Answer {
 
 /// The checked-in file a path is served from.
 fn checked_in(path: &str) -> Vec<u8> {
-    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/page").join(path.trim_start_matches('/'));
+    let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("src/page")
+        .join(path.trim_start_matches('/'));
     std::fs::read(&file).unwrap_or_else(|error| panic!("{}: {error}", file.display()))
 }
 
@@ -116,7 +124,10 @@ fn a_plain_get_of_the_root_is_answered_with_the_page_under_a_same_origin_policy(
     let page = serve.get("GET", "/");
     assert_eq!(page.status, "HTTP/1.1 200 OK");
     assert_eq!(page.header("content-type"), Some("text/html; charset=utf-8"));
-    assert_eq!(page.header("content-length"), Some(page.body.len().to_string().as_str()));
+    assert_eq!(
+        page.header("content-length"),
+        Some(page.body.len().to_string().as_str())
+    );
     let policy = page.header("content-security-policy").expect("a policy");
     assert!(policy.starts_with("default-src 'self';"), "{policy}");
     assert!(!policy.contains("unsafe"), "{policy}");
@@ -126,13 +137,20 @@ fn a_plain_get_of_the_root_is_answered_with_the_page_under_a_same_origin_policy(
     assert!(html.contains(r#"<output id="hw-status""#));
     assert!(html.contains(r#"<script type="module" src="/app.js">"#));
     assert!(html.contains(r#"<link rel="icon" href="/favicon.svg""#));
-    assert!(!html.contains("http://") && !html.contains("https://"), "nothing from elsewhere");
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "nothing from elsewhere"
+    );
 }
 
 #[test]
 fn every_file_the_page_loads_is_served_as_checked_in_with_its_type() {
     let serve = Serve::start(&[]);
-    let mut wanted = vec!["/app.js".to_owned(), "/style.css".to_owned(), "/favicon.svg".to_owned()];
+    let mut wanted = vec![
+        "/app.js".to_owned(),
+        "/style.css".to_owned(),
+        "/favicon.svg".to_owned(),
+    ];
     let mut served = Vec::new();
     while let Some(path) = wanted.pop() {
         if served.contains(&path) {
@@ -187,7 +205,13 @@ fn a_head_request_gets_the_headers_and_no_body() {
 #[test]
 fn other_paths_are_not_found_and_other_methods_not_allowed() {
     let serve = Serve::start(&[]);
-    for path in ["/Cargo.toml", "/../Cargo.toml", "/src/page/app.js", "/%2e%2e/etc/passwd", "/app.js/"] {
+    for path in [
+        "/Cargo.toml",
+        "/../Cargo.toml",
+        "/src/page/app.js",
+        "/%2e%2e/etc/passwd",
+        "/app.js/",
+    ] {
         assert_eq!(serve.get("GET", path).status, "HTTP/1.1 404 Not Found", "{path}");
     }
     for method in ["POST", "PUT", "DELETE", "OPTIONS"] {
@@ -202,7 +226,10 @@ fn a_request_head_past_the_limit_or_not_http_is_refused() {
     let serve = Serve::start(&[]);
     let mut long = format!("GET / HTTP/1.1\r\nHost: {}\r\nX-Filler: ", serve.address).into_bytes();
     long.resize(20_000, b'a');
-    assert_eq!(serve.raw(&long).status, "HTTP/1.1 431 Request Header Fields Too Large");
+    assert_eq!(
+        serve.raw(&long).status,
+        "HTTP/1.1 431 Request Header Fields Too Large"
+    );
     assert_eq!(serve.raw(b"HELLO\r\n\r\n").status, "HTTP/1.1 400 Bad Request");
 }
 
@@ -211,7 +238,14 @@ fn the_websocket_still_answers_on_the_same_address() {
     let serve = Serve::start(&["--compression", "zlib", "--chunked"]);
     assert_eq!(serve.get("GET", "/").status, "HTTP/1.1 200 OK");
     let output = Command::new(env!("CARGO_BIN_EXE_hswire"))
-        .args(["call", "--url", &format!("ws://{}", serve.address), "--compression", "zlib", "about"])
+        .args([
+            "call",
+            "--url",
+            &format!("ws://{}", serve.address),
+            "--compression",
+            "zlib",
+            "about",
+        ])
         .output()
         .expect("hswire call runs");
     assert!(output.status.success(), "{output:?}");
