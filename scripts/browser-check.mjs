@@ -4,7 +4,9 @@
 // history chart and pushes, checks that the console stayed clean, and saves a
 // screenshot. Run by scripts/check-browser.sh, which starts the server.
 //
-//   node --experimental-websocket scripts/browser-check.mjs CHROMIUM http://127.0.0.1:PORT/ OUT.png
+//   node --experimental-websocket scripts/browser-check.mjs CHROMIUM http://127.0.0.1:PORT/ OUT.png [WIDTHxHEIGHT]
+//
+// The window is 1280x800 (a wall screen) unless WIDTHxHEIGHT says otherwise.
 //
 // Exits 0 when every check holds, 1 otherwise, saying which and why.
 
@@ -13,16 +15,15 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-const [chromiumPath, pageUrl, screenshotPath] = process.argv.slice(2);
-if (!chromiumPath || !pageUrl || !screenshotPath) {
-  console.error("usage: browser-check.mjs CHROMIUM URL SCREENSHOT.png");
+const [chromiumPath, pageUrl, screenshotPath, size = "1280x800"] = process.argv.slice(2);
+const [WIDTH, HEIGHT] = size.split("x").map(Number);
+if (!chromiumPath || !pageUrl || !screenshotPath || !(WIDTH > 0 && HEIGHT > 0)) {
+  console.error("usage: browser-check.mjs CHROMIUM URL SCREENSHOT.png [WIDTHxHEIGHT]");
   process.exit(2);
 }
 
 /** How long the page has to show everything, in milliseconds. */
 const DEADLINE_MS = 60_000;
-const WIDTH = 1280;
-const HEIGHT = 800;
 const MIN_PUSHES = 5;
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -377,6 +377,12 @@ function drawChart(samples, unit) {
     parts.push(svg("line", { x1: x(t), x2: x(t), y1: margin.top, y2: height - margin.bottom, class: "grid" }));
     parts.push(svg("text", { x: x(t), y: height - 0.5 * em, "text-anchor": "middle", class: "axis" }, label));
   }
+  // The server simulates whole days: past the present, the series is a forecast.
+  const now = Date.now();
+  if (now > t0 && now < t1) {
+    parts.push(svg("line", { x1: x(now), x2: x(now), y1: margin.top, y2: height - margin.bottom, class: "now" }));
+    parts.push(svg("text", { x: x(now) - 0.4 * em, y: margin.top + 0.9 * em, "text-anchor": "end", class: "axis" }, "now"));
+  }
   // A gap (a sample that is no number) breaks the line.
   let d = "";
   let pen = "M";
