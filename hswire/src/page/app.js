@@ -4,8 +4,9 @@
 // through the haystack-wire JavaScript module, over the page's own origin.
 //
 // `<output id="hw-status">` holds the page's state as JSON, for people and
-// for tests. A token, when the server wants one, goes in the address's
-// fragment (never sent over HTTP): `http://host:port/#token=SECRET`.
+// for tests. A token, when the server wants one, and the filter to start
+// with go in the address's fragment (never sent over HTTP):
+// `http://host:port/#token=SECRET&filter=point%20and%20temp`.
 
 import { HaystackSocket, ref } from "./socket.js";
 
@@ -140,13 +141,14 @@ function wsUrl() {
   return `${scheme}://${location.host}/`;
 }
 
-function token() {
-  const match = /(?:^#|&)token=([^&]*)/.exec(location.hash);
+/** A parameter of the address's fragment (`#token=...&filter=...`), which the browser never sends. */
+function fragment(name) {
+  const match = new RegExp(`(?:^#|&)${name}=([^&]*)`).exec(location.hash);
   return match ? decodeURIComponent(match[1]) : undefined;
 }
 
 async function start() {
-  const current = new HaystackSocket(wsUrl(), { token: token() });
+  const current = new HaystackSocket(wsUrl(), { token: fragment("token") });
   socket = current;
   current.addEventListener("push", onPush);
   current.addEventListener("frameerror", (event) => fail("frame refused", event.error));
@@ -196,13 +198,20 @@ async function showPoints(filter) {
   try {
     grid = await current.read(filter, MAX_ROWS);
   } catch (error) {
-    if (turn === tableTurn) fail(`read ${filter}`, error);
+    if (turn === tableTurn) {
+      fail(`read ${filter}`, error);
+      const note = $("points-note");
+      note.textContent = error.dis ?? error.message;
+      note.classList.add("note-error");
+    }
     return;
   }
   if (turn !== tableTurn || current !== socket) return;
   const rows = grid.rows.filter((row) => row.id && row.id._kind === "ref");
   renderTable(rows);
-  $("points-note").textContent =
+  const note = $("points-note");
+  note.classList.remove("note-error");
+  note.textContent =
     rows.length === MAX_ROWS ? `The first ${MAX_ROWS} matching records.` : `${rows.length} matching records.`;
   status.points = rows.length;
   publish();
@@ -419,6 +428,9 @@ $("filter-form").addEventListener("submit", (event) => {
 new ResizeObserver(() => {
   if (drawn !== null) drawChart(drawn.samples, drawn.unit);
 }).observe($("chart"));
+
+const initialFilter = fragment("filter");
+if (initialFilter !== undefined) $("filter").value = initialFilter;
 
 tick();
 setInterval(tick, 1000);
