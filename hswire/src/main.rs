@@ -9,6 +9,7 @@ mod hex;
 mod inspect;
 mod names;
 mod output;
+mod page;
 mod password;
 mod serve;
 mod site;
@@ -35,7 +36,8 @@ enum Command {
     Decode(decode::Args),
     /// Show one frame field by field.
     Inspect(inspect::Args),
-    /// Serve the bundled sample site, or a site file, over binary-mode WebSockets.
+    /// Serve the bundled sample site, or a site file, over binary-mode WebSockets,
+    /// with a live page for browsers on the same address.
     Serve(serve::Args),
     /// Send one request to a server (or a batch of them) and print the response grid as Haystack 4 JSON.
     Call(call::Args),

@@ -57,6 +57,11 @@ pub struct Args {
     /// Require client certificates issued by a CA of this PEM file (mutual TLS).
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     client_ca: Option<PathBuf>,
+    /// Answer no plain HTTP request: without it, a GET of `/` (any request
+    /// without an Upgrade header) gets the live page, which talks to this
+    /// server over the WebSocket on the same address.
+    #[arg(long)]
+    no_page: bool,
     /// Milliseconds between the simulated changes pushed to watches.
     #[arg(long, default_value_t = 1000)]
     push_interval_ms: u64,
@@ -115,6 +120,9 @@ pub fn run(args: &Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
             .write_timeout(seconds("write-timeout", args.write_timeout)?);
         if let Some(interval) = ping_interval {
             config = config.pong_timeout(interval);
+        }
+        if !args.no_page {
+            config = config.pages(crate::page::pages());
         }
         if let Some(token) = &args.auth_token {
             config = config.auth_token(token.clone());

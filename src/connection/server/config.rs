@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::super::auth::{CredentialStore, FakeCredentials, IssuedTokens};
 use super::super::capabilities::Capabilities;
+use super::http::Pages;
 use super::login::Login;
 use super::router::Fault;
 use crate::limits::Limits;
@@ -65,6 +66,7 @@ pub struct ServerConfig {
     pub(super) reassembly_ttl: Duration,
     pub(super) shutdown_grace: Duration,
     pub(super) permissions: Permissions,
+    pub(super) pages: Pages,
     #[cfg(feature = "tls")]
     pub(super) tls: Option<super::super::tls::ServerTls>,
 }
@@ -101,6 +103,7 @@ impl ServerConfig {
             reassembly_ttl: defaults::REASSEMBLY_TTL,
             shutdown_grace: Duration::from_secs(10),
             permissions: Permissions::default(),
+            pages: Pages::new(),
             #[cfg(feature = "tls")]
             tls: None,
         }
@@ -109,6 +112,16 @@ impl ServerConfig {
     /// The algorithms the server agrees to; the client's preference decides among them.
     pub fn compression(mut self, algorithms: impl IntoIterator<Item = Compression>) -> Self {
         self.capabilities = self.capabilities.compression(algorithms);
+        self
+    }
+
+    /// Answers plain HTTP requests (those without an `Upgrade` header) on the
+    /// WebSocket address with these files: a browser page and its scripts,
+    /// say, that then open a WebSocket to the same server. Off by default:
+    /// without files, every connection goes straight to the WebSocket upgrade.
+    /// See [`Pages`] for what is answered and how.
+    pub fn pages(mut self, pages: Pages) -> Self {
+        self.pages = pages;
         self
     }
 

@@ -32,6 +32,7 @@ use super::super::write_deadline::WriteDeadline;
 use super::config::{Permissions, ServerConfig};
 use super::counters::Counters;
 use super::envelope::{self, batch_answer, into_json, response_envelope, Envelope, OpField, Role, Text};
+use super::http::{sniff, Replay, Sniffed};
 use super::login::{self, authenticate};
 use super::peer::Peer;
 use super::router::{Fault, Reply, Request, Router};
@@ -64,6 +65,13 @@ pub enum ConnectionEnd {
     /// The client closed it, or went away.
     #[error("the client closed the connection")]
     ClientClosed,
+    /// The connection carried a plain HTTP request (no `Upgrade` header),
+    /// answered from [`ServerConfig::pages`] with this status, and closed.
+    #[error("answered a plain HTTP request with {status}")]
+    Page {
+        /// The HTTP status of the answer.
+        status: u16,
+    },
     /// The WebSocket upgrade failed.
     #[error("the WebSocket upgrade failed: {0}")]
     Upgrade(#[source] Box<tungstenite::Error>),
@@ -150,7 +158,7 @@ impl ConnectionEnd {
     /// cap); 1002 only for a frame header that cannot be read; 1011 for a
     /// client that answers no ping; 1013 when the server's shared memory is
     /// spent; 1001 when the server shuts down. A client that closed, and a
-    /// socket that failed or stalled, get none.
+    /// socket that failed or stalled, and a plain HTTP request, get none.
     pub fn close_frame(&self) -> Option<CloseFrame> {
         let (code, reason) = match self {
             ConnectionEnd::AuthenticationFailed => (CloseCode::Policy, "authentication failed".to_owned()),
@@ -175,6 +183,7 @@ impl ConnectionEnd {
                 format!("server memory budget {limit} spent; this connection held {held}"),
             ),
             ConnectionEnd::ClientClosed
+            | ConnectionEnd::Page { .. }
             | ConnectionEnd::Upgrade(_)
             | ConnectionEnd::WriteStalled { .. }
             | ConnectionEnd::Socket(_) => return None,
@@ -300,6 +309,22 @@ where
         WriteDeadline::new(stream, config.write_timeout),
         Arc::clone(&meter),
     );
+    // With pages to serve, the request head is read here first: a plain
+    // request is answered, an upgrade goes on with the bytes read replayed.
+    let stream = if config.pages.is_empty() {
+        Replay::new(Vec::new(), stream)
+    } else {
+        match tokio::time::timeout_at(slot.deadline, sniff(stream, &config.pages)).await {
+            Ok(Ok(Sniffed::Upgrade(stream))) => stream,
+            Ok(Ok(Sniffed::Answered(status))) => return ConnectionEnd::Page { status },
+            Ok(Err(error)) => return ConnectionEnd::Upgrade(Box::new(tungstenite::Error::Io(error))),
+            Err(_) => {
+                return ConnectionEnd::HandshakeTimeout {
+                    after: config.handshake_timeout,
+                }
+            }
+        }
+    };
     let upgrade = tokio_tungstenite::accept_hdr_async_with_config(
         stream,
         name_subprotocol,
@@ -349,6 +374,7 @@ fn log_end(end: &ConnectionEnd, counters: &Counters) {
         ConnectionEnd::ClientClosed
         | ConnectionEnd::ServerShutdown
         | ConnectionEnd::Socket(_)
+        | ConnectionEnd::Page { .. }
         | ConnectionEnd::Upgrade(_) => {
             tracing::debug!(end = %end, "connection ended");
         }

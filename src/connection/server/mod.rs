@@ -7,6 +7,7 @@
 //! - [`connection`]: one connection from upgrade to close: binary frames,
 //!   JSON envelopes and batches, each answered in its form.
 //! - [`envelope`]: the JSON text messages it reads and writes.
+//! - [`http`]: the files it serves to plain HTTP requests, when given some.
 //! - [`login`]: the token or the SCRAM login before the first request.
 //! - [`router`]: requests, handlers, replies.
 //! - [`peer`]: pushes to one connection and fan-out to many.
@@ -16,6 +17,7 @@ mod config;
 mod connection;
 mod counters;
 mod envelope;
+mod http;
 mod login;
 mod peer;
 mod router;
@@ -23,5 +25,6 @@ mod router;
 pub use accept::{Monitor, Server, ServerStats};
 pub use config::ServerConfig;
 pub use connection::{serve_connection, serve_websocket, ConnectionEnd};
+pub use http::{Page, Pages, CONTENT_SECURITY_POLICY, MAX_HEAD};
 pub use peer::{Peer, PushError, Subscribers};
 pub use router::{Fault, Reply, Request, Router};

@@ -1,0 +1,1 @@
+../../../bindings/typescript/haystack_wire.js

@@ -1,0 +1,1 @@
+../../../bindings/typescript/socket.js
