@@ -118,7 +118,7 @@ pub fn parse(file: &str, text: &[u8]) -> Result<Vec<BatchItem>, BatchFileError> 
 }
 
 /// One item as a request, or what is wrong with it.
-fn item_of(item: Value) -> Result<BatchItem, String> {
+pub fn item_of(item: Value) -> Result<BatchItem, String> {
     let Value::Object(mut fields) = item else {
         return Err(format!(
             "expected an object with `{}` and `{}`, found {}",
@@ -157,7 +157,7 @@ fn item_of(item: Value) -> Result<BatchItem, String> {
 }
 
 /// The name of a JSON value's type, for messages.
-fn json_type(value: &Value) -> &'static str {
+pub fn json_type(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

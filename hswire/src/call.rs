@@ -188,7 +188,7 @@ async fn batch(client: &Client, items: Vec<BatchItem>) -> Result<ExitCode, Box<d
 }
 
 /// A positive, finite number of seconds (fractions allowed).
-fn seconds(text: &str) -> Result<Duration, String> {
+pub fn seconds(text: &str) -> Result<Duration, String> {
     let seconds: f64 = text
         .parse()
         .map_err(|_| format!("`{text}` is not a number of seconds"))?;
@@ -200,13 +200,18 @@ fn seconds(text: &str) -> Result<Duration, String> {
 
 /// The TLS setting the flags ask for, each file named when it fails.
 fn client_tls(args: &Args) -> Result<ClientTls, String> {
-    let roots = match &args.ca {
+    tls_of(args.ca.as_deref(), args.cert.as_deref(), args.key.as_deref())
+}
+
+/// The TLS setting of `--ca`, `--cert` and `--key`, each file named when it fails.
+pub fn tls_of(ca: Option<&Path>, cert: Option<&Path>, key: Option<&Path>) -> Result<ClientTls, String> {
+    let roots = match ca {
         Some(path) => {
             TlsRoots::from_pem(&read_pem(path)?).map_err(|error| format!("{}: {error}", path.display()))?
         }
         None => TlsRoots::webpki(),
     };
-    match (&args.cert, &args.key) {
+    match (cert, key) {
         (Some(cert), Some(key)) => {
             ClientTls::with_client_certificate(roots, &read_pem(cert)?, &read_pem(key)?)
                 .map_err(|error| format!("{} / {}: {error}", cert.display(), key.display()))

@@ -1,7 +1,8 @@
 //! `hswire`: encode, decode and inspect haystack-wire frames from the shell,
-//! and serve or call a Haystack server over binary-mode WebSockets.
+//! and serve, call or load a Haystack server over binary-mode WebSockets.
 
 mod batch_file;
+mod bench;
 mod call;
 mod decode;
 mod encode;
@@ -43,6 +44,10 @@ enum Command {
     Call(call::Args),
     /// Manage the users file of `serve --users`.
     User(user::Args),
+    /// Load a server: connections looping requests (by default haystack-py's
+    /// WebSocket benchmark: about, then read `point and sensor`) for a duration;
+    /// print messages per second, errors and latency percentiles.
+    Bench(bench::Args),
 }
 
 fn main() -> ExitCode {
@@ -54,6 +59,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(&args),
         Command::Call(args) => call::run(&args),
         Command::User(args) => user::run(&args),
+        Command::Bench(args) => bench::run(&args),
     };
     match result {
         Ok(code) => code,
