@@ -154,7 +154,9 @@ async fn bench(
         clients = connect_all(url, &config, args.connections) => clients?,
         _ = tokio::signal::ctrl_c() => return Err("interrupted while connecting".into()),
     };
-    let session = clients[0].session();
+    let Some(session) = clients.first().map(Client::session) else {
+        return Err(format!("no connection to {url} opened").into());
+    };
     let mixed = clients.iter().any(|client| client.session() != session);
     if mixed {
         eprintln!("hswire bench: the connections agreed different sessions; the first one's is reported");
