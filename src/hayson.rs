@@ -34,6 +34,9 @@
 
 use std::fmt;
 
+mod read;
+mod write;
+
 use libhaystack::units::get_unit;
 use libhaystack::val::{Column, Dict, Grid, Number, Value as HVal, GRID_FORMAT_VERSION};
 use serde_json::{Map, Value as Json};
@@ -129,6 +132,12 @@ pub enum HaysonError {
 /// The nesting depth is checked on the raw bytes first, so a hostile document
 /// is refused with [`HaysonError::TooDeep`] before it is parsed.
 pub fn decode_grid(bytes: &[u8]) -> Result<Grid, HaysonError> {
+    // The streaming reader answers for what grids are usually made of and
+    // steps aside for anything else; the tree below then decides, so both
+    // give the same grid and every refusal comes from one place.
+    if let Some(grid) = read::grid(bytes) {
+        return Ok(grid);
+    }
     check_nesting(bytes)?;
     let json: Json = serde_json::from_slice(bytes).map_err(|error| HaysonError::NotJson {
         reason: error.to_string(),
@@ -143,7 +152,19 @@ pub fn decode_grid(bytes: &[u8]) -> Result<Grid, HaysonError> {
 /// within a dict, libhaystack's own key order. The same grid therefore always
 /// encodes to the same bytes.
 pub fn encode_grid(grid: &Grid) -> Vec<u8> {
-    grid_to_value(grid).to_string().into_bytes()
+    let mut out = Vec::new();
+    encode_grid_into(grid, &mut out);
+    out
+}
+
+/// Appends a grid as compact Haystack 4 JSON to `out`, the bytes of
+/// [`encode_grid`].
+///
+/// The text is written straight into `out`, so a caller that keeps one
+/// buffer for many grids allocates only when a grid is larger than any
+/// before it.
+pub fn encode_grid_into(grid: &Grid, out: &mut Vec<u8>) {
+    write::grid(grid, out);
 }
 
 /// Reads a grid from an already parsed JSON document.
