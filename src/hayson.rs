@@ -14,6 +14,14 @@
 //! is recursed into, and every refusal is a [`HaysonError`] naming the JSON
 //! path of the offending value.
 //!
+//! [`decode_grid`] and [`encode_grid`] go without the tree: the grid is built
+//! as serde_json parses, and written straight into one buffer
+//! ([`encode_grid_into`] reuses the caller's), at about the speed of
+//! serde_json reading and writing its own `Value` from the same bytes. Their
+//! results are those of the tree functions ([`grid_from_value`],
+//! [`grid_to_value`]): a document the streaming reader is not sure of is
+//! decoded through the tree.
+//!
 //! ```
 //! use haystack_wire::hayson;
 //! use libhaystack::val::Value;
