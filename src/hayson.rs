@@ -14,6 +14,14 @@
 //! is recursed into, and every refusal is a [`HaysonError`] naming the JSON
 //! path of the offending value.
 //!
+//! [`decode_grid`] and [`encode_grid`] go without the tree: the grid is built
+//! as serde_json parses, and written straight into one buffer
+//! ([`encode_grid_into`] reuses the caller's), at about the speed of
+//! serde_json reading and writing its own `Value` from the same bytes. Their
+//! results are those of the tree functions ([`grid_from_value`],
+//! [`grid_to_value`]): a document the streaming reader is not sure of is
+//! decoded through the tree.
+//!
 //! ```
 //! use haystack_wire::hayson;
 //! use libhaystack::val::Value;
@@ -33,6 +41,9 @@
 //! ```
 
 use std::fmt;
+
+mod read;
+mod write;
 
 use libhaystack::units::get_unit;
 use libhaystack::val::{Column, Dict, Grid, Number, Value as HVal, GRID_FORMAT_VERSION};
@@ -129,6 +140,12 @@ pub enum HaysonError {
 /// The nesting depth is checked on the raw bytes first, so a hostile document
 /// is refused with [`HaysonError::TooDeep`] before it is parsed.
 pub fn decode_grid(bytes: &[u8]) -> Result<Grid, HaysonError> {
+    // The streaming reader answers for what grids are usually made of and
+    // steps aside for anything else; the tree below then decides, so both
+    // give the same grid and every refusal comes from one place.
+    if let Some(grid) = read::grid(bytes) {
+        return Ok(grid);
+    }
     check_nesting(bytes)?;
     let json: Json = serde_json::from_slice(bytes).map_err(|error| HaysonError::NotJson {
         reason: error.to_string(),
@@ -143,7 +160,19 @@ pub fn decode_grid(bytes: &[u8]) -> Result<Grid, HaysonError> {
 /// within a dict, libhaystack's own key order. The same grid therefore always
 /// encodes to the same bytes.
 pub fn encode_grid(grid: &Grid) -> Vec<u8> {
-    grid_to_value(grid).to_string().into_bytes()
+    let mut out = Vec::new();
+    encode_grid_into(grid, &mut out);
+    out
+}
+
+/// Appends a grid as compact Haystack 4 JSON to `out`, the bytes of
+/// [`encode_grid`].
+///
+/// The text is written straight into `out`, so a caller that keeps one
+/// buffer for many grids allocates only when a grid is larger than any
+/// before it.
+pub fn encode_grid_into(grid: &Grid, out: &mut Vec<u8>) {
+    write::grid(grid, out);
 }
 
 /// Reads a grid from an already parsed JSON document.
