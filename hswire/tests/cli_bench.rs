@@ -10,41 +10,17 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+mod support;
+
+use support::Serve;
+
 /// The longest any one bench or call process may take here.
 const PROCESS_LIMIT: Duration = Duration::from_secs(60);
 
-/// A running `hswire serve`, stopped on drop.
-struct Serve {
-    child: Child,
-    url: String,
-}
-
-impl Serve {
-    fn start(flags: &[&str]) -> Serve {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_hswire"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--no-page"])
-            .args(flags)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("hswire serve starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout is piped"))
-            .read_line(&mut line)
-            .expect("hswire serve says where it listens");
-        let url = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_owned();
-        Serve { child, url }
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `hswire serve` with `flags`, without its page: these tests speak only
+/// the WebSocket protocol.
+fn serve(flags: &[&str]) -> Serve {
+    Serve::start_with(["--no-page"].iter().chain(flags))
 }
 
 /// Runs `hswire ARGS` to its end, killing it (by its pid) past [`PROCESS_LIMIT`].
@@ -151,8 +127,8 @@ impl Drop for TempDir {
 
 #[test]
 fn bench_runs_the_reference_loop_in_every_mode_without_errors() {
-    let zlib = Serve::start(&["--compression", "zlib", "--chunked", "--auth-token", "secret"]);
-    let lzma = Serve::start(&["--compression", "lzma"]);
+    let zlib = serve(&["--compression", "zlib", "--chunked", "--auth-token", "secret"]);
+    let lzma = serve(&["--compression", "lzma"]);
     let token = ["--auth-token", "secret"];
     for (serve, offer, mode) in [
         (&zlib, &[][..], "binary"),
@@ -180,7 +156,7 @@ fn bench_runs_the_reference_loop_in_every_mode_without_errors() {
 
 #[test]
 fn a_request_file_makes_the_loop_and_an_op_runs_alone() {
-    let serve = Serve::start(&[]);
+    let serve = serve(&[]);
     let folder = TempDir::new("requests");
     let file = folder.0.join("loop.json");
     let loop_of_two = json!([
@@ -201,7 +177,7 @@ fn a_request_file_makes_the_loop_and_an_op_runs_alone() {
 
 #[test]
 fn requests_the_server_refuses_are_counted_as_errors_and_shown_in_words() {
-    let serve = Serve::start(&[]);
+    let serve = serve(&[]);
     // hisRead needs an id and a range: an empty grid is answered with an error grid.
     let (output, report) = bench(&serve.url, &["--op", "hisRead"]);
     assert_eq!(output.status.code(), Some(1), "{output:?}");
@@ -270,7 +246,7 @@ fn bad_options_are_refused_in_words_before_connecting() {
 #[cfg(unix)]
 #[test]
 fn ctrl_c_stops_the_run_early_with_the_partial_result() {
-    let serve = Serve::start(&[]);
+    let serve = serve(&[]);
     let mut child = Command::new(env!("CARGO_BIN_EXE_hswire"))
         .args([
             "bench",
@@ -324,7 +300,7 @@ fn the_benchmark_site_serves_5000_points_to_read_point_and_sensor() {
     let site_name = site.to_str().expect("a UTF-8 path");
     let output = hswire(&["bench", "--write-site", site_name]);
     assert!(output.status.success(), "{output:?}");
-    let serve = Serve::start(&["--site", site_name]);
+    let serve = serve(&["--site", site_name]);
     let request = json!({"_kind": "grid", "meta": {"ver": "3.0"}, "cols": [{"name": "filter"}],
                          "rows": [{"filter": "point and sensor"}]});
     let output = hswire(&[

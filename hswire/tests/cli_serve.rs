@@ -2,56 +2,16 @@
 //! server process on 127.0.0.1 and one call process per request.
 
 use std::io::Read;
-use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
+
+mod support;
 
 use haystack_wire::connection::{Client, ClientConfig, ClientError};
 use haystack_wire::Op;
 use serde_json::{json, Value};
-
-/// A running `hswire serve`, stopped on drop.
-struct Serve {
-    child: Child,
-    url: String,
-}
-
-impl Serve {
-    fn start(flags: &[&str]) -> Serve {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_hswire"))
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .args(flags)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("hswire serve starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout is piped"))
-            .read_line(&mut line)
-            .expect("hswire serve says where it listens");
-        let url = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_owned();
-        Serve { child, url }
-    }
-
-    fn call(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_hswire"))
-            .args(["call", "--url", &self.url])
-            .args(args)
-            .output()
-            .expect("hswire call runs")
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use support::Serve;
 
 fn grid(output: &Output) -> Value {
     assert!(output.status.success(), "{output:?}");

@@ -2,41 +2,20 @@
 //! WebSocket address, checked from outside: a server process on 127.0.0.1
 //! and raw HTTP/1.1 over TCP, every read bounded in time.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-/// A running `hswire serve`, stopped on drop.
-struct Serve {
-    child: Child,
-    address: String,
-}
+mod support;
+
+use support::Serve;
 
 impl Serve {
-    fn start(flags: &[&str]) -> Serve {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_hswire"))
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .args(flags)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("hswire serve starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout is piped"))
-            .read_line(&mut line)
-            .expect("hswire serve says where it listens");
-        let address = line
-            .trim()
-            .strip_prefix("listening on ws://")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_owned();
-        Serve { child, address }
-    }
-
     /// Sends `request` as it is and reads the answer until the server closes.
     fn raw(&self, request: &[u8]) -> Answer {
-        let mut stream = TcpStream::connect(&self.address).expect("connects");
+        let mut stream = TcpStream::connect(self.address()).expect("connects");
         stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         stream.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
         stream.write_all(request).expect("sends the request");
@@ -50,17 +29,10 @@ impl Serve {
         self.raw(
             format!(
                 "{method} {path} HTTP/1.1\r\nHost: {}\r\nAccept: */*\r\n\r\n",
-                self.address
+                self.address()
             )
             .as_bytes(),
         )
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -224,7 +196,7 @@ fn other_paths_are_not_found_and_other_methods_not_allowed() {
 #[test]
 fn a_request_head_past_the_limit_or_not_http_is_refused() {
     let serve = Serve::start(&[]);
-    let mut long = format!("GET / HTTP/1.1\r\nHost: {}\r\nX-Filler: ", serve.address).into_bytes();
+    let mut long = format!("GET / HTTP/1.1\r\nHost: {}\r\nX-Filler: ", serve.address()).into_bytes();
     long.resize(20_000, b'a');
     assert_eq!(
         serve.raw(&long).status,
@@ -241,7 +213,7 @@ fn the_websocket_still_answers_on_the_same_address() {
         .args([
             "call",
             "--url",
-            &format!("ws://{}", serve.address),
+            &format!("ws://{}", serve.address()),
             "--compression",
             "zlib",
             "about",
@@ -255,10 +227,10 @@ fn the_websocket_still_answers_on_the_same_address() {
 #[test]
 fn with_no_page_a_plain_get_is_not_answered_with_the_page() {
     let serve = Serve::start(&["--no-page"]);
-    let mut stream = TcpStream::connect(&serve.address).expect("connects");
+    let mut stream = TcpStream::connect(serve.address()).expect("connects");
     stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     stream
-        .write_all(format!("GET / HTTP/1.1\r\nHost: {}\r\n\r\n", serve.address).as_bytes())
+        .write_all(format!("GET / HTTP/1.1\r\nHost: {}\r\n\r\n", serve.address()).as_bytes())
         .unwrap();
     let mut bytes = Vec::new();
     let _ = stream.read_to_end(&mut bytes);

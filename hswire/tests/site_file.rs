@@ -2,14 +2,19 @@
 //! bundled sample site, and a bad site file refused in words that name it. Each test
 //! writes its own site file to a temporary folder.
 
-use std::io::{BufRead, BufReader, Read};
+use std::ffi::OsStr;
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use haystack_wire::connection::{Client, ClientConfig};
 use haystack_wire::Op;
 use serde_json::{json, Value};
+
+mod support;
+
+use support::Serve;
 
 /// A temporary folder, removed on drop.
 struct TempDir(PathBuf);
@@ -66,41 +71,13 @@ fn building() -> Value {
     })
 }
 
-/// A running `hswire serve --site`, stopped on drop.
-struct Serve {
-    child: Child,
-    url: String,
+/// `hswire serve --site SITE` with `flags`.
+fn serve(site: &Path, flags: &[&str]) -> Serve {
+    let args = [OsStr::new("--site"), site.as_os_str()];
+    Serve::start_with(args.into_iter().chain(flags.iter().map(OsStr::new)))
 }
 
 impl Serve {
-    fn start(site: &Path, flags: &[&str]) -> Serve {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_hswire"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--site"])
-            .arg(site)
-            .args(flags)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("hswire serve starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout is piped"))
-            .read_line(&mut line)
-            .expect("hswire serve says where it listens");
-        let url = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_owned();
-        Serve { child, url }
-    }
-
-    fn call(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_hswire"))
-            .args(["call", "--url", &self.url])
-            .args(args)
-            .output()
-            .expect("hswire call runs")
-    }
-
     /// The answer grid of `op` with `request`, which must succeed.
     fn answer(&self, op: &str, request: &Value) -> Value {
         let output = self.call(&[op, "--grid", &request.to_string()]);
@@ -113,13 +90,6 @@ impl Serve {
         let output = self.call(&[op, "--grid", &request.to_string()]);
         assert_eq!(output.status.code(), Some(1), "{op}: {output:?}");
         String::from_utf8_lossy(&output.stderr).trim_end().to_owned()
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -154,7 +124,7 @@ fn ids(grid: &Value) -> Vec<String> {
 fn a_site_file_answers_about_ops_formats_and_read_by_filter_and_by_id() {
     let dir = TempDir::new("answers");
     let site = dir.write("building.json", &building().to_string());
-    let serve = Serve::start(&site, &[]);
+    let serve = serve(&site, &[]);
     let empty = json!({"_kind": "grid", "meta": {"ver": "3.0"}, "cols": [{"name": "empty"}], "rows": []});
 
     let about = serve.answer("about", &empty);
@@ -202,7 +172,7 @@ fn a_site_file_answers_about_ops_formats_and_read_by_filter_and_by_id() {
 fn his_read_simulates_a_number_point_and_refuses_other_records_in_words() {
     let dir = TempDir::new("history");
     let site = dir.write("building.json", &building().to_string());
-    let serve = Serve::start(&site, &[]);
+    let serve = serve(&site, &[]);
 
     let history = serve.answer("hisRead", &his_request("t-valve", "2026-10-01"));
     assert_eq!(history["meta"]["id"]["val"], "t-valve");
@@ -238,7 +208,7 @@ fn his_read_simulates_a_number_point_and_refuses_other_records_in_words() {
 async fn a_watch_on_a_site_file_point_sees_its_simulated_value_change() {
     let dir = TempDir::new("watch");
     let site = dir.write("building.json", &building().to_string());
-    let serve = Serve::start(&site, &["--push-interval-ms", "20"]);
+    let serve = serve(&site, &["--push-interval-ms", "20"]);
     let run = async {
         let client = Client::connect(&serve.url, ClientConfig::new())
             .await
