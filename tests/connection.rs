@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use haystack_wire::connection::{
-    error_dis, error_grid, Answer, Capabilities, Client, ClientConfig, ClientError, Fault, Offer, Router,
-    Server, ServerConfig, Session, Subscribers,
+    error_dis, error_grid, Answer, Capabilities, Client, ClientConfig, ClientError, Fault, Offer, Reply,
+    Router, Server, ServerConfig, Session, Subscribers,
 };
 use haystack_wire::protocol::{defaults, handshake, Version};
 use haystack_wire::{BaseHeader, Compression, Decoder, Encoder, Flags, Frame, Op};
@@ -35,8 +35,15 @@ fn echo_router() -> Router {
                 .map_err(|_| Fault::new("bad length"))?;
             Ok(payload(len))
         })
-        .route(Op::About, |_| async { Err(Fault::new("about is broken today")) })
-        .route(Op::Formats, |_| async { panic!("a handler bug") })
+        .route(Op::About, |_| async {
+            Reply::Err(Fault::new("about is broken today"))
+        })
+        .route(Op::Formats, a_handler_with_a_bug)
+}
+
+/// A handler that panics.
+async fn a_handler_with_a_bug(_: haystack_wire::connection::Request) -> Reply {
+    panic!("a handler bug")
 }
 
 /// `len` bytes that compress but are not all alike.

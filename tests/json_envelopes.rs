@@ -9,7 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use haystack_wire::connection::{error_dis, Fault, Monitor, Router, Server, ServerConfig, Subscribers};
+use haystack_wire::connection::{
+    error_dis, Fault, Monitor, Reply, Router, Server, ServerConfig, Subscribers,
+};
 use haystack_wire::protocol::messages::batch::MAX_ITEMS;
 use haystack_wire::{Encoder, Flags, Frame, Op};
 use serde_json::{json, Value};
@@ -195,7 +197,7 @@ async fn an_envelope_without_a_grid_reaches_its_handler_as_an_empty_payload() {
 #[tokio::test]
 async fn a_handler_failure_is_answered_with_an_error_grid_envelope() {
     let router = Router::new()
-        .route(Op::Nav, |_| async { Err(Fault::new("no such nav")) })
+        .route(Op::Nav, |_| async { Reply::Err(Fault::new("no such nav")) })
         .route(Op::Read, |_| async { Ok(b"not json".to_vec()) });
     let (url, monitor) = start(ServerConfig::new(), router).await;
     let mut socket = socket(&url).await;

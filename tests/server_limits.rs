@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use haystack_wire::connection::{
-    error_dis, Answer, Capabilities, Client, ClientConfig, FakeCredentials, Monitor, Offer, Peer, Router,
-    Server, ServerConfig, Subscribers, Users,
+    error_dis, Answer, Capabilities, Client, ClientConfig, FakeCredentials, Monitor, Offer, Peer, Reply,
+    Router, Server, ServerConfig, Subscribers, Users,
 };
 use haystack_wire::protocol::messages::{hello, request, response};
 use haystack_wire::protocol::RawBaseHeader;
@@ -649,7 +649,7 @@ async fn messages_still_arriving_count_against_the_shared_budget() {
 #[tokio::test]
 async fn requests_waiting_on_their_handlers_count_against_the_shared_budget() {
     // A handler that never finishes: every request stays held.
-    let router = Router::new().route(Op::HisWrite, |_| std::future::pending());
+    let router = Router::new().route(Op::HisWrite, |_| std::future::pending::<Reply>());
     let (url, monitor) = start(ServerConfig::new().memory_budget(8 << 20), router).await;
     let mut socket = raw_socket(&url).await;
     let mut encoder = Encoder::new();

@@ -1063,7 +1063,7 @@ impl Handling {
     /// when the handler failed or returned what a text message cannot embed.
     fn json_grid(&self, reply: Reply) -> String {
         match reply {
-            Ok(payload) => into_json(payload).unwrap_or_else(|reason| {
+            Ok(payload) => into_json(Vec::from(payload)).unwrap_or_else(|reason| {
                 Counters::one(&self.counters.failed_requests);
                 tracing::debug!(reason, "the handler's reply is not JSON");
                 fault_grid(&format!("the response is not JSON: {reason}"))

@@ -7,6 +7,7 @@ use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use futures_util::FutureExt;
 
 use super::peer::Peer;
@@ -57,7 +58,13 @@ pub struct Request {
 }
 
 /// What a handler returns: the response payload, or a fault for an error grid.
-pub type Reply = Result<Vec<u8>, Fault>;
+///
+/// The payload is [`Bytes`], so that a handler can answer many requests with
+/// the same bytes without copying them. When it does (the same `Bytes`,
+/// cloned), the server also compresses and frames them once per kind of
+/// session and sends every such request the same frames (see
+/// [`super::ServerConfig::shared_frames`]).
+pub type Reply = Result<Bytes, Fault>;
 
 type BoxedHandler = Arc<dyn Fn(Request) -> Pin<Box<dyn Future<Output = Reply> + Send>> + Send + Sync>;
 
@@ -82,14 +89,23 @@ impl Router {
         Router::default()
     }
 
-    /// Handles `op` with `handler`, replacing any handler it had.
-    pub fn route<F, Fut>(mut self, op: Op, handler: F) -> Self
+    /// Handles `op` with `handler`, replacing any handler it had. The
+    /// handler answers with anything that becomes [`Bytes`] (a `Vec<u8>`,
+    /// a `String`, `Bytes` itself).
+    pub fn route<F, Fut, P>(mut self, op: Op, handler: F) -> Self
     where
         F: Fn(Request) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Reply> + Send + 'static,
+        Fut: Future<Output = Result<P, Fault>> + Send + 'static,
+        P: Into<Bytes> + 'static,
     {
-        self.routes
-            .insert(op, Arc::new(move |request| Box::pin(handler(request))));
+        let handler = Arc::new(handler);
+        self.routes.insert(
+            op,
+            Arc::new(move |request| {
+                let answer = handler(request);
+                Box::pin(async move { answer.await.map(Into::into) })
+            }),
+        );
         self
     }
 
