@@ -451,6 +451,91 @@ async fn pushes_reach_subscribed_connections_only() {
 }
 
 #[tokio::test]
+async fn one_push_reaches_subscribers_of_different_sessions_each_in_its_own_frames() {
+    let watchers = Arc::new(Subscribers::<String>::new());
+    let router = {
+        let watchers = Arc::clone(&watchers);
+        Router::new().route(Op::WatchSub, move |request| {
+            let watchers = Arc::clone(&watchers);
+            async move {
+                watchers.subscribe("w-1".to_owned(), &request.peer);
+                Ok(b"{}".to_vec())
+            }
+        })
+    };
+    let url = start(
+        ServerConfig::new()
+            .compression([Compression::Zlib, Compression::Lzma])
+            .chunked(true),
+        router,
+    )
+    .await;
+    let configs = [
+        ClientConfig::new(),
+        ClientConfig::new().compression([Compression::Zlib]),
+        ClientConfig::new().compression([Compression::Zlib]).chunked(true),
+        ClientConfig::new().compression([Compression::Lzma]).chunked(true),
+        ClientConfig::new().compression([Compression::Lzma]).chunked(true),
+    ];
+    let mut clients = Vec::new();
+    for config in configs {
+        let client = Client::connect(&url, config).await.unwrap();
+        let pushes = client.pushes().unwrap();
+        client.request(Op::WatchSub, b"{}").await.unwrap();
+        clients.push((client, pushes));
+    }
+    let large = payload(700_000);
+    assert_eq!(watchers.push_watch(&"w-1".to_owned(), "w-1", &large), 5);
+    for (client, pushes) in &mut clients {
+        let push = tokio::time::timeout(Duration::from_secs(10), pushes.next())
+            .await
+            .expect("the push arrives")
+            .unwrap();
+        assert_eq!(
+            (push.op, push.payload.len()),
+            (Op::WatchPoll, large.len()),
+            "{:?}",
+            client.session()
+        );
+        assert!(
+            push.payload == large,
+            "the payload of {:?} is the one pushed",
+            client.session()
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_shared_payload_answers_many_clients_each_with_its_request_id_and_in_its_session() {
+    let answer = haystack_wire::connection::Payload::shared(payload(500_000));
+    let router = Router::new().route(Op::Read, move |_| {
+        let answer = answer.clone();
+        async move { Ok(answer) }
+    });
+    let url = start(
+        ServerConfig::new()
+            .compression([Compression::Zlib, Compression::Lzma])
+            .chunked(true),
+        router,
+    )
+    .await;
+    let configs = [
+        ClientConfig::new(),
+        ClientConfig::new().compression([Compression::Zlib]),
+        ClientConfig::new().compression([Compression::Zlib]).chunked(true),
+        ClientConfig::new().compression([Compression::Lzma]),
+    ];
+    for config in configs {
+        let client = Client::connect(&url, config).await.unwrap();
+        // Several requests at once: each answer carries its own request id.
+        let answers = futures_util::future::join_all((0..4).map(|_| client.request(Op::Read, b"{}"))).await;
+        for answer in answers {
+            assert!(answer.unwrap() == payload(500_000), "{:?}", client.session());
+        }
+    }
+}
+
+#[tokio::test]
 async fn the_token_is_checked_before_anything_else() {
     let url = start(
         ServerConfig::new()

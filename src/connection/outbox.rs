@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bytes::Bytes;
 use futures_util::{Sink, SinkExt};
 use tokio::sync::{mpsc, Notify};
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
@@ -114,6 +115,9 @@ pub(crate) struct Outbox {
     /// while encoding: never across an await.
     state: Mutex<(Encoder, Session)>,
     queue: mpsc::UnboundedSender<Queued>,
+    /// Held while one message's frames are queued, so that the chunks of two
+    /// messages sent at once from two threads do not interleave.
+    queueing: Mutex<()>,
     backlog: Arc<Backlog>,
 }
 
@@ -150,6 +154,7 @@ impl Outbox {
         let outbox = Outbox {
             state: Mutex::new((encoder_for(session), session)),
             queue,
+            queueing: Mutex::new(()),
             backlog: Arc::clone(&backlog),
         };
         (
@@ -164,6 +169,14 @@ impl Outbox {
     /// What is queued, and how the writer is doing.
     pub(crate) fn backlog(&self) -> &Arc<Backlog> {
         &self.backlog
+    }
+
+    /// The session frames are sent in now.
+    pub(crate) fn session(&self) -> Session {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .1
     }
 
     /// Switches to `session`, once the handshake agreed on it.
@@ -202,8 +215,28 @@ impl Outbox {
         self.queue_all(std::iter::once(Message::Binary(frame.into())))
     }
 
+    /// Queues the frames of one message, encoded elsewhere for this
+    /// connection's session (and perhaps shared with other connections:
+    /// `Bytes` clones, not copies). Never waits.
+    pub(crate) fn send_frames(&self, frames: &[Bytes]) -> Result<(), SendError> {
+        if self.backlog.discard.load(Ordering::Relaxed) || self.queue.is_closed() {
+            return Err(SendError::Closed);
+        }
+        self.queue_all(frames.iter().cloned().map(Message::Binary))
+    }
+
+    /// The frames of one message in the connection's session, made with its
+    /// encoder, for [`Outbox::send_frames`] on this and other connections.
+    pub(crate) fn encode_frames(&self, base: BaseHeader, payload: &[u8]) -> Result<Vec<Bytes>, Error> {
+        Ok(self.encode(base, payload)?.into_iter().map(Bytes::from).collect())
+    }
+
     fn queue_all(&self, messages: impl ExactSizeIterator<Item = Message>) -> Result<(), SendError> {
         let messages: Vec<Message> = messages.collect();
+        let _queueing = self
+            .queueing
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let bytes: usize = messages.iter().map(Message::len).sum();
         self.backlog
             .account
@@ -267,15 +300,28 @@ impl Outbox {
     fn encode(&self, base: BaseHeader, payload: &[u8]) -> Result<Vec<Vec<u8>>, Error> {
         let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let (encoder, session) = &mut *state;
-        if session.chunked && payload.len() > defaults::CHUNK_THRESHOLD {
-            encoder.encode_chunked(base, payload)
-        } else {
-            encoder.encode(base, payload).map(|frame| vec![frame])
-        }
+        encode_in(encoder, *session, base, payload)
     }
 }
 
-fn encoder_for(session: Session) -> Encoder {
+/// The frames of one message in `session`: chunked when the session allows
+/// it and the payload is over the threshold, else one frame; compressed as
+/// `encoder` is set up to.
+pub(crate) fn encode_in(
+    encoder: &mut Encoder,
+    session: Session,
+    base: BaseHeader,
+    payload: &[u8],
+) -> Result<Vec<Vec<u8>>, Error> {
+    if session.chunked && payload.len() > defaults::CHUNK_THRESHOLD {
+        encoder.encode_chunked(base, payload)
+    } else {
+        encoder.encode(base, payload).map(|frame| vec![frame])
+    }
+}
+
+/// An encoder for `session`'s frames.
+pub(crate) fn encoder_for(session: Session) -> Encoder {
     Encoder::new().with_compression(session.compression)
 }
 

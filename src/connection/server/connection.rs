@@ -34,6 +34,7 @@ use super::counters::Counters;
 use super::envelope::{self, batch_answer, into_json, response_envelope, Envelope, OpField, Role, Text};
 use super::http::{sniff, Replay, Sniffed};
 use super::login::{self, authenticate};
+use super::payload::{self, Payload};
 use super::peer::Peer;
 use super::router::{Fault, Reply, Request, Router};
 use crate::decode::Decoder;
@@ -834,9 +835,7 @@ impl Connection<'_> {
         let handled = async move {
             let reply = handling.run(request).await;
             let sent = match reply {
-                Ok(payload) => peer
-                    .outbox
-                    .send_now(BaseHeader::response(request_id, op), &payload),
+                Ok(payload) => send_payload(&peer, BaseHeader::response(request_id, op), &payload).await,
                 Err(fault) => peer.outbox.send_now(
                     BaseHeader::error_response(request_id, op),
                     &error_grid(fault.dis()),
@@ -1063,7 +1062,7 @@ impl Handling {
     /// when the handler failed or returned what a text message cannot embed.
     fn json_grid(&self, reply: Reply) -> String {
         match reply {
-            Ok(payload) => into_json(Vec::from(payload)).unwrap_or_else(|reason| {
+            Ok(payload) => into_json(Vec::from(payload.bytes().clone())).unwrap_or_else(|reason| {
                 Counters::one(&self.counters.failed_requests);
                 tracing::debug!(reason, "the handler's reply is not JSON");
                 fault_grid(&format!("the response is not JSON: {reason}"))
@@ -1084,6 +1083,21 @@ fn grid_bytes(envelope: &Envelope<'_>) -> Vec<u8> {
     envelope
         .grid
         .map_or_else(Vec::new, |grid| grid.get().as_bytes().to_vec())
+}
+
+/// Sends a handler's payload under `base`: framed at once on the
+/// connection's encoder when it is short or not compressed, else with the
+/// frames [`payload::frames`] makes (shared, or made off the runtime's
+/// workers).
+async fn send_payload(peer: &Peer, base: BaseHeader, payload: &Payload) -> Result<(), SendError> {
+    let session = peer.outbox.session();
+    if payload.frames_inline(session) {
+        return peer.outbox.send_now(base, payload.bytes());
+    }
+    let frames = payload::frames(payload, base, session)
+        .await
+        .map_err(SendError::Encode)?;
+    peer.outbox.send_frames(&frames)
 }
 
 /// Closes the connection whose answer the server's spent budget refused.

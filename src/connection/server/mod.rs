@@ -10,6 +10,8 @@
 //! - [`http`]: the files it serves to plain HTTP requests, when given some.
 //! - [`login`]: the token or the SCRAM login before the first request.
 //! - [`router`]: requests, handlers, replies.
+//! - [`payload`]: reply payloads, and the frames made of them, once per
+//!   request or once for all the requests that share them.
 //! - [`peer`]: pushes to one connection and fan-out to many.
 
 mod accept;
@@ -19,6 +21,7 @@ mod counters;
 mod envelope;
 mod http;
 mod login;
+mod payload;
 mod peer;
 mod router;
 
@@ -26,5 +29,6 @@ pub use accept::{Monitor, Server, ServerStats};
 pub use config::ServerConfig;
 pub use connection::{serve_connection, serve_websocket, ConnectionEnd};
 pub use http::{Page, Pages, CONTENT_SECURITY_POLICY, MAX_HEAD};
+pub use payload::Payload;
 pub use peer::{Peer, PushError, Subscribers};
 pub use router::{Fault, Reply, Request, Router};

@@ -11,6 +11,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::super::control::{Closing, Control};
+use bytes::Bytes;
+
+use super::super::handshake::Session;
 use super::super::outbox::{Outbox, SendError};
 use super::counters::Counters;
 use super::envelope::{check_json, watch_push_message};
@@ -242,12 +245,15 @@ impl<K: std::hash::Hash + Eq + Clone> Subscribers<K> {
 
     /// Pushes `payload` to every connection subscribed to `key`, without
     /// waiting on any of them; forgets the closed ones and those closed for
-    /// not reading. Returns how many it reached.
+    /// not reading. The frames are made once for all the connections that
+    /// share a session (compression and chunking) and queued to each of them
+    /// without copying. Returns how many it reached.
     pub fn push(&self, key: &K, op: Op, payload: &[u8]) -> usize {
         let peers = self.lock().get(key).cloned().unwrap_or_default();
+        let mut frames = SharedFrames::new(BaseHeader::push(op), payload);
         let mut reached = 0;
         for peer in &peers {
-            match peer.push(op, payload) {
+            match frames.push_to(peer) {
                 Ok(()) => reached += 1,
                 Err(PushError::Encode { .. }) => {}
                 Err(_) => self.unsubscribe(key, peer.id),
@@ -258,18 +264,65 @@ impl<K: std::hash::Hash + Eq + Clone> Subscribers<K> {
 
     /// Pushes a watch update to every connection subscribed to `key`, each
     /// in its own form ([`Peer::push_watch`]); otherwise as
-    /// [`Subscribers::push`]. Returns how many it reached.
+    /// [`Subscribers::push`], binary frames made once per session. Returns
+    /// how many it reached.
     pub fn push_watch(&self, key: &K, watch_id: &str, payload: &[u8]) -> usize {
         let peers = self.lock().get(key).cloned().unwrap_or_default();
+        let mut frames = SharedFrames::new(BaseHeader::push(Op::WatchPoll), payload);
         let mut reached = 0;
         for peer in &peers {
-            match peer.push_watch(watch_id, payload) {
+            let pushed = if peer.speaks_json() {
+                peer.push_watch(watch_id, payload)
+            } else {
+                frames.push_to(peer)
+            };
+            match pushed {
                 Ok(()) => reached += 1,
                 Err(PushError::Encode { .. } | PushError::NotJson { .. }) => {}
                 Err(_) => self.unsubscribe(key, peer.id),
             }
         }
         reached
+    }
+}
+
+/// One push's frames, made once per session for the fan-out of
+/// [`Subscribers`].
+struct SharedFrames<'a> {
+    base: BaseHeader,
+    payload: &'a [u8],
+    /// The frames made so far, by session; a fan-out meets a few sessions
+    /// at most (three compression settings times two of chunking).
+    made: Vec<(Session, Result<Vec<Bytes>, crate::error::Error>)>,
+}
+
+impl<'a> SharedFrames<'a> {
+    fn new(base: BaseHeader, payload: &'a [u8]) -> Self {
+        SharedFrames {
+            base,
+            payload,
+            made: Vec::new(),
+        }
+    }
+
+    /// Queues the push to `peer` in binary form, as [`Peer::push`] does,
+    /// with the frames of its session, made by the first peer that has it.
+    fn push_to(&mut self, peer: &Peer) -> Result<(), PushError> {
+        peer.check_reading()?;
+        let session = peer.outbox.session();
+        let at = match self.made.iter().position(|(known, _)| *known == session) {
+            Some(at) => at,
+            None => {
+                let frames = peer.outbox.encode_frames(self.base, self.payload);
+                self.made.push((session, frames));
+                self.made.len() - 1
+            }
+        };
+        let sent = match &self.made[at].1 {
+            Ok(frames) => peer.outbox.send_frames(frames),
+            Err(error) => Err(SendError::Encode(error.clone())),
+        };
+        peer.sent(sent, self.payload.len())
     }
 }
 

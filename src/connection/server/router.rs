@@ -7,9 +7,9 @@ use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use bytes::Bytes;
 use futures_util::FutureExt;
 
+use super::payload::Payload;
 use super::peer::Peer;
 use crate::protocol::Op;
 
@@ -59,12 +59,11 @@ pub struct Request {
 
 /// What a handler returns: the response payload, or a fault for an error grid.
 ///
-/// The payload is [`Bytes`], so that a handler can answer many requests with
-/// the same bytes without copying them. When it does (the same `Bytes`,
-/// cloned), the server also compresses and frames them once per kind of
-/// session and sends every such request the same frames (see
-/// [`super::ServerConfig::shared_frames`]).
-pub type Reply = Result<Bytes, Fault>;
+/// A [`Payload`] is made from a `Vec<u8>`, a `String` or [`Bytes`](bytes::Bytes); a handler
+/// that answers many requests with the same bytes returns clones of one
+/// [`Payload::shared`], and the server compresses and frames them once per
+/// kind of session instead of once per request.
+pub type Reply = Result<Payload, Fault>;
 
 type BoxedHandler = Arc<dyn Fn(Request) -> Pin<Box<dyn Future<Output = Reply> + Send>> + Send + Sync>;
 
@@ -90,13 +89,13 @@ impl Router {
     }
 
     /// Handles `op` with `handler`, replacing any handler it had. The
-    /// handler answers with anything that becomes [`Bytes`] (a `Vec<u8>`,
-    /// a `String`, `Bytes` itself).
+    /// handler answers with anything that becomes a [`Payload`] (a
+    /// `Vec<u8>`, a `String`, [`Bytes`](bytes::Bytes), a `Payload` itself).
     pub fn route<F, Fut, P>(mut self, op: Op, handler: F) -> Self
     where
         F: Fn(Request) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<P, Fault>> + Send + 'static,
-        P: Into<Bytes> + 'static,
+        P: Into<Payload> + 'static,
     {
         let handler = Arc::new(handler);
         self.routes.insert(
