@@ -131,16 +131,20 @@ struct Kind {
     chunked: bool,
 }
 
+/// The frames of one kind of session, made by the first request that needs
+/// them while the others wait.
+type FrameCell = Arc<OnceCell<Arc<[Bytes]>>>;
+
 /// One shared payload's frames, per kind of session.
 #[derive(Debug, Default)]
 struct FrameSets {
-    sets: Mutex<Vec<(Kind, Arc<OnceCell<Arc<[Bytes]>>>)>>,
+    sets: Mutex<Vec<(Kind, FrameCell)>>,
 }
 
 impl FrameSets {
     /// The cell of `kind`'s frames (made empty when new); none when the
     /// payload already keeps frames for [`MAX_KINDS`] kinds.
-    fn cell(&self, kind: Kind) -> Option<Arc<OnceCell<Arc<[Bytes]>>>> {
+    fn cell(&self, kind: Kind) -> Option<FrameCell> {
         let mut sets = self.sets.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some((_, cell)) = sets.iter().find(|(known, _)| *known == kind) {
             return Some(Arc::clone(cell));
