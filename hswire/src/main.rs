@@ -1,6 +1,7 @@
 //! `hswire`: encode, decode and inspect haystack-wire frames from the shell,
 //! and serve, call or load a Haystack server over binary-mode WebSockets.
 
+mod answers;
 mod batch_file;
 mod bench;
 mod call;

@@ -12,12 +12,14 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use haystack_wire::connection::{
-    FakeCredentials, Fault, Peer, Request, Role, Router, Server, ServerConfig, ServerTls, Subscribers, Users,
+    FakeCredentials, Fault, Payload, Peer, Request, Role, Router, Server, ServerConfig, ServerTls,
+    Subscribers, Users,
 };
 use haystack_wire::{hayson, Compression, Op};
 use libhaystack::val::{Date, DateTime, Grid, HaystackDict};
 use tokio::sync::Semaphore;
 
+use crate::answers::Answers;
 use crate::call::read_pem;
 use crate::output::{io_words, users_words};
 use crate::site::{Caller, Site, SiteError};
@@ -287,10 +289,17 @@ fn routes(site: &Arc<Site>, watchers: &Arc<Watchers>) -> Router {
     // than there are cores, so that their working memory stays bounded too.
     let cores = std::thread::available_parallelism().map_or(2, |cores| cores.get());
     let heavy_work = Arc::new(Semaphore::new(cores));
+    // A read asked again while no record changed gets the answer it got before: the
+    // same bytes, which the server frames once per kind of session.
+    let answers = Arc::new(Answers::default());
     let plain = |op: Op| {
-        let (site, heavy_work) = (Arc::clone(site), Arc::clone(&heavy_work));
+        let (site, heavy_work, answers) = (Arc::clone(site), Arc::clone(&heavy_work), Arc::clone(&answers));
         move |request: Request| {
-            let (site, heavy_work) = (Arc::clone(&site), Arc::clone(&heavy_work));
+            let (site, heavy_work, answers) =
+                (Arc::clone(&site), Arc::clone(&heavy_work), Arc::clone(&answers));
+            let version = (op == Op::Read).then(|| site.version());
+            let kept = version.and_then(|version| answers.get(&request.payload, version));
+            let key = version.map(|_| request.payload.clone());
             let answer = move || {
                 let answer = site
                     .handle(op, &request_grid(&request)?, &caller(&request))
@@ -298,14 +307,23 @@ fn routes(site: &Arc<Site>, watchers: &Arc<Watchers>) -> Router {
                 Ok(hayson::encode_grid(&answer))
             };
             async move {
+                if let Some(payload) = kept {
+                    return Ok(payload);
+                }
                 if !matches!(op, Op::Read | Op::HisRead) {
-                    return answer();
+                    return answer().map(Payload::new);
                 }
                 let failed = || Fault::new(format!("the {op} handler failed"));
                 let _turn = heavy_work.acquire_owned().await.map_err(|_| failed())?;
-                tokio::task::spawn_blocking(answer)
+                let bytes = tokio::task::spawn_blocking(answer)
                     .await
-                    .unwrap_or_else(|_| Err(failed()))
+                    .unwrap_or_else(|_| Err(failed()))?;
+                let (Some(version), Some(key)) = (version, key) else {
+                    return Ok(Payload::new(bytes));
+                };
+                let payload = Payload::shared(bytes);
+                answers.keep(&key, version, &payload);
+                Ok(payload)
             }
         }
     };

@@ -844,3 +844,49 @@ fn serve_on_an_address_in_use_names_the_address_in_words() {
         format!("hswire: cannot listen on {address}: Address already in use\n")
     );
 }
+
+/// The `curVal` of `id`, read by id.
+async fn cur_val(client: &Client, id: &str) -> Value {
+    let request = json!({
+        "_kind": "grid", "meta": {"ver": "3.0"},
+        "cols": [{"name": "id"}],
+        "rows": [{"id": {"_kind": "ref", "val": id}}],
+    });
+    let answer = client
+        .call::<Value>(Op::Read, &request)
+        .await
+        .expect("read is answered");
+    answer["rows"][0]["curVal"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_asked_again_sees_the_records_change_once_a_watched_point_moves() {
+    let serve = Serve::start(&["--push-interval-ms", "50", "--compression", "zlib"]);
+    let run = async {
+        let config = ClientConfig::new().compression([haystack_wire::Compression::Zlib]);
+        let client = Client::connect(&serve.url, config).await.expect("connects");
+        let first = cur_val(&client, "p-1-1-1").await;
+        assert_eq!(
+            cur_val(&client, "p-1-1-1").await,
+            first,
+            "nothing watched, nothing moves"
+        );
+        let mut pushes = client.pushes().expect("pushes");
+        client
+            .call::<Value>(Op::WatchSub, &watch_sub_request(&["p-1-1-1"], None))
+            .await
+            .expect("watchSub is answered");
+        loop {
+            pushes.next().await.expect("a push");
+            let now = cur_val(&client, "p-1-1-1").await;
+            if now != first {
+                // Asked again at once, the same request gets the new value too.
+                assert_eq!(cur_val(&client, "p-1-1-1").await, now);
+                return;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), run)
+        .await
+        .expect("the point moves within half a minute");
+}

@@ -90,6 +90,8 @@ struct State {
     steps: Vec<u64>,
     /// Ticks so far.
     ticks: u64,
+    /// Ticks that changed a record so far: the records are the same while it is.
+    changes: u64,
     watches: Watches,
 }
 
@@ -134,6 +136,7 @@ impl Site {
                 records: built.records,
                 steps,
                 ticks: 0,
+                changes: 0,
                 watches: Watches::new(),
             }),
         }
@@ -169,6 +172,9 @@ impl Site {
                 changed.insert(position);
             }
         }
+        if !changed.is_empty() {
+            state.changes += 1;
+        }
         let mut changes = Vec::new();
         for (n, watch) in state.watches.iter_mut() {
             let hits: Vec<usize> = watch.ids.intersection(&changed).copied().collect();
@@ -194,6 +200,13 @@ impl Site {
             .into_iter()
             .map(watch_id)
             .collect()
+    }
+
+    /// A number that stays the same while no record changes, and grows when
+    /// one does: an answer made from the records while it had one value is
+    /// still right while it has it.
+    pub fn version(&self) -> u64 {
+        self.state().changes
     }
 
     /// Whether the watch `watch_id` is open (its lease may have run out since the last tick).

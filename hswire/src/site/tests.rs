@@ -606,6 +606,29 @@ fn tick_moves_only_watched_points_and_reports_only_open_watches() {
 }
 
 #[test]
+fn the_version_stays_while_no_record_changes_and_grows_with_each_tick_that_changes_one() {
+    let site = Site::sample();
+    let first = site.version();
+    for _ in 0..5 {
+        assert!(site.tick(start()).changes.is_empty());
+    }
+    assert_eq!(site.version(), first, "nothing is watched, nothing moves");
+    sub(&site, "moving", &["p-2-2-2"]);
+    let mut last = site.version();
+    for _ in 0..20 {
+        let changed = !site.tick(start()).changes.is_empty();
+        let now = site.version();
+        assert_eq!(
+            now > last,
+            changed,
+            "the version grows exactly when a tick changes a record"
+        );
+        last = now;
+    }
+    assert!(last > first);
+}
+
+#[test]
 fn unknown_watches_and_bad_watch_requests_are_refused() {
     let site = Site::sample();
     sub(&site, "one", &["p-1-1-1"]);
