@@ -194,20 +194,22 @@ pub(super) async fn frames(
 
 /// Frames `payload` with a new encoder: on a blocking thread when long.
 async fn make(payload: Bytes, base: BaseHeader, session: Session) -> Result<Vec<Bytes>, Error> {
-    let long = offloaded(session, payload.len());
-    let encode = move || {
-        let frames = encode_in(&mut encoder_for(session), session, base, &payload)?;
-        Ok(frames.into_iter().map(Bytes::from).collect())
-    };
-    if !long {
-        return encode();
+    if !offloaded(session, payload.len()) {
+        return make_here(&payload, base, session);
     }
-    match tokio::task::spawn_blocking(encode).await {
+    let kept = payload.clone();
+    match tokio::task::spawn_blocking(move || make_here(&payload, base, session)).await {
         Ok(frames) => frames,
-        // The blocking pool is shutting down with the runtime: no one will
-        // read the answer; there is nothing to send.
-        Err(_) => Ok(Vec::new()),
+        // The blocking pool did not run it to its end (the runtime is
+        // shutting down): the frames are made here after all.
+        Err(_) => make_here(&kept, base, session),
     }
+}
+
+/// Frames `payload` with a new encoder, on this thread.
+fn make_here(payload: &[u8], base: BaseHeader, session: Session) -> Result<Vec<Bytes>, Error> {
+    let frames = encode_in(&mut encoder_for(session), session, base, payload)?;
+    Ok(frames.into_iter().map(Bytes::from).collect())
 }
 
 /// `frame` with its header's request id set to `request_id`: the same bytes
