@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use haystack_wire::connection::{Client, ClientConfig, ClientError};
+use haystack_wire::connection::{Capabilities, Client, ClientConfig, ClientError};
 use haystack_wire::{Compression, Op};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -85,7 +85,8 @@ pub struct Args {
     /// the server must be on this machine's clock) to its receipt; a push
     /// without one is an error. Reports deliveries per second and how many
     /// connections opened and stayed open.
-    #[arg(long, conflicts_with_all = ["op", "request", "filter", "grid"])]
+    /// ws:// URLs only.
+    #[arg(long, conflicts_with_all = ["op", "request", "filter", "grid", "ca", "cert"])]
     pushes: bool,
     /// Print one JSON object instead of a table.
     #[arg(long)]
@@ -150,7 +151,15 @@ pub fn run(args: &Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
     }
     let runtime = runtime.enable_all().build()?;
     let Some(plan) = plan else {
-        let report = runtime.block_on(pushes::bench(args, url, config))?;
+        let opening = pushes::Opening {
+            url: url.to_owned(),
+            auth_token: args.auth_token.clone(),
+            capabilities: Capabilities::new()
+                .compression(args.compression)
+                .chunked(args.chunked),
+            timeout: args.timeout,
+        };
+        let report = runtime.block_on(pushes::bench(args, opening))?;
         if args.json {
             crate::output::print(&format!("{}\n", report.json()))?;
         } else {

@@ -10,18 +10,30 @@
 //! first in Haystack 4 JSON), without parsing the grid. Pushes received
 //! after the warm-up are counted and timed; a push without a readable
 //! `pushedAt` is an error.
+//!
+//! Each connection reads its own socket and decodes frames in place with
+//! the library's [`Decoder`]: the least work per push the library allows
+//! (see [`receiver`]).
 
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use haystack_wire::connection::requests;
-use haystack_wire::connection::{Client, ClientConfig, Session};
-use haystack_wire::{Compression, Op};
+use futures_util::{SinkExt, StreamExt};
+use haystack_wire::connection::{auth_message, requests, Answer, Capabilities, Offer, Session};
+use haystack_wire::protocol::handshake;
+use haystack_wire::{Compression, Decoder, Encoder, Flags, Op};
 use serde_json::{json, Value};
+use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::JoinSet;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::header::SEC_WEBSOCKET_PROTOCOL;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use super::histogram::Histogram;
 use super::report::{millis, mode, offered, PERCENTILES};
@@ -33,12 +45,8 @@ pub const HANDSHAKES_IN_FLIGHT: usize = 32;
 /// How far into a push's payload `pushedAt` is looked for, in bytes.
 pub const PUSHED_AT_WITHIN: usize = 512;
 
-/// Bytes of pushes all connections together may hold unread in their
-/// queues (each gets its share, within [`QUEUE_BYTES_EACH`]).
-const QUEUE_BYTES_ALL: usize = 256 * 1024 * 1024;
-
-/// The bounds of one connection's share of [`QUEUE_BYTES_ALL`].
-const QUEUE_BYTES_EACH: (usize, usize) = (256 * 1024, 16 * 1024 * 1024);
+/// The request id of each connection's `about`.
+const ABOUT_ID: u16 = 1;
 
 /// Connections that fail to open whose failure is printed; later ones are only counted.
 const CONNECT_FAILURES_SHOWN: u64 = 3;
@@ -72,9 +80,6 @@ pub struct PushReport {
     pub errors: u64,
     /// The first few errors, in words.
     pub first_errors: Vec<String>,
-    /// Pushes the connections' queues dropped because they were full: the
-    /// receiver did not keep up.
-    pub dropped: u64,
     /// Latencies of the counted pushes: their samples are the deliveries.
     pub histogram: Histogram,
 }
@@ -135,11 +140,6 @@ fn now_micros() -> u64 {
         .map_or(0, |since| u64::try_from(since.as_micros()).unwrap_or(u64::MAX))
 }
 
-/// The part of the queue budget of one of `connections` connections.
-pub fn queue_bytes_each(connections: u32) -> usize {
-    (QUEUE_BYTES_ALL / connections.max(1) as usize).clamp(QUEUE_BYTES_EACH.0, QUEUE_BYTES_EACH.1)
-}
-
 /// The run's timeline in microseconds since the epoch, known once every
 /// connection has opened or failed to.
 struct Window {
@@ -151,14 +151,18 @@ struct Window {
 struct Tally {
     bytes: u64,
     histogram: Histogram,
-    dropped: u64,
     open_at_end: bool,
 }
 
 /// Runs the push measurement.
-pub async fn bench(args: &Args, url: &str, config: ClientConfig) -> Result<PushReport, Box<dyn std::error::Error>> {
+pub async fn bench(args: &Args, opening: Opening) -> Result<PushReport, Box<dyn std::error::Error>> {
+    let url = opening.url.clone();
+    let url = url.as_str();
+    if !url.starts_with("ws://") {
+        return Err(format!("--pushes: {url}: only ws:// URLs").into());
+    }
+    let opening = Arc::new(opening);
     let count = args.connections;
-    let config = config.push_budget(queue_bytes_each(count));
     let errors = Arc::new(Errors::default());
     let window = Arc::new(Window {
         from: AtomicU64::new(u64::MAX),
@@ -171,8 +175,7 @@ pub async fn bench(args: &Args, url: &str, config: ClientConfig) -> Result<PushR
     for index in 0..count {
         workers.spawn(receiver(
             index,
-            url.to_owned(),
-            config.clone(),
+            Arc::clone(&opening),
             Arc::clone(&handshakes),
             opened_tx.clone(),
             Arc::clone(&about),
@@ -254,13 +257,12 @@ pub async fn bench(args: &Args, url: &str, config: ClientConfig) -> Result<PushR
     let stopped_at = Instant::now().min(end);
     let _ = stop.send(true);
     let mut histogram = Histogram::new();
-    let (mut bytes, mut dropped, mut open_at_end) = (0u64, 0u64, 0u64);
+    let (mut bytes, mut open_at_end) = (0u64, 0u64);
     while let Some(joined) = workers.join_next().await {
         match joined {
             Ok(tally) => {
                 histogram.merge(&tally.histogram);
                 bytes = bytes.saturating_add(tally.bytes);
-                dropped = dropped.saturating_add(tally.dropped);
                 open_at_end += u64::from(tally.open_at_end);
             }
             Err(error) => errors.note(format!("a connection's task ended abnormally: {error}")),
@@ -283,18 +285,89 @@ pub async fn bench(args: &Args, url: &str, config: ClientConfig) -> Result<PushR
         bytes,
         errors: errors.count(),
         first_errors: errors.first(),
-        dropped,
         histogram,
     })
 }
 
+/// The WebSocket layer's read size per system call. tungstenite zero-fills
+/// this much of its buffer before each read; its default, 128 KiB, costs
+/// more than the push itself when pushes are a few KiB.
+const READ_BUFFER: usize = 16 * 1024;
+
+/// One connection's socket after the upgrade.
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// What a receiver needs to open its connection.
+pub struct Opening {
+    /// The server's URL (ws:// only).
+    pub url: String,
+    /// The token sent first, if any.
+    pub auth_token: Option<String>,
+    /// What is offered in the capability handshake.
+    pub capabilities: Capabilities,
+    /// How long opening may take, the upgrade, the token and the handshake together.
+    pub timeout: Duration,
+}
+
+/// Opens one connection: the upgrade (naming the Haystack subprotocol), the
+/// token, and the capability handshake when anything is offered.
+async fn open(opening: &Opening) -> Result<(Socket, Session), String> {
+    let mut request = opening
+        .url
+        .as_str()
+        .into_client_request()
+        .map_err(|error| error.to_string())?;
+    request.headers_mut().insert(
+        SEC_WEBSOCKET_PROTOCOL,
+        HeaderValue::from_static(handshake::SUBPROTOCOL),
+    );
+    let config = WebSocketConfig::default().read_buffer_size(READ_BUFFER);
+    let (mut socket, _) = tokio_tungstenite::connect_async_with_config(request, Some(config), true)
+        .await
+        .map_err(|error| format!("cannot connect to {}: {error}", opening.url))?;
+    if let Some(token) = &opening.auth_token {
+        socket
+            .send(WsMessage::text(auth_message(token)))
+            .await
+            .map_err(|error| format!("sending the token: {error}"))?;
+    }
+    if !opening.capabilities.offers_anything() {
+        return Ok((socket, Session::V1));
+    }
+    let offer = Offer::new(&opening.capabilities);
+    socket
+        .send(WsMessage::text(offer.to_json()))
+        .await
+        .map_err(|error| format!("sending the capability offer: {error}"))?;
+    // The answer is a text message; pushes may come before it and are skipped.
+    loop {
+        match socket.next().await {
+            Some(Ok(WsMessage::Text(text))) => {
+                return Ok((
+                    socket,
+                    Answer::parse(&text).map_or(Session::V1, |answer| answer.session(&offer)),
+                ))
+            }
+            Some(Ok(WsMessage::Close(_))) | None => {
+                return Err("the server closed the connection during the handshake".into())
+            }
+            Some(Ok(_)) => {}
+            Some(Err(error)) => return Err(format!("during the handshake: {error}")),
+        }
+    }
+}
+
 /// One connection: opens (within the handshake bound), says `about`, and
 /// takes pushes until `stopped` turns true or the connection ends.
+///
+/// It reads its own socket and decodes frames in place with the library's
+/// [`Decoder`] rather than through [`haystack_wire::connection::Client`],
+/// whose pushes each take a copy into their own buffer, a queue, and a
+/// second task: at a thousand connections that path could not keep up.
 #[allow(clippy::too_many_arguments)]
 async fn receiver(
     index: u32,
-    url: String,
-    config: ClientConfig,
+    opening: Arc<Opening>,
     handshakes: Arc<Semaphore>,
     opened: mpsc::Sender<Result<Session, String>>,
     about: Arc<Vec<u8>>,
@@ -305,71 +378,92 @@ async fn receiver(
     let mut tally = Tally {
         bytes: 0,
         histogram: Histogram::new(),
-        dropped: 0,
         open_at_end: false,
     };
     let connected = {
         // The semaphore is never closed; without a permit, connect anyway.
         let _permit = handshakes.acquire().await.ok();
-        Client::connect(&url, config).await
+        tokio::time::timeout(opening.timeout, open(&opening)).await
     };
-    let client = match connected {
-        Ok(client) => {
-            let _ = opened.send(Ok(client.session())).await;
-            client
+    let mut socket = match connected {
+        Ok(Ok((socket, session))) => {
+            let _ = opened.send(Ok(session)).await;
+            socket
         }
-        Err(error) => {
-            let _ = opened.send(Err(format!("connection {index}: {error}"))).await;
+        Ok(Err(words)) => {
+            let _ = opened.send(Err(format!("connection {index}: {words}"))).await;
+            return tally;
+        }
+        Err(_) => {
+            let _ = opened
+                .send(Err(format!(
+                    "connection {index}: not open after {} s",
+                    opening.timeout.as_secs_f64()
+                )))
+                .await;
             return tally;
         }
     };
     drop(opened);
-    let Some(mut pushes) = client.pushes() else {
-        errors.note(format!("connection {index}: its pushes were already taken"));
-        return tally;
-    };
-    // Pushes queue while the answer comes.
-    let answered = tokio::select! {
-        biased;
-        _ = stopped.changed() => None,
-        answer = client.request(Op::About, &about) => Some(answer),
-    };
-    match answered {
-        Some(Ok(_)) => {}
-        Some(Err(error)) => errors.note(format!("connection {index}, about: {error}")),
-        None => {}
+    // A v1 frame, understood in every session.
+    match Encoder::new().request(ABOUT_ID, Op::About, &about) {
+        Ok(frame) => {
+            if let Err(error) = socket.send(WsMessage::binary(frame)).await {
+                errors.note(format!("connection {index}, about: {error}"));
+            }
+        }
+        Err(error) => errors.note(format!("connection {index}, about: {error}")),
     }
+    let mut decoder = Decoder::new();
     let mut open = true;
-    while !*stopped.borrow() {
-        let push = tokio::select! {
+    loop {
+        let heard = tokio::select! {
             biased;
             _ = stopped.changed() => break,
-            push = pushes.next() => push,
+            heard = socket.next() => heard,
         };
-        let Some(push) = push else {
-            open = false;
-            break;
+        let frame = match heard {
+            Some(Ok(WsMessage::Binary(frame))) => frame,
+            Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => {
+                open = false;
+                break;
+            }
+            // Text (a JSON message), pings (answered by the socket), pongs.
+            Some(Ok(_)) => continue,
         };
+        let message = match decoder.decode(&frame) {
+            Ok(Some(message)) => message,
+            // A chunk of a message still arriving.
+            Ok(None) => continue,
+            Err(error) => {
+                errors.note(format!("connection {index}: a frame that cannot be read: {error}"));
+                continue;
+            }
+        };
+        if !message.flags.contains(Flags::PUSH) {
+            if message.flags.contains(Flags::ERROR) {
+                errors.note(format!("connection {index}, about: answered with an error"));
+            }
+            continue;
+        }
         let received = now_micros();
-        let Some(pushed) = pushed_at(&push.payload) else {
+        let Some(pushed) = pushed_at(&message.payload) else {
             errors.note(format!(
                 "connection {index}: a {} push of {} bytes without a readable pushedAt in its first {PUSHED_AT_WITHIN} bytes",
-                push.op.name(),
-                push.payload.len()
+                message.op.name(),
+                message.payload.len()
             ));
             continue;
         };
         if received >= window.from.load(Ordering::Relaxed) {
-            tally.bytes = tally.bytes.saturating_add(push.payload.len() as u64);
+            tally.bytes = tally.bytes.saturating_add(message.payload.len() as u64);
             tally
                 .histogram
                 .record(Duration::from_micros(received.saturating_sub(pushed)));
         }
     }
     tally.open_at_end = open;
-    tally.dropped = client.dropped_pushes();
-    drop(pushes);
-    let _ = tokio::time::timeout(CLOSE_WAIT, client.close()).await;
+    let _ = tokio::time::timeout(CLOSE_WAIT, socket.close(None)).await;
     tally
 }
 
@@ -412,7 +506,6 @@ impl PushReport {
             "deliveries": self.deliveries(),
             "deliveries_per_sec": (self.deliveries_per_sec() * 10.0).round() / 10.0,
             "push_bytes": self.bytes,
-            "dropped_pushes": self.dropped,
             "errors": self.errors,
             "first_errors": self.first_errors,
             "latency_ms": latency,
@@ -462,7 +555,6 @@ impl PushReport {
                 if seconds > 0.0 { megabytes / seconds } else { 0.0 }
             ),
         );
-        row("dropped", format!("{} (queues full: not kept up with)", self.dropped));
         row("errors", self.errors.to_string());
         let mut latency = String::new();
         for (name, percent) in PERCENTILES {
@@ -480,7 +572,7 @@ impl PushReport {
 
 #[cfg(test)]
 mod tests {
-    use super::{pushed_at, queue_bytes_each, PUSHED_AT_WITHIN};
+    use super::{pushed_at, PUSHED_AT_WITHIN};
 
     #[test]
     fn pushed_at_is_read_as_a_bare_number_a_number_object_or_a_str() {
@@ -514,12 +606,5 @@ mod tests {
             "x".repeat(PUSHED_AT_WITHIN)
         );
         assert_eq!(pushed_at(late.as_bytes()), None);
-    }
-
-    #[test]
-    fn the_queue_budget_is_shared_out_within_its_bounds() {
-        assert_eq!(queue_bytes_each(1), 16 * 1024 * 1024);
-        assert_eq!(queue_bytes_each(1000), 256 * 1024 * 1024 / 1000);
-        assert_eq!(queue_bytes_each(10_000), 256 * 1024);
     }
 }
