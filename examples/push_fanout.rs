@@ -163,7 +163,9 @@ async fn main() -> ExitCode {
     };
     let files = raise_file_limit();
     if files < 1100 {
-        eprintln!("push_fanout: only {files} open files allowed; a thousand connections need more (ulimit -n)");
+        eprintln!(
+            "push_fanout: only {files} open files allowed; a thousand connections need more (ulimit -n)"
+        );
     }
     let subscribers: Arc<Subscribers<Everyone>> = Arc::new(Subscribers::new());
     let joining = Arc::clone(&subscribers);

@@ -436,7 +436,9 @@ async fn receiver(
             // A chunk of a message still arriving.
             Ok(None) => continue,
             Err(error) => {
-                errors.note(format!("connection {index}: a frame that cannot be read: {error}"));
+                errors.note(format!(
+                    "connection {index}: a frame that cannot be read: {error}"
+                ));
                 continue;
             }
         };
@@ -589,7 +591,10 @@ mod tests {
                 r#"{"meta":{"pushedAt":{"_kind":"number","val":1.764e15,"unit":"µs"}}}"#,
                 1_764_000_000_000_000,
             ),
-            (r#"{"meta":{"pushedAt":"1764000000000001"}}"#, 1_764_000_000_000_001),
+            (
+                r#"{"meta":{"pushedAt":"1764000000000001"}}"#,
+                1_764_000_000_000_001,
+            ),
         ] {
             assert_eq!(pushed_at(payload.as_bytes()), Some(expected), "{payload}");
         }
