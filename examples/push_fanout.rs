@@ -18,13 +18,20 @@
 //! bytes, and pushed with [`Subscribers::push_watch`]. A tick that falls
 //! behind is delayed, not bunched. `scripts/push-fanout.py` runs it beside
 //! the reference's server.
+//!
+//! Pushes are queued at once, never waited for; so that a server pushing
+//! faster than its sockets drain delays its ticks (as the reference's
+//! `push_watch`, which awaits each send, does) instead of queueing until
+//! the slowest connections are closed for not reading, a tick waits while
+//! the subscribers hold on average more than `--backlog` grids unsent
+//! (default 2; 0: never wait), for at most a second.
 
 use std::fmt::Write;
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use haystack_wire::connection::{Fault, Router, Server, ServerConfig, Subscribers};
+use haystack_wire::connection::{Fault, Peer, Router, Server, ServerConfig, Subscribers};
 use haystack_wire::{Compression, Op};
 use tokio::time::MissedTickBehavior;
 
@@ -38,6 +45,12 @@ const WATCH_ID: &str = "fanout";
 /// File descriptors wanted: a thousand connections and some to spare.
 const WANTED_FILES: u64 = 4096;
 
+/// How often a tick looks again at the backlog it waits on.
+const BACKLOG_POLL: Duration = Duration::from_millis(1);
+
+/// The longest a tick waits on the backlog.
+const BACKLOG_WAIT: Duration = Duration::from_secs(1);
+
 struct Options {
     listen: String,
     rate: f64,
@@ -45,10 +58,11 @@ struct Options {
     compression: Option<Compression>,
     chunked: bool,
     auth_token: Option<String>,
+    backlog: usize,
 }
 
 const USAGE: &str = "usage: push_fanout [--listen ADDR] [--rate TICKS_PER_SEC] [--rows N] \
-                     [--compression zlib|lzma] [--chunked] [--auth-token T]";
+                     [--compression zlib|lzma] [--chunked] [--auth-token T] [--backlog GRIDS]";
 
 fn options() -> Result<Options, String> {
     let mut args = std::env::args().skip(1);
@@ -59,6 +73,7 @@ fn options() -> Result<Options, String> {
         compression: None,
         chunked: false,
         auth_token: None,
+        backlog: 2,
     };
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or(format!("{flag} needs a value"));
@@ -88,6 +103,11 @@ fn options() -> Result<Options, String> {
             }
             "--chunked" => options.chunked = true,
             "--auth-token" => options.auth_token = Some(value()?),
+            "--backlog" => {
+                options.backlog = value()?
+                    .parse()
+                    .map_err(|_| "--backlog: a number of grids (0: never wait)")?
+            }
             "--help" | "-h" => return Err(USAGE.into()),
             other => return Err(format!("unknown option {other}\n{USAGE}")),
         }
@@ -149,6 +169,14 @@ fn write_grid(out: &mut String, rows: usize, tick: u64, pushed_at: u128) {
     out.push_str("]}");
 }
 
+/// The subscribers' mean backlog in bytes; forgets the closed ones.
+fn mean_backlog(peers: &Mutex<Vec<Peer>>) -> usize {
+    let mut peers = peers.lock().unwrap_or_else(PoisonError::into_inner);
+    peers.retain(|peer| !peer.is_closed());
+    let total: usize = peers.iter().map(Peer::queued_bytes).sum();
+    total / peers.len().max(1)
+}
+
 /// The `about` answer.
 const ABOUT: &str = r#"{"_kind":"grid","meta":{"ver":"3.0"},"cols":[{"name":"haystackVersion"},{"name":"productName"}],"rows":[{"haystackVersion":"4.0","productName":"push_fanout"}]}"#;
 
@@ -169,8 +197,14 @@ async fn main() -> ExitCode {
     }
     let subscribers: Arc<Subscribers<Everyone>> = Arc::new(Subscribers::new());
     let joining = Arc::clone(&subscribers);
+    let peers: Arc<Mutex<Vec<Peer>>> = Arc::default();
+    let known = Arc::clone(&peers);
     let router = Router::new().route(Op::About, move |request| {
         joining.subscribe((), &request.peer);
+        let mut known = known.lock().unwrap_or_else(PoisonError::into_inner);
+        if !known.iter().any(|peer| peer.id() == request.peer.id()) {
+            known.push(request.peer.clone());
+        }
         async move { Ok::<_, Fault>(ABOUT) }
     });
     let mut config = ServerConfig::new()
@@ -201,6 +235,13 @@ async fn main() -> ExitCode {
         let mut tick = 0u64;
         loop {
             ticks.tick().await;
+            if options.backlog > 0 && !grid.is_empty() {
+                let limit = options.backlog.saturating_mul(grid.len());
+                let waiting_since = tokio::time::Instant::now();
+                while mean_backlog(&peers) > limit && waiting_since.elapsed() < BACKLOG_WAIT {
+                    tokio::time::sleep(BACKLOG_POLL).await;
+                }
+            }
             write_grid(&mut grid, options.rows, tick, now_micros());
             subscribers.push_watch(&(), WATCH_ID, grid.as_bytes());
             tick = tick.wrapping_add(1);

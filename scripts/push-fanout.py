@@ -12,7 +12,8 @@ For each server and rate: the server starts pinned to core 1 (taskset) on
 127.0.0.1 and a free port; `hswire bench --pushes`, pinned to core 0, opens
 the connections, warms up, and measures deliveries per second and the latency
 from each push's `pushedAt` to its receipt; the server's CPU share over the
-measured seconds comes from /proc/PID/stat. The server is then stopped by its
+measured seconds comes from /proc/PID/stat, and so does the bench's, which
+shows when the receiving side is the limit. The server is then stopped by its
 pid. A server's list of rates stops once it saturates (deliveries per second
 no longer grow by 5%). Prints a Markdown table, each server's saturated
 (largest) deliveries per second, and the ratio of the two.
@@ -195,15 +196,19 @@ def bench(hswire: Path, url: str, server_pid: int, args: argparse.Namespace) -> 
     out_reader = threading.Thread(target=lambda: out.append(process.stdout.read()), daemon=True)
     out_reader.start()
     limit = START_WITHIN + 120 + args.warmup + args.duration
-    cpu = None
+    cpu: dict[str, float | None] = {"server": None, "bench": None}
+    pids = {"server": server_pid, "bench": process.pid}
     try:
         if started.wait(START_WITHIN + 90):
             time.sleep(args.warmup)
-            jiffies0, at0 = process_jiffies(server_pid), time.monotonic()
+            before = {name: process_jiffies(pid) for name, pid in pids.items()}
+            at0 = time.monotonic()
             time.sleep(args.duration)
-            jiffies1, at1 = process_jiffies(server_pid), time.monotonic()
-            if jiffies0 is not None and jiffies1 is not None:
-                cpu = 100.0 * (jiffies1 - jiffies0) / os.sysconf("SC_CLK_TCK") / (at1 - at0)
+            after = {name: process_jiffies(pid) for name, pid in pids.items()}
+            at1 = time.monotonic()
+            for name in pids:
+                if before[name] is not None and after[name] is not None:
+                    cpu[name] = round(100.0 * (after[name] - before[name]) / os.sysconf("SC_CLK_TCK") / (at1 - at0), 1)
         process.wait(limit)
     except subprocess.TimeoutExpired:
         process.kill()
@@ -220,7 +225,8 @@ def bench(hswire: Path, url: str, server_pid: int, args: argparse.Namespace) -> 
         report = json.loads(text)
     except json.JSONDecodeError:
         raise RuntimeError(f"hswire bench gave no report (exit {process.returncode}): {' | '.join(stderr[-5:])}")
-    report["server_cpu_percent"] = None if cpu is None else round(cpu, 1)
+    report["server_cpu_percent"] = cpu["server"]
+    report["bench_cpu_percent"] = cpu["bench"]
     report["exit_code"] = process.returncode
     return report
 
@@ -342,6 +348,7 @@ def main() -> int:
                 "p99_ms": report.get("latency_ms", {}).get("p99"),
                 "max_ms": report.get("latency_ms", {}).get("max"),
                 "server_cpu_percent": report.get("server_cpu_percent"),
+                "bench_cpu_percent": report.get("bench_cpu_percent"),
                 "connections_opened": report.get("connections_opened"),
                 "connections_open_at_end": report.get("connections_open_at_end"),
                 "errors": report.get("errors"),
@@ -350,7 +357,7 @@ def main() -> int:
             rows.append(row)
             print(
                 f"{name} at {rate:g} ticks/s: {row['deliveries_per_sec']:,.0f} deliveries/s, "
-                f"p50 {fmt_ms(row['p50_ms'])} ms, p99 {fmt_ms(row['p99_ms'])} ms, server CPU {row['server_cpu_percent']}%, "
+                f"p50 {fmt_ms(row['p50_ms'])} ms, p99 {fmt_ms(row['p99_ms'])} ms, server CPU {row['server_cpu_percent']}%, bench CPU {row['bench_cpu_percent']}%, "
                 f"{row['connections_open_at_end']}/{args.connections} open, errors {row['errors']}",
                 flush=True,
             )
@@ -363,12 +370,12 @@ def main() -> int:
     print()
     print(f"{args.connections} connections, {args.rows}-row grid, {args.warmup:g} s warm-up + {args.duration:g} s measured")
     print()
-    print("| server | rate (ticks/s) | deliveries/s | p50 ms | p99 ms | server CPU % | connections open |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("| server | rate (ticks/s) | deliveries/s | p50 ms | p99 ms | server CPU % | bench CPU % | connections open |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for row in rows:
         print(
             f"| {row['server']} | {row['rate']:g} | {row['deliveries_per_sec']:,.0f} | {fmt_ms(row['p50_ms'])} | "
-            f"{fmt_ms(row['p99_ms'])} | {row['server_cpu_percent'] if row['server_cpu_percent'] is not None else '-'} | "
+            f"{fmt_ms(row['p99_ms'])} | {fmt_ms(row['server_cpu_percent'])} | {fmt_ms(row['bench_cpu_percent'])} | "
             f"{row['connections_open_at_end']} |"
         )
     summary: dict = {}
