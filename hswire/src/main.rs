@@ -47,7 +47,8 @@ enum Command {
     User(user::Args),
     /// Load a server: connections looping requests (by default haystack-py's
     /// WebSocket benchmark: about, then read `point and sensor`) for a duration;
-    /// print messages per second, errors and latency percentiles.
+    /// print messages per second, errors and latency percentiles. With --pushes,
+    /// time the server's pushes to many connections instead.
     Bench(bench::Args),
 }
 

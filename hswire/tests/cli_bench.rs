@@ -318,3 +318,128 @@ fn the_benchmark_site_serves_5000_points_to_read_point_and_sensor() {
     assert_eq!(rows[4999]["dis"], "Point 4999", "{}", rows[4999]);
     assert_eq!(rows[4999]["siteRef"]["val"], "s:site-1", "{}", rows[4999]);
 }
+
+/// A push fan-out server on 127.0.0.1 in this process, as
+/// `examples/push_fanout.rs` of the library: every connection that asks
+/// `about` is subscribed, and every 10 ms each subscriber gets a small grid
+/// of points whose meta holds `pushedAt` (microseconds since the Unix epoch),
+/// or not when `stamped` is false. It stops when dropped.
+struct Fanout {
+    url: String,
+    _runtime: tokio::runtime::Runtime,
+}
+
+fn fanout(stamped: bool) -> Fanout {
+    use haystack_wire::connection::{Fault, Router, Server, ServerConfig, Subscribers};
+    use haystack_wire::Op;
+    use std::sync::Arc;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let url = runtime.block_on(async move {
+        let subscribers: Arc<Subscribers<()>> = Arc::new(Subscribers::new());
+        let joining = Arc::clone(&subscribers);
+        let router = Router::new().route(Op::About, move |request| {
+            joining.subscribe((), &request.peer);
+            async move {
+                Ok::<_, Fault>(r#"{"_kind":"grid","meta":{"ver":"3.0"},"cols":[{"name":"empty"}],"rows":[]}"#)
+            }
+        });
+        let server = Server::bind("127.0.0.1:0", ServerConfig::new(), router)
+            .await
+            .expect("the fan-out server listens");
+        let url = format!("ws://{}", server.local_addr().expect("its address"));
+        tokio::spawn(server.run());
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(Duration::from_millis(10));
+            loop {
+                ticks.tick().await;
+                let micros = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .expect("after the epoch")
+                    .as_micros();
+                let meta = if stamped {
+                    format!(r#"{{"ver":"3.0","pushedAt":{micros}}}"#)
+                } else {
+                    r#"{"ver":"3.0"}"#.to_owned()
+                };
+                let grid = format!(
+                    r#"{{"_kind":"grid","meta":{meta},"cols":[{{"name":"id"}},{{"name":"curVal"}}],"rows":[{{"id":{{"_kind":"ref","val":"p:1"}},"curVal":{{"_kind":"number","val":72,"unit":"°F"}}}}]}}"#
+                );
+                subscribers.push_watch(&(), "w", grid.as_bytes());
+            }
+        });
+        url
+    });
+    Fanout {
+        url,
+        _runtime: runtime,
+    }
+}
+
+/// A short `bench --pushes --json` run against `url` with 3 connections.
+fn bench_pushes(url: &str) -> (Output, Value) {
+    let output = hswire(&[
+        "bench",
+        "--pushes",
+        "--url",
+        url,
+        "--json",
+        "--connections",
+        "3",
+        "--warmup",
+        "0.3",
+        "--duration",
+        "1",
+    ]);
+    let report = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|error| panic!("stdout is not one JSON object ({error}): {output:?}"));
+    (output, report)
+}
+
+#[test]
+fn bench_pushes_counts_the_deliveries_of_a_fanout_server_without_errors() {
+    let server = fanout(true);
+    let (output, report) = bench_pushes(&server.url);
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(report["pushes"], true, "{report}");
+    assert!(number(&report, "/deliveries") > 0.0, "{report}");
+    assert!(number(&report, "/deliveries_per_sec") > 0.0, "{report}");
+    assert_eq!(report["errors"], 0, "{report}");
+    assert_eq!(report["connections"], 3, "{report}");
+    assert_eq!(report["connections_opened"], 3, "{report}");
+    assert_eq!(report["connections_open_at_end"], 3, "{report}");
+    let [p50, p90, p99, max] =
+        ["p50", "p90", "p99", "max"].map(|name| number(&report, &format!("/latency_ms/{name}")));
+    assert!(p50 <= p90 && p90 <= p99 && p99 <= max, "{report}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("3 of 3 connections"), "{stderr}");
+}
+
+#[test]
+fn pushes_without_pushed_at_are_counted_as_errors() {
+    let server = fanout(false);
+    let (output, report) = bench_pushes(&server.url);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    assert!(number(&report, "/errors") > 0.0, "{report}");
+    assert_eq!(report["deliveries"], 0, "{report}");
+    let first = report["first_errors"][0]
+        .as_str()
+        .expect("the first error in words");
+    assert!(first.contains("pushedAt"), "{first}");
+}
+
+#[test]
+fn bench_pushes_refuses_the_options_of_a_request_loop() {
+    for flags in [&["--op", "read"][..], &["--filter", "site"][..]] {
+        let mut args = vec!["bench", "--pushes", "--url", "ws://127.0.0.1:9"];
+        args.extend_from_slice(flags);
+        let output = hswire(&args);
+        assert!(!output.status.success(), "{flags:?}: {output:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("cannot be used with"), "{flags:?}: {stderr}");
+    }
+}

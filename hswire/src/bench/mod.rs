@@ -6,9 +6,13 @@
 //! `about`, then `read` of `point and sensor`. A request's latency runs from
 //! its send to its response; requests answered after the warm-up are counted
 //! and timed, into a histogram of fixed size whatever the run's length.
+//!
+//! With `--pushes`, connections send nothing but one `about` and time the
+//! server's pushes instead ([`pushes`]).
 
 mod histogram;
 mod plan;
+mod pushes;
 mod report;
 pub mod site;
 
@@ -18,7 +22,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use haystack_wire::connection::{Client, ClientConfig, ClientError};
+use haystack_wire::connection::{Capabilities, Client, ClientConfig, ClientError};
 use haystack_wire::{Compression, Op};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -42,7 +46,8 @@ pub struct Args {
     /// Send this token first on every connection.
     #[arg(long)]
     auth_token: Option<String>,
-    /// Connections, each running the loop on its own.
+    /// Connections, each running the loop on its own (with --pushes: each
+    /// receiving pushes).
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     connections: u32,
     /// Seconds measured, after the warm-up.
@@ -73,6 +78,16 @@ pub struct Args {
     /// make a longer loop; the requests go in the order given.
     #[arg(long, value_name = "FILE", conflicts_with = "filter")]
     request: Vec<PathBuf>,
+    /// Measure the server's pushes instead of requests: each connection
+    /// (opened at most 32 handshakes at a time) sends one `about`, then only
+    /// receives pushes. A push's latency runs from the `pushedAt` tag of its
+    /// grid's meta (microseconds since the Unix epoch, a Number or a Str, so
+    /// the server must be on this machine's clock) to its receipt; a push
+    /// without one is an error. Reports deliveries per second and how many
+    /// connections opened and stayed open.
+    /// ws:// URLs only.
+    #[arg(long, conflicts_with_all = ["op", "request", "filter", "grid", "ca", "cert"])]
+    pushes: bool,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
@@ -109,7 +124,12 @@ pub fn run(args: &Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let Some(url) = args.url.as_deref() else {
         return Err("give --url, or --write-site".into());
     };
-    let plan: Arc<[Planned]> = plan::of(args)?.into();
+    // The loop is built and checked before anything connects (none with --pushes).
+    let plan: Option<Arc<[Planned]>> = if args.pushes {
+        None
+    } else {
+        Some(plan::of(args)?.into())
+    };
     let mut config = ClientConfig::new()
         .compression(args.compression)
         .chunked(args.chunked)
@@ -130,6 +150,27 @@ pub fn run(args: &Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
         runtime.worker_threads(usize::from(threads));
     }
     let runtime = runtime.enable_all().build()?;
+    let Some(plan) = plan else {
+        let opening = pushes::Opening {
+            url: url.to_owned(),
+            auth_token: args.auth_token.clone(),
+            capabilities: Capabilities::new()
+                .compression(args.compression)
+                .chunked(args.chunked),
+            timeout: args.timeout,
+        };
+        let report = runtime.block_on(pushes::bench(args, opening))?;
+        if args.json {
+            crate::output::print(&format!("{}\n", report.json()))?;
+        } else {
+            crate::output::print(&report.table())?;
+        }
+        return Ok(if report.errors == 0 {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
+    };
     let report = runtime.block_on(bench(args, url, config, plan))?;
     if args.json {
         crate::output::print(&format!("{}\n", report.json()))?;

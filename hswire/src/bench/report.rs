@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use super::histogram::Histogram;
 
 /// The percentiles reported, with their JSON names.
-const PERCENTILES: [(&str, f64); 3] = [("p50", 50.0), ("p90", 90.0), ("p99", 99.0)];
+pub const PERCENTILES: [(&str, f64); 3] = [("p50", 50.0), ("p90", 90.0), ("p99", 99.0)];
 
 /// The outcome of a run.
 pub struct Report {
@@ -72,7 +72,7 @@ pub fn offered(compression: Option<Compression>, chunked: bool) -> String {
 }
 
 /// Milliseconds, rounded to the microsecond.
-fn millis(duration: Duration) -> f64 {
+pub fn millis(duration: Duration) -> f64 {
     (duration.as_secs_f64() * 1e6).round() / 1e3
 }
 
