@@ -4,7 +4,8 @@ server written with this crate (examples/push_fanout.rs), each pushing a
 50-row grid to 1,000 connections at a list of rates.
 
     scripts/push-fanout.py [--rates 10,25,50,100,200,400] [--connections 1000]
-        [--warmup 2] [--duration 8] [--rows 50] [--servers reference,rust]
+        [--warmup 2] [--duration 8] [--rows 50] [--compression zlib|lzma]
+        [--servers reference,rust]
         [--json FILE] [--noisy-ok] [--profile release|debug] [--no-build]
     scripts/push-fanout.py --smoke
 
@@ -178,6 +179,7 @@ def bench(hswire: Path, url: str, server_pid: int, args: argparse.Namespace) -> 
             "--duration",
             str(args.duration),
             "--json",
+            *(["--compression", args.compression] if args.compression else []),
         ],
     )
     process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -268,6 +270,8 @@ def reference_python() -> str | None:
 
 def server_argv(name: str, rate: float, args: argparse.Namespace, binaries: dict) -> list[str]:
     common = ["--rate", str(rate), "--rows", str(args.rows), "--auth-token", TOKEN]
+    if args.compression:
+        common += ["--compression", args.compression]
     if name == "rust":
         return [str(binaries["push_fanout"]), "--listen", f"{HOST}:0", *common]
     return [binaries["python"], str(ROOT / "scripts/reference_push_server.py"), "--host", HOST, "--port", "0", *common]
@@ -284,6 +288,11 @@ def main() -> int:
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--duration", type=float, default=8.0)
     parser.add_argument("--rows", type=int, default=50)
+    parser.add_argument(
+        "--compression",
+        choices=["zlib", "lzma"],
+        help="both servers push compressed (each compresses a push once for all its connections)",
+    )
     parser.add_argument("--servers", default="reference,rust", help="which servers, in order")
     parser.add_argument("--json", metavar="FILE", help="also write the rows and the summary to FILE")
     parser.add_argument("--noisy-ok", action="store_true", help="run even when the machine is busy")
