@@ -54,7 +54,7 @@ const CACHED_FILTERS: usize = 64;
 /// The filter of the benchmark's read: the rows `--mode echo` answers with.
 const BENCHMARK_FILTER: &str = "point and sensor";
 
-/// The start of every answer: a grid of Haystack 4 JSON, version 3.0 meta.
+/// The start of every answer: a Haystack 4 JSON grid with the meta `ver` "3.0".
 const GRID_START: &str = r#"{"_kind":"grid","meta":{"ver":"3.0"},"cols":["#;
 
 /// How the answers are made.
@@ -78,6 +78,7 @@ struct Options {
     filter: String,
 }
 
+/// The command line, for errors and `--help`.
 const USAGE: &str = "usage: limit_server --mode direct|echo --site FILE [--listen ADDR] \
 [--compression zlib|lzma] [--chunked] [--auth-token T] [--filter TEXT]";
 
@@ -300,6 +301,7 @@ struct Resolver<'a> {
 }
 
 impl Resolver<'_> {
+    /// The record with this id (without the `@`).
     fn lookup(&self, id: &str) -> Option<&Dict> {
         self.site.records.get(*self.site.index.get(id)?)
     }
@@ -381,13 +383,13 @@ impl Filters {
         Ok(matched)
     }
 
+    /// The cache; a panic elsewhere cannot leave an insert or a remove half done.
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Matched>>> {
-        // An insert or a remove cannot be left half done.
         self.cache.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
-/// The handlers of `about` and `read` in `mode`.
+/// The handlers of `about` and `read` in the mode of `options`.
 fn routes(site: Arc<Site>, options: &Options) -> Result<Router, String> {
     match options.mode {
         Mode::Direct => {
@@ -454,6 +456,7 @@ async fn serve(options: Options) -> Result<(), String> {
         .map_err(|error| format!("the server stopped: {error}"))
 }
 
+/// Reads the command line and serves; errors end the process with a message.
 fn main() -> ExitCode {
     let options = match options(std::env::args().skip(1)) {
         Ok(options) => options,
