@@ -783,8 +783,10 @@ def interrupted(signum: int, frame: Any) -> None:
 
 def main() -> int:
     args = parse()
-    # SIGTERM unwinds as Ctrl-C does, so that everything started is stopped.
+    # SIGTERM unwinds as Ctrl-C does, so that everything started is stopped
+    # (SIGINT too when the parent shell left it ignored, as for background jobs).
     signal.signal(signal.SIGTERM, interrupted)
+    signal.signal(signal.SIGINT, interrupted)
     try:
         return side_by_side(args)
     except Refused as refusal:
