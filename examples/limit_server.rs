@@ -229,7 +229,7 @@ impl Site {
 
     /// The `about` grid, with the current `serverTime`.
     fn about(&self, mode: Mode) -> Vec<u8> {
-        let time = |value: &DateTime| hayson::to_value(&Value::from(value.clone())).to_string();
+        let time = |value: DateTime| hayson::to_value(&Value::from(value)).to_string();
         let server_name = match mode {
             Mode::Direct => "limit_server (direct)",
             Mode::Echo => "limit_server (echo)",
@@ -262,8 +262,8 @@ impl Site {
         write!(
             out,
             r#","serverTime":{},"serverBootTime":{}}}]}}"#,
-            time(&DateTime::utc_now()),
-            time(&self.boot_time)
+            time(DateTime::utc_now()),
+            time(self.boot_time)
         )
         .unwrap_or_default();
         out
