@@ -11,10 +11,11 @@
 //!   fresh buffer. `about` is written per request, with the current
 //!   `serverTime`. Compression, chunking and framing are the server's work,
 //!   per request.
-//! - `--mode echo`: the limit, no codec work of the handler's: the two answers
-//!   are built once at start, and every request is answered with a clone of
-//!   the same `Bytes` (every `read`, whatever its filter, gets the rows of
-//!   `--filter`).
+//! - `--mode echo`: the limit, no work of the handler's: the two answers are
+//!   built once at start as [`Payload::shared`], and every request is answered
+//!   with a clone of the same payload (every `read`, whatever its filter, gets
+//!   the rows of `--filter`), which the server compresses and frames once per
+//!   kind of session and then only sends.
 //!
 //! Other ops get the router's error grid.
 //!
@@ -35,8 +36,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use bytes::Bytes;
-use haystack_wire::connection::{Fault, Request, Router, Server, ServerConfig};
+use haystack_wire::connection::{Fault, Payload, Request, Router, Server, ServerConfig};
 use haystack_wire::{hayson, Compression, Op};
 use libhaystack::defs::namespace::DEFAULT_NS;
 use libhaystack::filter::eval::EvalContext;
@@ -414,8 +414,8 @@ fn routes(site: Arc<Site>, options: &Options) -> Result<Router, String> {
         Mode::Echo => {
             let filter = Filter::try_from(options.filter.as_str())
                 .map_err(|error| format!("--filter `{}` is not valid: {error}", options.filter))?;
-            let read = Bytes::from(site.join(&site.matching(&filter), usize::MAX));
-            let about = Bytes::from(site.about(Mode::Echo));
+            let read = Payload::shared(site.join(&site.matching(&filter), usize::MAX));
+            let about = Payload::shared(site.about(Mode::Echo));
             Ok(Router::new()
                 .route(Op::About, move |_: Request| {
                     let answer = about.clone();
