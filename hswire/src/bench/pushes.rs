@@ -36,7 +36,9 @@ use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use super::histogram::Histogram;
-use super::report::{millis, mode, offered, PERCENTILES};
+use super::report::{
+    latency_json, latency_words, measured_words, mode, mode_words, offered, per_second, volume_words,
+};
 use super::{Args, Errors, CLOSE_WAIT};
 
 /// Handshakes in flight at once while the connections open.
@@ -477,21 +479,11 @@ impl PushReport {
 
     /// Deliveries per second measured (0 when nothing was measured).
     pub fn deliveries_per_sec(&self) -> f64 {
-        let seconds = self.measured.as_secs_f64();
-        if seconds > 0.0 {
-            self.deliveries() as f64 / seconds
-        } else {
-            0.0
-        }
+        per_second(self.deliveries(), self.measured)
     }
 
     /// The report as one JSON object.
     pub fn json(&self) -> Value {
-        let mut latency = serde_json::Map::new();
-        for (name, percent) in PERCENTILES {
-            latency.insert(name.into(), json!(millis(self.histogram.percentile(percent))));
-        }
-        latency.insert("max".into(), json!(millis(self.histogram.max())));
         json!({
             "url": self.url,
             "mode": mode(&self.session),
@@ -510,7 +502,7 @@ impl PushReport {
             "push_bytes": self.bytes,
             "errors": self.errors,
             "first_errors": self.first_errors,
-            "latency_ms": latency,
+            "latency_ms": latency_json(&self.histogram),
         })
     }
 
@@ -523,12 +515,7 @@ impl PushReport {
         row("url", self.url.clone());
         row(
             "mode",
-            format!(
-                "{} (agreed, protocol v{}; offered {})",
-                mode(&self.session),
-                self.session.version.number(),
-                offered(self.offered_compression, self.offered_chunked)
-            ),
+            mode_words(&self.session, self.offered_compression, self.offered_chunked),
         );
         row(
             "connections",
@@ -538,36 +525,12 @@ impl PushReport {
             ),
         );
         row("warm-up", format!("{:.1} s", self.warmup.as_secs_f64()));
-        row(
-            "measured",
-            format!(
-                "{:.2} s{}",
-                self.measured.as_secs_f64(),
-                if self.interrupted { " (interrupted)" } else { "" }
-            ),
-        );
+        row("measured", measured_words(self.measured, self.interrupted));
         row("deliveries", self.deliveries().to_string());
         row("deliveries/s", format!("{:.1}", self.deliveries_per_sec()));
-        let megabytes = self.bytes as f64 / (1024.0 * 1024.0);
-        let seconds = self.measured.as_secs_f64();
-        row(
-            "pushes",
-            format!(
-                "{megabytes:.1} MiB decoded ({:.1} MiB/s)",
-                if seconds > 0.0 { megabytes / seconds } else { 0.0 }
-            ),
-        );
+        row("pushes", volume_words(self.bytes, self.measured));
         row("errors", self.errors.to_string());
-        let mut latency = String::new();
-        for (name, percent) in PERCENTILES {
-            let _ = write!(
-                latency,
-                "{name} {:.2}  ",
-                millis(self.histogram.percentile(percent))
-            );
-        }
-        let _ = write!(latency, "max {:.2}", millis(self.histogram.max()));
-        row("latency ms", latency);
+        row("latency ms", latency_words(&self.histogram));
         table
     }
 }

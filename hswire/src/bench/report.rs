@@ -76,24 +76,77 @@ pub fn millis(duration: Duration) -> f64 {
     (duration.as_secs_f64() * 1e6).round() / 1e3
 }
 
+/// `count` per second of `measured` (0 when nothing was measured).
+pub fn per_second(count: u64, measured: Duration) -> f64 {
+    let seconds = measured.as_secs_f64();
+    if seconds > 0.0 {
+        count as f64 / seconds
+    } else {
+        0.0
+    }
+}
+
+/// The latency percentiles and the maximum, in milliseconds, as a JSON object.
+pub fn latency_json(histogram: &Histogram) -> Value {
+    let mut latency = serde_json::Map::new();
+    for (name, percent) in PERCENTILES {
+        latency.insert(name.into(), json!(millis(histogram.percentile(percent))));
+    }
+    latency.insert("max".into(), json!(millis(histogram.max())));
+    Value::Object(latency)
+}
+
+/// The latency percentiles and the maximum, in milliseconds, on one line.
+pub fn latency_words(histogram: &Histogram) -> String {
+    let mut latency = String::new();
+    for (name, percent) in PERCENTILES {
+        let _ = write!(latency, "{name} {:.2}  ", millis(histogram.percentile(percent)));
+    }
+    let _ = write!(latency, "max {:.2}", millis(histogram.max()));
+    latency
+}
+
+/// The agreed mode, the protocol version and the offer, in words.
+pub fn mode_words(
+    session: &Session,
+    offered_compression: Option<Compression>,
+    offered_chunked: bool,
+) -> String {
+    format!(
+        "{} (agreed, protocol v{}; offered {})",
+        mode(session),
+        session.version.number(),
+        offered(offered_compression, offered_chunked)
+    )
+}
+
+/// The time measured, and whether Ctrl-C cut it short, in words.
+pub fn measured_words(measured: Duration, interrupted: bool) -> String {
+    format!(
+        "{:.2} s{}",
+        measured.as_secs_f64(),
+        if interrupted { " (interrupted)" } else { "" }
+    )
+}
+
+/// Payload bytes decoded in `measured`, and their rate, in words.
+pub fn volume_words(bytes: u64, measured: Duration) -> String {
+    let megabytes = bytes as f64 / (1024.0 * 1024.0);
+    let seconds = measured.as_secs_f64();
+    format!(
+        "{megabytes:.1} MiB decoded ({:.1} MiB/s)",
+        if seconds > 0.0 { megabytes / seconds } else { 0.0 }
+    )
+}
+
 impl Report {
     /// Requests answered per second measured (0 when nothing was measured).
     pub fn messages_per_sec(&self) -> f64 {
-        let seconds = self.measured.as_secs_f64();
-        if seconds > 0.0 {
-            self.messages as f64 / seconds
-        } else {
-            0.0
-        }
+        per_second(self.messages, self.measured)
     }
 
     /// The report as one JSON object.
     pub fn json(&self) -> Value {
-        let mut latency = serde_json::Map::new();
-        for (name, percent) in PERCENTILES {
-            latency.insert(name.into(), json!(millis(self.histogram.percentile(percent))));
-        }
-        latency.insert("max".into(), json!(millis(self.histogram.max())));
         json!({
             "url": self.url,
             "mode": mode(&self.session),
@@ -110,7 +163,7 @@ impl Report {
             "response_bytes": self.bytes,
             "errors": self.errors,
             "first_errors": self.first_errors,
-            "latency_ms": latency,
+            "latency_ms": latency_json(&self.histogram),
         })
     }
 
@@ -123,12 +176,7 @@ impl Report {
         row("url", self.url.clone());
         row(
             "mode",
-            format!(
-                "{} (agreed, protocol v{}; offered {})",
-                mode(&self.session),
-                self.session.version.number(),
-                offered(self.offered_compression, self.offered_chunked)
-            ),
+            mode_words(&self.session, self.offered_compression, self.offered_chunked),
         );
         row("connections", self.connections.to_string());
         row(
@@ -136,36 +184,12 @@ impl Report {
             self.ops.iter().map(|op| op.name()).collect::<Vec<_>>().join(", "),
         );
         row("warm-up", format!("{:.1} s", self.warmup.as_secs_f64()));
-        row(
-            "measured",
-            format!(
-                "{:.2} s{}",
-                self.measured.as_secs_f64(),
-                if self.interrupted { " (interrupted)" } else { "" }
-            ),
-        );
+        row("measured", measured_words(self.measured, self.interrupted));
         row("messages", self.messages.to_string());
         row("messages/s", format!("{:.1}", self.messages_per_sec()));
-        let megabytes = self.bytes as f64 / (1024.0 * 1024.0);
-        let seconds = self.measured.as_secs_f64();
-        row(
-            "responses",
-            format!(
-                "{megabytes:.1} MiB decoded ({:.1} MiB/s)",
-                if seconds > 0.0 { megabytes / seconds } else { 0.0 }
-            ),
-        );
+        row("responses", volume_words(self.bytes, self.measured));
         row("errors", self.errors.to_string());
-        let mut latency = String::new();
-        for (name, percent) in PERCENTILES {
-            let _ = write!(
-                latency,
-                "{name} {:.2}  ",
-                millis(self.histogram.percentile(percent))
-            );
-        }
-        let _ = write!(latency, "max {:.2}", millis(self.histogram.max()));
-        row("latency ms", latency);
+        row("latency ms", latency_words(&self.histogram));
         table
     }
 }
