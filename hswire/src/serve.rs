@@ -299,7 +299,10 @@ fn routes(site: &Arc<Site>, watchers: &Arc<Watchers>) -> Router {
                 (Arc::clone(&site), Arc::clone(&heavy_work), Arc::clone(&answers));
             let version = (op == Op::Read).then(|| site.version());
             let kept = version.and_then(|version| answers.get(&request.payload, version));
-            let key = version.map(|_| request.payload.clone());
+            // The request is kept as the answer's key only when the answer is made anew.
+            let key = version
+                .filter(|_| kept.is_none())
+                .map(|_| request.payload.clone());
             let answer = move || {
                 let answer = site
                     .handle(op, &request_grid(&request)?, &caller(&request))
