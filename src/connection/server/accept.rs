@@ -265,6 +265,7 @@ impl Server {
                 budget: Arc::clone(&state.budget),
                 counters: Arc::clone(&state.counters),
                 deadline: tokio::time::Instant::now() + config.handshake_timeout,
+                remote: Some(address),
             };
             #[cfg(feature = "tls")]
             if let Some(tls) = config.tls.clone() {

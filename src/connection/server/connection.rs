@@ -2,6 +2,7 @@
 //! deadline, the token, the read loop with its backpressure, keepalive and
 //! reassembly timer, and the close code that says why it ended.
 
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -263,6 +264,8 @@ pub(super) struct Slot {
     pub(super) counters: Arc<Counters>,
     /// When its upgrade and token must have come.
     pub(super) deadline: Instant,
+    /// The address the connection came from, when the transport has one.
+    pub(super) remote: Option<SocketAddr>,
 }
 
 impl Slot {
@@ -274,6 +277,7 @@ impl Slot {
             budget: MemoryBudget::new(config.memory_budget),
             counters: Arc::default(),
             deadline: Instant::now() + config.handshake_timeout,
+            remote: None,
         }
     }
 }
@@ -407,6 +411,7 @@ where
         control,
         counters,
         deadline,
+        remote,
         ..
     } = slot;
     let (sink, mut stream) = socket.split();
@@ -422,6 +427,7 @@ where
         Ok(user) => {
             let peer = Peer {
                 id,
+                remote,
                 outbox: Arc::clone(&outbox),
                 control: Arc::clone(&control),
                 max_queued_bytes: config.max_queued_bytes,

@@ -7,6 +7,7 @@
 //! others nothing.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -23,6 +24,8 @@ use crate::protocol::{BaseHeader, Op};
 #[derive(Debug, Clone)]
 pub struct Peer {
     pub(super) id: u64,
+    /// The address the connection came from, when the transport has one.
+    pub(super) remote: Option<SocketAddr>,
     pub(super) outbox: Arc<Outbox>,
     pub(super) control: Arc<Control>,
     /// The output budget: past it, the peer is not keeping up.
@@ -80,6 +83,15 @@ impl Peer {
     /// A number unique to this connection within the process.
     pub fn id(&self) -> u64 {
         self.id
+    }
+
+    /// The address the connection came from: the TCP peer of a connection
+    /// a [`super::Server`] accepted; `None` for one served with
+    /// [`super::serve_connection`] or [`super::serve_websocket`], whose
+    /// transport the server does not know. Behind a proxy, it is the
+    /// proxy's address.
+    pub fn remote_address(&self) -> Option<SocketAddr> {
+        self.remote
     }
 
     /// Whether the connection is closed or closing.
