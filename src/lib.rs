@@ -14,6 +14,8 @@
 //!   sequences, borrowing the payload when no work is needed.
 //! - [`Frame`] is the zero-copy view of one frame; [`protocol::FrameHeader`]
 //!   its header.
+//! - [`filter::FilterLimits`] bound a Haystack filter's length and nesting
+//!   before any parser sees it.
 //! - [`Limits`] bound what a peer can make a decoder hold: frame and message
 //!   sizes, decompressed sizes, chunks per message, pending sequences and
 //!   their bytes. Every refusal is a typed [`Error`] whose
@@ -80,6 +82,7 @@ pub mod compression;
 #[cfg(feature = "tokio")]
 pub mod connection;
 pub mod fields;
+pub mod filter;
 #[cfg(feature = "libhaystack")]
 pub mod hayson;
 pub mod protocol;
