@@ -81,3 +81,38 @@ impl Control {
         }
     }
 }
+
+/// Set once a connection's read loop has ended: from then on nobody will
+/// read an answer on it, and the work still running for it can stop.
+#[derive(Debug, Default)]
+pub(crate) struct Ended {
+    ended: std::sync::atomic::AtomicBool,
+    notify: Notify,
+}
+
+impl Ended {
+    /// Marks the connection ended and wakes whoever waits for it.
+    pub(crate) fn set(&self) {
+        self.ended.store(true, std::sync::atomic::Ordering::Release);
+        self.notify.notify_waiters();
+    }
+
+    /// Whether the connection has ended.
+    pub(crate) fn is_set(&self) -> bool {
+        self.ended.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Resolves once the connection has ended.
+    pub(crate) async fn wait(&self) {
+        loop {
+            let notified = self.notify.notified();
+            tokio::pin!(notified);
+            // Registered before the flag is read, so a `set` in between is not missed.
+            notified.as_mut().enable();
+            if self.is_set() {
+                return;
+            }
+            notified.await;
+        }
+    }
+}

@@ -9,6 +9,7 @@ use super::super::capabilities::Capabilities;
 use super::http::Pages;
 use super::login::Login;
 use super::router::Fault;
+use super::work::ComputePool;
 use crate::limits::Limits;
 use crate::protocol::{defaults, Compression, Op};
 
@@ -65,6 +66,8 @@ pub struct ServerConfig {
     pub(super) memory_budget: usize,
     pub(super) reassembly_ttl: Duration,
     pub(super) shutdown_grace: Duration,
+    pub(super) request_timeout: Option<Duration>,
+    pub(super) compute: ComputePool,
     pub(super) permissions: Permissions,
     pub(super) pages: Pages,
     #[cfg(feature = "tls")]
@@ -102,6 +105,8 @@ impl ServerConfig {
             memory_budget: 128 << 20,
             reassembly_ttl: defaults::REASSEMBLY_TTL,
             shutdown_grace: Duration::from_secs(10),
+            request_timeout: Some(Self::DEFAULT_REQUEST_TIMEOUT),
+            compute: ComputePool::for_this_machine(),
             permissions: Permissions::default(),
             pages: Pages::new(),
             #[cfg(feature = "tls")]
@@ -299,6 +304,46 @@ impl ServerConfig {
     /// closes each connection with 1001: default 10 s.
     pub fn shutdown_grace(mut self, grace: Duration) -> Self {
         self.shutdown_grace = grace;
+        self
+    }
+
+    /// How long a request's handler has by default: 30 s. A month of
+    /// history or a read of every record of a large site takes well under a
+    /// second; a handler still running after this much is stuck or doing
+    /// work nobody waits for.
+    pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+    /// How long a request's handler may run, from when it starts: default
+    /// [`ServerConfig::DEFAULT_REQUEST_TIMEOUT`]; `None` for no limit. Past
+    /// it, the handler's future is dropped, its work on the compute pool is
+    /// told to stop ([`super::Request::cancellation`]), and the client gets
+    /// an error grid saying the request was stopped. A handler is also
+    /// dropped, and its work told to stop, when its connection closes: a
+    /// client that asks for expensive work and leaves does not leave the
+    /// work running.
+    pub fn request_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// The threads of the compute pool ([`super::Request::compute`]), where
+    /// handlers run their CPU-heavy work: default as many as the machine has
+    /// cores, so that the heavy work of all clients together never takes
+    /// more than the machine; at least one. Each config made with
+    /// [`ServerConfig::new`] has a pool of its own, shared by every
+    /// connection served with it (and with its clones); setting it makes a
+    /// new pool, and keeps the share per connection within it.
+    pub fn compute_threads(mut self, threads: usize) -> Self {
+        self.compute = ComputePool::new(threads, self.compute.per_connection());
+        self
+    }
+
+    /// How many of the compute pool's threads one connection holds at once:
+    /// default half of them (at least one), so that one client, however much
+    /// it asks, leaves room for the others, and the connections waiting for
+    /// the pool take turns. At least one, at most the pool.
+    pub fn compute_per_connection(mut self, threads: usize) -> Self {
+        self.compute = ComputePool::new(self.compute.size(), threads);
         self
     }
 

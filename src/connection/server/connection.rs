@@ -23,7 +23,7 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{self, Message};
 
 use super::super::budget::{Account, MemoryBudget};
-use super::super::control::{Closing, Control};
+use super::super::control::{Closing, Control, Ended};
 use super::super::error_grid::error_grid;
 use super::super::handshake::{Answer, Offer, Session};
 use super::super::outbox::{write_loop, Outbox, SendError};
@@ -38,6 +38,7 @@ use super::login::{self, authenticate};
 use super::payload::{self, Payload};
 use super::peer::Peer;
 use super::router::{Fault, Reply, Request, Router};
+use super::work::{Cancellation, Cancelled, ComputeShare};
 use crate::decode::Decoder;
 use crate::encode::unknown_op_response;
 use crate::error::{Error, ErrorScope};
@@ -423,6 +424,7 @@ where
     );
     let writer = tokio::spawn(write_loop(sink, writer));
     let outbox = Arc::new(outbox);
+    let ended = Arc::new(Ended::default());
     let end = match authenticate(&mut stream, &outbox, config, deadline).await {
         Ok(user) => {
             let peer = Peer {
@@ -432,6 +434,8 @@ where
                 control: Arc::clone(&control),
                 max_queued_bytes: config.max_queued_bytes,
                 counters: Arc::clone(&counters),
+                account: Arc::clone(&account),
+                ended: Arc::clone(&ended),
                 json_form: Arc::new(AtomicBool::new(false)),
             };
             Connection {
@@ -442,6 +446,7 @@ where
                     .with_limits(config.limits)
                     .with_ttl(config.reassembly_ttl),
                 in_flight: Arc::new(Semaphore::new(config.max_in_flight)),
+                compute: config.compute.share(),
                 account: Arc::clone(&account),
                 meter: meter.as_deref(),
                 charged: 0,
@@ -453,6 +458,9 @@ where
         }
         Err(end) => end,
     };
+    // Nobody reads answers from here on: handlers still running are dropped,
+    // and their work on the compute pool is told to stop.
+    ended.set();
     // Whatever the socket read and nobody will take is no longer held.
     if let Some(meter) = &meter {
         meter.message_taken();
@@ -508,6 +516,8 @@ struct Connection<'a> {
     peer: Peer,
     decoder: Decoder,
     in_flight: Arc<Semaphore>,
+    /// The connection's way into the compute pool.
+    compute: ComputeShare,
     account: Arc<Account>,
     /// What the WebSocket layer holds of the message it is reading, when
     /// the connection owns the byte stream.
@@ -778,6 +788,7 @@ impl Connection<'_> {
             router: Arc::clone(self.router),
             permissions: self.config.permissions.clone(),
             counters: Arc::clone(&self.counters),
+            timeout: self.config.request_timeout,
         }
     }
 
@@ -789,6 +800,8 @@ impl Connection<'_> {
             payload,
             peer: self.peer.clone(),
             user: self.user.clone(),
+            cancellation: Cancellation::of(self.peer.clone()),
+            compute: self.compute.clone(),
         }
     }
 
@@ -1032,15 +1045,19 @@ struct Handling {
     router: Arc<Router>,
     permissions: Permissions,
     counters: Arc<Counters>,
+    /// How long a handler may run ([`ServerConfig::request_timeout`]).
+    timeout: Option<Duration>,
 }
 
 impl Handling {
     /// Runs the request's handler, unless the permission hook refuses the
-    /// request; counts and logs the outcome.
+    /// request; counts and logs the outcome. The handler is dropped when its
+    /// deadline passes or its connection ends, and its compute work is told
+    /// to stop.
     async fn run(&self, request: Request) -> Reply {
         let started = Instant::now();
         let reply = match self.permissions.check(request.user.as_deref(), request.op) {
-            Ok(()) => self.router.dispatch(request).await,
+            Ok(()) => self.dispatch(request).await,
             Err(fault) => {
                 tracing::debug!(dis = fault.dis(), "the permission hook refused the request");
                 Err(fault)
@@ -1062,6 +1079,27 @@ impl Handling {
             "request answered"
         );
         reply
+    }
+
+    /// The handler's reply, within the request's deadline and its
+    /// connection's life.
+    async fn dispatch(&self, mut request: Request) -> Reply {
+        request.cancellation.start(self.timeout);
+        let peer = request.peer.clone();
+        let dispatch = self.router.dispatch(request);
+        let timed = async {
+            match self.timeout {
+                Some(after) => tokio::time::timeout(after, dispatch).await.unwrap_or_else(|_| {
+                    tracing::debug!(after_s = after.as_secs_f64(), "the handler ran past its deadline");
+                    Err(Cancelled::DeadlinePassed { after: Some(after) }.into())
+                }),
+                None => dispatch.await,
+            }
+        };
+        tokio::select! {
+            reply = timed => reply,
+            () = peer.ended() => Err(Cancelled::ConnectionClosed.into()),
+        }
     }
 
     /// The grid of a JSON answer: the reply when it is JSON, an error grid

@@ -13,6 +13,8 @@
 //! - [`payload`]: reply payloads, and the frames made of them, once per
 //!   request or once for all the requests that share them.
 //! - [`peer`]: pushes to one connection and fan-out to many.
+//! - [`work`]: a request's deadline and cancellation, the compute pool and
+//!   its share per connection, memory kept for a connection.
 
 mod accept;
 mod config;
@@ -24,6 +26,7 @@ mod login;
 mod payload;
 mod peer;
 mod router;
+mod work;
 
 pub use accept::{Monitor, Server, ServerStats};
 pub use config::ServerConfig;
@@ -32,3 +35,4 @@ pub use http::{Page, Pages, CONTENT_SECURITY_POLICY, MAX_HEAD};
 pub use payload::Payload;
 pub use peer::{Peer, PushError, Subscribers};
 pub use router::{Fault, Reply, Request, Router};
+pub use work::{Cancellation, Cancelled, Held, OverBudget};

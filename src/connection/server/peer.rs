@@ -11,13 +11,15 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use super::super::control::{Closing, Control};
+use super::super::control::{Closing, Control, Ended};
 use bytes::Bytes;
 
+use super::super::budget::Account;
 use super::super::handshake::Session;
 use super::super::outbox::{Outbox, SendError};
 use super::counters::Counters;
 use super::envelope::{check_json, watch_push_message};
+use super::work::{Held, OverBudget};
 use crate::protocol::{BaseHeader, Op};
 
 /// The sending side of one connection, for pushes.
@@ -31,6 +33,10 @@ pub struct Peer {
     /// The output budget: past it, the peer is not keeping up.
     pub(super) max_queued_bytes: usize,
     pub(super) counters: Arc<Counters>,
+    /// What the connection holds of the server's memory budget.
+    pub(super) account: Arc<Account>,
+    /// Set when the connection's read loop ends.
+    pub(super) ended: Arc<Ended>,
     /// Whether the connection's latest single request was a JSON envelope:
     /// watch pushes then go out in JSON form ([`Peer::push_watch`]).
     pub(super) json_form: Arc<AtomicBool>,
@@ -96,7 +102,22 @@ impl Peer {
 
     /// Whether the connection is closed or closing.
     pub fn is_closed(&self) -> bool {
-        self.outbox.is_closed() || self.control.is_closing()
+        self.ended.is_set() || self.outbox.is_closed() || self.control.is_closing()
+    }
+
+    /// Whether the connection has stopped reading requests for good: nobody
+    /// will read an answer on it. (A server that shuts down is closing
+    /// before that, while it lets the requests already read finish.)
+    pub(super) fn has_ended(&self) -> bool {
+        self.ended.is_set() || self.outbox.is_closed()
+    }
+
+    /// Resolves once [`Peer::has_ended`].
+    pub(super) async fn ended(&self) {
+        tokio::select! {
+            () = self.ended.wait() => {}
+            () = self.outbox.closed() => {}
+        }
     }
 
     /// Resolves once the connection is closed, for clean-up that belongs to
@@ -104,6 +125,17 @@ impl Peer {
     pub fn closed(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
         let outbox = Arc::clone(&self.outbox);
         async move { outbox.closed().await }
+    }
+
+    /// Counts `bytes` that the server keeps for this connection beyond one
+    /// request (a watch, what a handler caches for it) in the server's
+    /// memory budget ([`super::ServerConfig::memory_budget`]), until the
+    /// [`Held`] is dropped: keep it with what it counts. When the budget is
+    /// spent, the connection holding the most is asked to close (1013) and
+    /// the charge goes through, or, when that is this connection, the charge
+    /// is refused.
+    pub fn hold(&self, bytes: usize) -> Result<Held, OverBudget> {
+        Held::charge(&self.account, bytes)
     }
 
     /// Bytes queued for this peer and not yet written to its socket.

@@ -11,6 +11,7 @@ use futures_util::FutureExt;
 
 use super::payload::Payload;
 use super::peer::Peer;
+use super::work::{Cancellation, ComputeShare};
 use crate::protocol::Op;
 
 /// A failed request: the text of the error grid the client gets.
@@ -55,6 +56,45 @@ pub struct Request {
     /// The user the connection logged in as; `None` when it is anonymous or
     /// was let in by the shared token ([`super::ServerConfig::auth_token`]).
     pub user: Option<Arc<str>>,
+    /// Whether the request is still wanted.
+    pub(super) cancellation: Cancellation,
+    /// The connection's way into the server's compute pool.
+    pub(super) compute: ComputeShare,
+}
+
+impl Request {
+    /// Whether the request is still wanted: its connection open, its
+    /// deadline ([`super::ServerConfig::request_timeout`]) not passed. The
+    /// handler's future is dropped at either; work on a thread of its own
+    /// ([`Request::compute`]) asks this between steps.
+    pub fn cancellation(&self) -> &Cancellation {
+        &self.cancellation
+    }
+
+    /// Runs `work` on the server's compute pool, off the runtime's threads,
+    /// and gives its result: the place for anything that takes more than a
+    /// fraction of a millisecond (decoding a request grid, evaluating a
+    /// filter over many records, building and encoding a large answer), so
+    /// that it holds up neither other connections' small requests nor
+    /// pushes. The pool has [`super::ServerConfig::compute_threads`] threads,
+    /// of which one connection holds at most
+    /// [`super::ServerConfig::compute_per_connection`] at once; its other
+    /// requests wait their turn, so a connection asking for expensive work
+    /// over and over slows itself, not the others.
+    ///
+    /// `work` gets the request's [`Cancellation`] and should return with
+    /// its reason (`cancellation.check()?`, through `From<Cancelled> for
+    /// Fault`) once it says the request is no longer wanted: the connection
+    /// closed, or the deadline passed. Its thread stays counted against the
+    /// pool until it returns. A panic in `work` answers the request as a
+    /// failure.
+    pub async fn compute<T, F>(&self, work: F) -> Result<T, Fault>
+    where
+        F: FnOnce(&Cancellation) -> Result<T, Fault> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.compute.run(self.cancellation.clone(), work).await
+    }
 }
 
 /// What a handler returns: the response payload, or a fault for an error grid.
