@@ -21,6 +21,11 @@ const MAX_ANSWERS: usize = 64;
 /// answer are held with it, at most a few times its size).
 const MAX_BYTES: usize = 64 * 1024 * 1024;
 
+/// The longest request kept as a key: a read's filter is at most 10,240 characters, and a
+/// longer request (a long list of ids) is rarely asked twice; hashing it would cost more
+/// than it saves.
+const MAX_KEY: usize = 64 * 1024;
+
 /// Answers by request payload, each with the site version it was made at.
 #[derive(Default)]
 pub struct Answers {
@@ -36,6 +41,9 @@ struct Kept {
 impl Answers {
     /// The answer kept for `request` if it was made at `version`.
     pub fn get(&self, request: &[u8], version: u64) -> Option<Payload> {
+        if request.len() > MAX_KEY {
+            return None;
+        }
         let kept = self.lock();
         match kept.by_request.get(request) {
             Some((made_at, payload)) if *made_at == version => Some(payload.clone()),
@@ -48,7 +56,7 @@ impl Answers {
     /// when room is needed, then all of them.
     pub fn keep(&self, request: &[u8], version: u64, payload: &Payload) {
         let size = request.len() + payload.len();
-        if size > MAX_BYTES {
+        if size > MAX_BYTES || request.len() > MAX_KEY {
             return;
         }
         let mut kept = self.lock();
@@ -129,6 +137,12 @@ mod tests {
         assert!(
             answers.get(b"too big", 0).is_none(),
             "an answer over the bound alone is not kept"
+        );
+        let long_request = vec![b'x'; MAX_KEY + 1];
+        answers.keep(&long_request, 0, &Payload::shared(vec![0; 10]));
+        assert!(
+            answers.get(&long_request, 0).is_none(),
+            "a request over the key bound is not kept"
         );
     }
 

@@ -12,17 +12,17 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use haystack_wire::connection::{
-    FakeCredentials, Fault, Payload, Peer, Request, Role, Router, Server, ServerConfig, ServerTls,
-    Subscribers, Users,
+    Cancellation, FakeCredentials, Fault, Payload, Peer, Request, Role, Router, Server, ServerConfig,
+    ServerTls, Subscribers, Users,
 };
-use haystack_wire::{hayson, Compression, Op};
+use haystack_wire::filter::FilterLimits;
+use haystack_wire::{hayson, Compression, Limits, Op};
 use libhaystack::val::{Date, DateTime, Grid, HaystackDict};
-use tokio::sync::Semaphore;
 
 use crate::answers::Answers;
 use crate::call::read_pem;
 use crate::output::{io_words, users_words};
-use crate::site::{Caller, Site, SiteError};
+use crate::site::{Caller, Owner, Site, SiteError, SiteLimits, WatchLimits};
 
 /// What `serve` takes.
 #[derive(Debug, clap::Args)]
@@ -80,7 +80,29 @@ pub struct Args {
     /// Seconds a client's socket may take no bytes before it is dropped (0: no limit).
     #[arg(long, default_value_t = 30.0)]
     write_timeout: f64,
+    /// Seconds a request may take before it is stopped and answered with an error (0: no
+    /// limit). A request is also stopped when its connection closes.
+    #[arg(long, default_value_t = 30.0)]
+    request_timeout: f64,
+    /// The largest request accepted, in bytes: a WebSocket message, a frame, and what its
+    /// compressed or chunked payload comes to. The site's requests are filters and lists of
+    /// ids, a few hundred KB at most; a decoded request grid takes many times its size in
+    /// memory.
+    #[arg(long, default_value_t = DEFAULT_MAX_REQUEST)]
+    max_request_bytes: usize,
+    /// The most characters a read's filter may have; longer ones are refused unparsed.
+    #[arg(long, default_value_t = FilterLimits::DEFAULT.max_len)]
+    max_filter_length: usize,
+    /// The most parentheses a read's filter may nest; deeper ones are refused unparsed.
+    #[arg(long, default_value_t = FilterLimits::DEFAULT.max_depth)]
+    max_filter_depth: usize,
+    /// The longest watch lease granted, in seconds; longer requests get this.
+    #[arg(long, default_value_t = WatchLimits::DEFAULT.max_lease_secs)]
+    max_lease: u32,
 }
+
+/// The default of `--max-request-bytes`: 1 MiB.
+const DEFAULT_MAX_REQUEST: usize = 1 << 20;
 
 /// A number of seconds from the command line; 0 means none.
 fn seconds(flag: &str, value: f64) -> Result<Option<Duration>, String> {
@@ -94,10 +116,23 @@ fn seconds(flag: &str, value: f64) -> Result<Option<Duration>, String> {
 
 pub fn run(args: &Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
     // The site first: a bad site file stops the command before anything listens.
-    let site = Arc::new(match &args.site {
-        Some(path) => Site::from_file(path)?,
-        None => Site::sample(),
-    });
+    let limits = SiteLimits {
+        filter: FilterLimits {
+            max_len: args.max_filter_length,
+            max_depth: args.max_filter_depth,
+        },
+        watches: WatchLimits {
+            max_lease_secs: args.max_lease.max(1),
+            ..WatchLimits::DEFAULT
+        },
+    };
+    let site = Arc::new(
+        match &args.site {
+            Some(path) => Site::from_file(path)?,
+            None => Site::sample(),
+        }
+        .with_limits(limits),
+    );
     // Logs go to stderr (stdout's first line is the address), filtered by RUST_LOG:
     // `warn` unless it says otherwise; `info` adds each refused or closed client,
     // `debug` every connection and request.
@@ -119,7 +154,14 @@ pub fn run(args: &Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
             .max_connections(args.max_connections)
             .handshake_timeout(handshake_timeout)
             .ping_interval(ping_interval)
-            .write_timeout(seconds("write-timeout", args.write_timeout)?);
+            .write_timeout(seconds("write-timeout", args.write_timeout)?)
+            .request_timeout(seconds("request-timeout", args.request_timeout)?)
+            .limits(Limits {
+                max_frame: args.max_request_bytes,
+                max_frame_payload: args.max_request_bytes,
+                max_message: args.max_request_bytes,
+                ..ServerConfig::DEFAULT_LIMITS
+            });
         if let Some(interval) = ping_interval {
             config = config.pong_timeout(interval);
         }
@@ -272,106 +314,111 @@ impl Watchers {
     }
 }
 
-/// Who asks, and when.
-fn caller(request: &Request) -> Caller {
-    Caller {
-        connection: request.peer.id(),
-        now: Instant::now(),
-        today: today(),
+/// Who asks: the connection, its user and its address, and the connection itself for what
+/// is kept for it. The time and the request's cancellation are filled in when its work runs.
+#[derive(Clone)]
+struct Asker {
+    owner: Owner,
+    peer: Peer,
+}
+
+impl Asker {
+    fn of(request: &Request) -> Asker {
+        Asker {
+            owner: Owner {
+                connection: request.peer.id(),
+                user: request.user.clone(),
+                address: request.peer.remote_address().map(|address| address.ip()),
+            },
+            peer: request.peer.clone(),
+        }
+    }
+
+    /// The caller, now.
+    fn caller(self, cancellation: &Cancellation) -> Caller {
+        Caller {
+            owner: self.owner,
+            now: Instant::now(),
+            today: today(),
+            cancellation: cancellation.clone(),
+            peer: Some(self.peer),
+        }
     }
 }
 
 /// One handler per op the site answers; other ops get the router's error grid.
+///
+/// `about`, `ops` and `formats` are answered at once: they read nothing of the request and
+/// take microseconds. Every other op decodes a request grid and does work that grows with
+/// it (a filter over every record, a month of history, a watch of thousands of records), so
+/// it runs on the server's compute pool ([`Request::compute`]): off the runtime's threads,
+/// one connection holding at most its share of the pool, stopped when the request's
+/// deadline passes or its connection closes.
 fn routes(site: &Arc<Site>, watchers: &Arc<Watchers>) -> Router {
-    // Reads and histories are CPU work of up to tens of milliseconds and megabytes of
-    // grid: they run off the runtime's threads, so that one client's pile of them does not
-    // hold up the pushes and the small requests of the others, and no more of them at once
-    // than there are cores, so that their working memory stays bounded too.
-    let cores = std::thread::available_parallelism().map_or(2, |cores| cores.get());
-    let heavy_work = Arc::new(Semaphore::new(cores));
     // A read asked again while no record changed gets the answer it got before: the
     // same bytes, which the server frames once per kind of session.
     let answers = Arc::new(Answers::default());
-    let plain = |op: Op| {
-        let (site, heavy_work, answers) = (Arc::clone(site), Arc::clone(&heavy_work), Arc::clone(&answers));
-        move |request: Request| {
-            let (site, heavy_work, answers) =
-                (Arc::clone(&site), Arc::clone(&heavy_work), Arc::clone(&answers));
-            let version = (op == Op::Read).then(|| site.version());
-            let kept = version.and_then(|version| answers.get(&request.payload, version));
-            // The request is kept as the answer's key only when the answer is made anew.
-            let key = version
-                .filter(|_| kept.is_none())
-                .map(|_| request.payload.clone());
-            let answer = move || {
-                let answer = site
-                    .handle(op, &request_grid(&request)?, &caller(&request))
-                    .map_err(fault)?;
-                Ok(hayson::encode_grid(&answer))
-            };
-            async move {
-                if let Some(payload) = kept {
-                    return Ok(payload);
-                }
-                if !matches!(op, Op::Read | Op::HisRead) {
-                    return answer().map(Payload::new);
-                }
-                let failed = || Fault::new(format!("the {op} handler failed"));
-                let _turn = heavy_work.acquire_owned().await.map_err(|_| failed())?;
-                let bytes = tokio::task::spawn_blocking(answer)
-                    .await
-                    .unwrap_or_else(|_| Err(failed()))?;
-                let (Some(version), Some(key)) = (version, key) else {
-                    return Ok(Payload::new(bytes));
-                };
-                let payload = Payload::shared(bytes);
-                answers.keep(&key, version, &payload);
-                Ok(payload)
-            }
+    let constant = |op: Op| {
+        let site = Arc::clone(site);
+        move |_: Request| {
+            let answer = site
+                .describe(op)
+                .map(|grid| hayson::encode_grid(&grid))
+                .map_err(fault);
+            async move { answer }
         }
     };
-    let subscribing = {
-        let (site, watchers) = (Arc::clone(site), Arc::clone(watchers));
-        move |request: Request| {
-            let (site, watchers) = (Arc::clone(&site), Arc::clone(&watchers));
+    let computed = |op: Op| {
+        let (site, watchers, answers) = (Arc::clone(site), Arc::clone(watchers), Arc::clone(&answers));
+        move |mut request: Request| {
+            let (site, watchers, answers) = (Arc::clone(&site), Arc::clone(&watchers), Arc::clone(&answers));
             async move {
-                let answer = site
-                    .handle(Op::WatchSub, &request_grid(&request)?, &caller(&request))
-                    .map_err(fault)?;
-                if let Some(watch_id) = meta_str(&answer, "watchId") {
+                let version = (op == Op::Read).then(|| site.version());
+                if let Some(kept) = version.and_then(|version| answers.get(&request.payload, version)) {
+                    return Ok(kept);
+                }
+                let payload = std::mem::take(&mut request.payload);
+                let asker = Asker::of(&request);
+                let work = {
+                    let site = Arc::clone(&site);
+                    move |cancellation: &Cancellation| {
+                        let grid = request_grid(op, &payload)?;
+                        let answer = site
+                            .handle(op, &grid, &asker.caller(cancellation))
+                            .map_err(fault)?;
+                        let watch_id = (op == Op::WatchSub)
+                            .then(|| meta_str(&answer, "watchId"))
+                            .flatten();
+                        let bytes = hayson::encode_grid(&answer);
+                        let closed = (op == Op::WatchUnsub)
+                            .then(|| meta_str(&grid, "watchId"))
+                            .flatten();
+                        Ok((bytes, watch_id, closed, payload))
+                    }
+                };
+                let (bytes, opened, closed, payload) = request.compute(work).await?;
+                if let Some(watch_id) = opened {
                     watchers.add(&site, watch_id, &request.peer);
                 }
-                Ok(hayson::encode_grid(&answer))
-            }
-        }
-    };
-    let unsubscribing = {
-        let (site, watchers) = (Arc::clone(site), Arc::clone(watchers));
-        move |request: Request| {
-            let (site, watchers) = (Arc::clone(&site), Arc::clone(&watchers));
-            async move {
-                let grid = request_grid(&request)?;
-                let answer = site.handle(Op::WatchUnsub, &grid, &caller(&request));
-                // A closed watch leaves the subscriptions of every connection.
-                if let Some(watch_id) = meta_str(&grid, "watchId") {
+                if let Some(watch_id) = closed {
+                    // A closed watch leaves the subscriptions of every connection.
                     watchers.forget_if_closed(&site, &watch_id);
                 }
-                Ok(hayson::encode_grid(&answer.map_err(fault)?))
+                let Some(version) = version else {
+                    return Ok(Payload::new(bytes));
+                };
+                let answer = Payload::shared(bytes);
+                answers.keep(&payload, version, &answer);
+                Ok(answer)
             }
         }
     };
-    [
-        Op::About,
-        Op::Ops,
-        Op::Formats,
-        Op::Read,
-        Op::HisRead,
-        Op::WatchPoll,
-    ]
-    .into_iter()
-    .fold(Router::new(), |router, op| router.route(op, plain(op)))
-    .route(Op::WatchSub, subscribing)
-    .route(Op::WatchUnsub, unsubscribing)
+    let router = [Op::About, Op::Ops, Op::Formats]
+        .into_iter()
+        .fold(Router::new(), |router, op| router.route(op, constant(op)));
+    [Op::Read, Op::HisRead, Op::WatchSub, Op::WatchUnsub, Op::WatchPoll]
+        .into_iter()
+        .fold(router, |router, op| router.route(op, computed(op)))
 }
 
 /// A string tag of the grid's meta.
@@ -388,12 +435,12 @@ fn today() -> Date {
 }
 
 /// The request grid; an empty payload reads as an empty grid, as GET-style ops send.
-fn request_grid(request: &Request) -> Result<Grid, Fault> {
-    if request.payload.is_empty() {
+fn request_grid(op: Op, payload: &[u8]) -> Result<Grid, Fault> {
+    if payload.is_empty() {
         return Ok(Grid::make_empty());
     }
-    hayson::decode_grid(&request.payload)
-        .map_err(|error| Fault::new(format!("the {} request is not a grid: {error}", request.op)))
+    hayson::decode_grid(payload)
+        .map_err(|error| Fault::new(format!("the {op} request is not a grid: {error}")))
 }
 
 fn fault(error: SiteError) -> Fault {
@@ -401,24 +448,38 @@ fn fault(error: SiteError) -> Fault {
 }
 
 /// Closes the watches whose lease ran out, moves the simulated points on and pushes each
-/// watch's changes to the connections subscribed to it.
+/// watch's changes to the connections subscribed to it, once every `interval`. Each tick's
+/// work (the site's bookkeeping, the grids, their encoding and framing) runs on a blocking
+/// thread, not on the runtime's, and the next tick waits for it: a tick that takes longer
+/// than the interval delays the next instead of piling up.
 async fn push_changes(site: Arc<Site>, watchers: Arc<Watchers>, interval: Duration) {
     let mut ticks = tokio::time::interval(interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
-        let tick = site.tick(Instant::now());
-        for watch_id in &tick.expired {
-            watchers.subscribers.remove_key(watch_id);
+        let (site, watchers) = (Arc::clone(&site), Arc::clone(&watchers));
+        if tokio::task::spawn_blocking(move || push_tick(&site, &watchers))
+            .await
+            .is_err()
+        {
+            eprintln!("hswire serve: a push tick failed; the next one goes on");
         }
-        for (watch_id, changes) in tick.changes {
-            if changes.rows.is_empty() || !watchers.subscribers.has_subscribers(&watch_id) {
-                continue;
-            }
-            // Each subscriber gets the update in its own form: a binary push, or a JSON watch message.
-            watchers
-                .subscribers
-                .push_watch(&watch_id, &watch_id, &hayson::encode_grid(&changes));
+    }
+}
+
+/// One tick of [`push_changes`].
+fn push_tick(site: &Site, watchers: &Watchers) {
+    let tick = site.tick(Instant::now());
+    for watch_id in &tick.expired {
+        watchers.subscribers.remove_key(watch_id);
+    }
+    for (watch_id, changes) in tick.changes {
+        if changes.rows.is_empty() || !watchers.subscribers.has_subscribers(&watch_id) {
+            continue;
         }
+        // Each subscriber gets the update in its own form: a binary push, or a JSON watch message.
+        watchers
+            .subscribers
+            .push_watch(&watch_id, &watch_id, &hayson::encode_grid(&changes));
     }
 }

@@ -1,7 +1,8 @@
 //! What can be wrong with a request to the site, in words that name the value at fault.
 //!
 //! Every refusal is a [`SiteError`]; its text becomes the `dis` of the error grid the
-//! client receives.
+//! client receives. A value the client sent is quoted in it only as far as
+//! [`excerpt`] keeps, so an error's size does not grow with what the client sends.
 
 use libhaystack::val::Value;
 
@@ -32,6 +33,18 @@ pub enum SiteError {
     /// The filter does not parse; `message` is libhaystack's.
     #[error("bad filter `{filter}`: {message}")]
     BadFilter { filter: String, message: String },
+    /// The filter is longer or nested deeper than the site accepts; it was not parsed.
+    #[error("filter refused: {0}")]
+    FilterRefused(#[from] haystack_wire::filter::FilterError),
+    /// The request was stopped before its answer was made: its connection closed, or it
+    /// ran past its deadline.
+    #[error("{op} stopped after {done} of {of} records: {why}")]
+    Stopped {
+        op: &'static str,
+        done: usize,
+        of: usize,
+        why: haystack_wire::connection::Cancelled,
+    },
     /// A read limit that is not a whole number of zero or more.
     #[error("bad limit {value}: expected a whole number, 0 or more")]
     BadLimit { value: String },
@@ -68,15 +81,39 @@ pub enum SiteError {
     #[error("too many open watches: at most {max}")]
     TooManyWatches { max: usize },
     /// Opening one more watch would pass the limit of one connection.
-    #[error("connection {connection} has {open} open watches: at most {max} per connection")]
-    TooManyConnectionWatches {
-        connection: u64,
-        open: usize,
-        max: usize,
-    },
+    #[error("this connection has {open} open watches: at most {max} per connection")]
+    TooManyConnectionWatches { open: usize, max: usize },
+    /// Opening one more watch would pass the limit of one user, or one address.
+    #[error("{owner} has {open} open watches: at most {max} each")]
+    TooManyOwnerWatches { owner: String, open: usize, max: usize },
     /// A watch would hold more records than the limit.
-    #[error("watch `{watch}` would hold {count} records; at most {max}")]
-    TooManyWatchIds { watch: String, count: usize, max: usize },
+    #[error("the watch would hold {count} records; at most {max}")]
+    TooManyWatchIds { count: usize, max: usize },
+    /// The watches of one user, or one address, would hold more records than the limit.
+    #[error("the watches of {owner} would hold {count} records; at most {max} each")]
+    TooManyOwnerRecords { owner: String, count: usize, max: usize },
+    /// All watches together would hold more records than the limit.
+    #[error("the site's watches hold as many records as it keeps watched: at most {max}")]
+    TooManyWatchedRecords { max: usize },
+    /// A `watchDis` longer than the site keeps.
+    #[error("watchSub: a watchDis of {len} bytes; at most {max}")]
+    WatchDisTooLong { len: usize, max: usize },
+    /// The server's memory budget cannot take the watch.
+    #[error("watchSub refused: {reason}")]
+    OverBudget { reason: String },
+    /// The system's random source failed, so no watch id could be made.
+    #[error("no watch id could be made: the random source failed ({reason})")]
+    NoRandomness { reason: String },
+}
+
+/// At most the first 64 characters of `text`, with `…` when cut: what an error quotes of
+/// a value the client sent.
+pub fn excerpt(text: &str) -> String {
+    const MAX: usize = 64;
+    match text.char_indices().nth(MAX) {
+        None => text.to_string(),
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+    }
 }
 
 /// A [`SiteError::WrongKind`]: `tag` of op `op` should have been `expected`.
@@ -109,9 +146,9 @@ pub fn describe(value: Option<&Value>) -> String {
             Some(unit) => format!("the number {}{}", n.value, unit.symbol()),
             None => format!("the number {}", n.value),
         },
-        Value::Str(text) => format!("the string {:?}", text.value()),
+        Value::Str(text) => format!("the string {:?}", excerpt(text.value())),
         Value::Uri(_) => "a uri".to_string(),
-        Value::Ref(id) => format!("the ref @{}", id.value()),
+        Value::Ref(id) => format!("the ref @{}", excerpt(id.value())),
         Value::Symbol(_) => "a symbol".to_string(),
         Value::Date(date) => format!("the date {date}"),
         Value::Time(_) => "a time".to_string(),

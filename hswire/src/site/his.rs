@@ -31,7 +31,7 @@ impl DayRange {
 /// (both dates inclusive), relative to `today` for the first two.
 pub fn parse_range(text: &str, today: Date) -> Result<DayRange, SiteError> {
     let bad = |reason: &'static str| SiteError::BadRange {
-        range: text.to_string(),
+        range: super::error::excerpt(text),
         reason,
     };
     let trimmed = text.trim();
@@ -57,13 +57,13 @@ pub fn parse_range(text: &str, today: Date) -> Result<DayRange, SiteError> {
     };
     if range.end < range.start {
         return Err(SiteError::ReversedRange {
-            range: text.to_string(),
+            range: super::error::excerpt(text),
         });
     }
     let days = range.days();
     if days > MAX_RANGE_DAYS {
         return Err(SiteError::RangeTooLong {
-            range: text.to_string(),
+            range: super::error::excerpt(text),
             days,
             max: MAX_RANGE_DAYS,
         });

@@ -12,13 +12,20 @@
 //! (or one op's method), and sends back the answer, or an error grid whose `dis` is the
 //! [`SiteError`]'s text.
 //!
-//! Watches belong to the connection that opened them and have leases (see the `watch`
-//! module); the connection's id and the time come in as arguments ([`Caller`], `now`), so
-//! all of it is tested without a network or a clock.
+//! Watches belong to whoever opened them and have leases (see the `watch` module); who
+//! asks and when come in as arguments ([`Caller`]), so all of it is tested without a
+//! network or a clock.
 //!
 //! One `Site` is shared by every connection (`Arc<Site>`). Records, simulated current values
-//! and watches sit behind one mutex: every op holds it for a few milliseconds at most, and a
-//! single lock keeps a poll, a tick and a read from ever seeing half an update.
+//! and watches sit behind one mutex, held only for bookkeeping: a read, a poll or a tick
+//! takes a snapshot of the records under it (an `Arc` of the record list, each record an
+//! `Arc` too, replaced rather than changed when its value moves) and does its real work,
+//! evaluating filters, copying and encoding records, after letting it go. So no request,
+//! however costly, holds up the others, the ticks or the pushes, and a single lock still
+//! keeps a poll, a tick and a read from ever seeing half an update.
+//!
+//! Work that grows with the request (a filter over every record) asks the request's
+//! [`Cancellation`] as it goes and stops when the request is no longer wanted.
 
 mod error;
 mod file;
@@ -35,26 +42,44 @@ mod tests;
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
+use haystack_wire::connection::{Cancellation, Peer};
+use haystack_wire::filter::FilterLimits;
 use libhaystack::val::{Date, DateTime, Dict, Grid, HaystackDict, Value};
 
 pub use error::SiteError;
 pub use file::SiteFileError;
 use grid::{make_grid, put, watch_meta};
 use records::{number, Built, PointModel};
-use watch::{watch_id, Watches};
+use watch::Watches;
+pub use watch::{Owner, WatchLimits};
+
+/// What the site accepts from its clients and keeps for them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SiteLimits {
+    /// How long and how deeply nested a read's filter may be.
+    pub filter: FilterLimits,
+    /// Watches, their records, their `watchDis` and their leases.
+    pub watches: WatchLimits,
+}
 
 /// Who asks and when: what the answer to a request depends on besides the request.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Caller {
-    /// The connection the request came on (its `Peer::id`); it owns the watches it opens.
-    pub connection: u64,
+    /// The connection the request came on, its user and address: they own the watches it
+    /// opens.
+    pub owner: Owner,
     /// When the request is answered; leases count from it.
     pub now: Instant,
     /// The day hisRead's `today` and `yesterday` count from.
     pub today: Date,
+    /// Whether the request is still wanted; long work stops when it is not.
+    pub cancellation: Cancellation,
+    /// The connection, when the request came over one: what is kept for it (its watches)
+    /// is counted in the server's memory budget through it.
+    pub peer: Option<Peer>,
 }
 
 /// What one [`Site::tick`] did.
@@ -79,13 +104,19 @@ pub struct Site {
     /// The value model of each record that is a point.
     models: Vec<Option<PointModel>>,
     boot_time: DateTime,
+    /// How long and how deep a read's filter may be.
+    filter_limits: FilterLimits,
     state: Mutex<State>,
 }
+
+/// The records at one moment: the list is replaced, not changed, when a record's value
+/// moves, and so is each changed record, so a snapshot stays as it was taken.
+type Records = Arc<Vec<Arc<Dict>>>;
 
 /// What changes after start-up.
 struct State {
     /// Every record, its `curVal` kept current.
-    records: Vec<Dict>,
+    records: Records,
     /// How far each record's simulated current value has advanced.
     steps: Vec<u64>,
     /// Ticks so far.
@@ -132,14 +163,24 @@ impl Site {
             refs,
             models: built.models,
             boot_time: DateTime::utc_now(),
+            filter_limits: FilterLimits::DEFAULT,
             state: Mutex::new(State {
-                records: built.records,
+                records: Arc::new(built.records.into_iter().map(Arc::new).collect()),
                 steps,
                 ticks: 0,
                 changes: 0,
-                watches: Watches::new(),
+                watches: Watches::new(WatchLimits::DEFAULT),
             }),
         }
+    }
+
+    /// The site, accepting filters and keeping watches within `limits` instead of the
+    /// defaults.
+    pub fn with_limits(mut self, limits: SiteLimits) -> Site {
+        self.filter_limits = limits.filter;
+        let state = self.state.get_mut().unwrap_or_else(PoisonError::into_inner);
+        state.watches = Watches::new(limits.watches);
+        self
     }
 
     /// Closes the watches whose lease ran out at `now`, advances the simulated `curVal` of
@@ -148,58 +189,67 @@ impl Site {
     /// tick, the watch id and a grid (meta `watchId`) of those records, in watch id order.
     /// Watches with no change get no grid, so a periodic caller pushes nothing empty.
     /// Changes are also kept for each watch's next watchPoll, so pushing and polling do not
-    /// interfere.
+    /// interfere. The grids are built after the lock is let go.
     pub fn tick(&self, now: Instant) -> Tick {
-        let mut guard = self.state();
-        let state = &mut *guard;
-        let expired = state.watches.sweep(now).into_iter().map(watch_id).collect();
-        state.ticks += 1;
-        let tick = state.ticks;
-        let mut changed = BTreeSet::new();
-        for position in state.watches.watched() {
-            let Some(model) = self.models.get(position).and_then(Option::as_ref) else {
-                continue;
-            };
-            if !model.moves_on(tick) {
-                continue;
+        let (expired, hits, records) = {
+            let mut guard = self.state();
+            let state = &mut *guard;
+            let expired = state.watches.sweep(now);
+            state.ticks += 1;
+            let tick = state.ticks;
+            let mut changed = BTreeSet::new();
+            for position in state.watches.watched() {
+                let Some(model) = self.models.get(position).and_then(Option::as_ref) else {
+                    continue;
+                };
+                if !model.moves_on(tick) {
+                    continue;
+                }
+                let step = state.steps[position].saturating_add(1);
+                state.steps[position] = step;
+                let value = model.current(step);
+                let records = Arc::make_mut(&mut state.records);
+                if records[position].get_num("curVal").map(|current| current.value) != Some(value) {
+                    let mut record = Dict::clone(&records[position]);
+                    put(&mut record, "curVal", number(value, &model.unit));
+                    records[position] = Arc::new(record);
+                    changed.insert(position);
+                }
             }
-            let step = state.steps[position].saturating_add(1);
-            state.steps[position] = step;
-            let value = model.current(step);
-            let record = &mut state.records[position];
-            if record.get_num("curVal").map(|current| current.value) != Some(value) {
-                put(record, "curVal", number(value, &model.unit));
-                changed.insert(position);
+            if !changed.is_empty() {
+                state.changes += 1;
             }
-        }
-        if !changed.is_empty() {
-            state.changes += 1;
-        }
-        let mut changes = Vec::new();
-        for (n, watch) in state.watches.iter_mut() {
-            let hits: Vec<usize> = watch.ids.intersection(&changed).copied().collect();
-            if hits.is_empty() {
-                continue;
+            let mut hits = Vec::new();
+            for (id, watch) in state.watches.iter_mut() {
+                let changes: Vec<usize> = watch.ids.intersection(&changed).copied().collect();
+                if changes.is_empty() {
+                    continue;
+                }
+                watch.dirty.extend(&changes);
+                hits.push((id.clone(), changes));
             }
-            watch.dirty.extend(&hits);
-            let id = watch_id(n);
-            let rows = hits.into_iter().map(|i| state.records[i].clone()).collect();
-            let grid = make_grid(rows, watch_meta(&id, None));
-            changes.push((id, grid));
-        }
+            (expired, hits, Arc::clone(&state.records))
+        };
+        let changes = hits
+            .into_iter()
+            .map(|(id, positions)| {
+                let rows = positions.into_iter().map(|i| Dict::clone(&records[i])).collect();
+                let grid = make_grid(rows, watch_meta(&id, None));
+                (id, grid)
+            })
+            .collect();
         Tick { changes, expired }
     }
 
     /// Closes every watch connection `connection` opened (when it goes away) and returns
     /// their ids.
     pub fn close_watches_of(&self, connection: u64) -> Vec<String> {
-        let mut state = self.state();
-        state
-            .watches
-            .close_owned_by(connection)
-            .into_iter()
-            .map(watch_id)
-            .collect()
+        self.state().watches.close_owned_by(connection)
+    }
+
+    /// The records as they are now, without holding the lock while they are used.
+    fn snapshot(&self) -> Records {
+        Arc::clone(&self.state().records)
     }
 
     /// A number that stays the same while no record changes, and grows when

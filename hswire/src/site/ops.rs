@@ -2,19 +2,20 @@
 //! site's records and watches.
 
 use std::collections::BTreeSet;
-use std::time::Instant;
+use std::sync::Arc;
 
+use haystack_wire::connection::Cancellation;
 use haystack_wire::Op;
 use libhaystack::defs::namespace::DEFAULT_NS;
 use libhaystack::filter::eval::EvalContext;
 use libhaystack::filter::{Eval, Filter};
 use libhaystack::val::{Date, DateTime, Dict, Grid, HaystackDict, Value};
 
-use super::error::{wrong_kind, SiteError};
+use super::error::{excerpt, wrong_kind, SiteError};
 use super::grid::{make_grid, make_grid_in_order, put, watch_meta};
 use super::request::{has_column, id_of, meta_tag, parse_limit, watch_id_of};
 use super::resolver::RecordResolver;
-use super::watch::{self, watch_id};
+use super::watch;
 use super::{his, records, Caller, Site};
 
 /// The most ids one read request may name.
@@ -39,11 +40,21 @@ impl Site {
             Op::About => Ok(self.about()),
             Op::Ops => Ok(self.ops()),
             Op::Formats => Ok(self.formats()),
-            Op::Read => self.read(request),
+            Op::Read => self.read(request, &caller.cancellation),
             Op::HisRead => self.his_read(request, caller.today),
-            Op::WatchSub => self.watch_sub(request, caller.connection, caller.now),
-            Op::WatchUnsub => self.watch_unsub(request, caller.now),
-            Op::WatchPoll => self.watch_poll(request, caller.now),
+            Op::WatchSub => self.watch_sub(request, caller),
+            Op::WatchUnsub => self.watch_unsub(request, caller),
+            Op::WatchPoll => self.watch_poll(request, caller),
+            other => Err(SiteError::UnsupportedOp { op: other.name() }),
+        }
+    }
+
+    /// The answer of an op that reads nothing of its request (about, ops, formats).
+    pub fn describe(&self, op: Op) -> Result<Grid, SiteError> {
+        match op {
+            Op::About => Ok(self.about()),
+            Op::Ops => Ok(self.ops()),
+            Op::Formats => Ok(self.formats()),
             other => Err(SiteError::UnsupportedOp { op: other.name() }),
         }
     }
@@ -92,11 +103,13 @@ impl Site {
     ///
     /// A `filter` column reads the records its first row's filter matches (paths such as
     /// `equipRef->siteRef->geoCity` follow refs between records), at most `limit` of them if
-    /// that row has a `limit`. Otherwise an `id` column reads one record per row; an id the
-    /// site does not know gives an all-empty row, as the Haystack read op specifies, so the
-    /// answer's rows line up with the request's. Columns are the union of the returned tags:
-    /// `id`, `dis`, then the rest in alphabetical order.
-    pub fn read(&self, request: &Grid) -> Result<Grid, SiteError> {
+    /// that row has a `limit`. The filter is checked against the site's filter limits
+    /// before it is parsed, and the scan stops, with an error, once `cancellation` says the
+    /// request is no longer wanted. Otherwise an `id` column reads one record per row; an id
+    /// the site does not know gives an all-empty row, as the Haystack read op specifies, so
+    /// the answer's rows line up with the request's. Columns are the union of the returned
+    /// tags: `id`, `dis`, then the rest in alphabetical order.
+    pub fn read(&self, request: &Grid, cancellation: &Cancellation) -> Result<Grid, SiteError> {
         const OP: &str = "read";
         if has_column(request, "filter") {
             let first = request.rows.first().ok_or(SiteError::EmptyRequest { op: OP })?;
@@ -108,22 +121,28 @@ impl Site {
                 None | Some(Value::Null) => usize::MAX,
                 Some(value) => parse_limit(value)?,
             };
+            self.filter_limits.check(text)?;
             let filter = Filter::try_from(text).map_err(|error| SiteError::BadFilter {
-                filter: text.to_string(),
+                filter: excerpt(text),
                 message: error.to_string(),
             })?;
-            let state = self.state();
+            let records = self.snapshot();
             let resolver = RecordResolver {
-                records: &state.records,
+                records: &records,
                 index: &self.index,
             };
-            let rows = state
-                .records
-                .iter()
-                .filter(|record| filter.eval(&EvalContext::make(record, &DEFAULT_NS, &resolver)))
-                .take(limit)
-                .cloned()
-                .collect();
+            let mut rows = Vec::new();
+            for (scanned, record) in records.iter().enumerate() {
+                if rows.len() >= limit {
+                    break;
+                }
+                if scanned % CHECK_EVERY == 0 {
+                    stop_if_unwanted(cancellation, OP, scanned, records.len())?;
+                }
+                if filter.eval(&EvalContext::make(record, &DEFAULT_NS, &resolver)) {
+                    rows.push(Dict::clone(record));
+                }
+            }
             Ok(make_grid(rows, Dict::new()))
         } else if has_column(request, "id") {
             if request.rows.len() > MAX_READ_IDS {
@@ -133,15 +152,11 @@ impl Site {
                     max: MAX_READ_IDS,
                 });
             }
-            let positions = request
-                .rows
-                .iter()
-                .map(|row| Ok(self.index.get(&id_of(OP, row.get("id"))?).copied()))
-                .collect::<Result<Vec<_>, SiteError>>()?;
-            let state = self.state();
+            let positions = self.positions(OP, &request.rows)?;
+            let records = self.snapshot();
             let rows = positions
                 .into_iter()
-                .map(|at| at.map(|i| state.records[i].clone()).unwrap_or_default())
+                .map(|at| at.map(|i| Dict::clone(&records[i])).unwrap_or_default())
                 .collect();
             Ok(make_grid(rows, Dict::new()))
         } else {
@@ -176,7 +191,7 @@ impl Site {
         let position = *self
             .index
             .get(&id)
-            .ok_or_else(|| SiteError::UnknownPoint { id: id.clone() })?;
+            .ok_or_else(|| SiteError::UnknownPoint { id: excerpt(&id) })?;
         let Some(model) = self.models.get(position).and_then(Option::as_ref) else {
             return Err(self.no_history(id, position));
         };
@@ -195,58 +210,49 @@ impl Site {
         Ok(make_grid_in_order(rows, &["ts", "val"], meta))
     }
 
-    /// The watchSub op from connection `connection` at `now`. Meta `watchDis` opens a new
-    /// watch owned by `connection` (at most [`watch::MAX_WATCHES_PER_CONNECTION`] per
-    /// connection, [`watch::MAX_WATCHES`] in all); `watchId` adds to an open one, whoever
-    /// opened it, and renews its lease. An optional `lease` (a duration; plain numbers count
-    /// seconds) is granted up to a day. Rows name ids. The answer's meta has `watchId`,
-    /// `lease` (seconds) and `watchDis`; its rows are the current records, one per requested
-    /// id, all-empty for an id the site does not know (such ids are not watched).
-    pub fn watch_sub(&self, request: &Grid, connection: u64, now: Instant) -> Result<Grid, SiteError> {
+    /// The watchSub op from `caller`. Meta `watchDis` opens a new watch owned by the
+    /// caller, within the site's [`WatchLimits`] per connection, per user or address, and
+    /// in all; `watchId` adds to an open one of the caller's (the same connection, or the
+    /// same logged-in user) and renews its lease. An optional `lease` (a duration; plain
+    /// numbers count seconds) is granted up to the limits' maximum. Rows name ids. The
+    /// answer's meta has `watchId`, `lease` (seconds) and `watchDis`; its rows are the
+    /// current records, one per requested id, all-empty for an id the site does not know
+    /// (such ids are not watched). A refused request changes nothing.
+    pub fn watch_sub(&self, request: &Grid, caller: &Caller) -> Result<Grid, SiteError> {
         const OP: &str = "watchSub";
+        let limits = *self.state().watches.limits();
         let lease = match meta_tag(request, "lease") {
             None => None,
-            Some(Value::Number(lease)) => Some(watch::lease_secs(lease)?),
+            Some(Value::Number(lease)) => Some(watch::lease_secs(lease, limits.max_lease_secs)?),
             other => return Err(wrong_kind(OP, "lease", "a number", other)),
         };
-        if request.rows.len() > watch::MAX_WATCH_IDS {
+        if request.rows.len() > limits.max_ids {
             return Err(SiteError::TooManyIds {
                 op: OP,
                 count: request.rows.len(),
-                max: watch::MAX_WATCH_IDS,
+                max: limits.max_ids,
             });
         }
-        let positions = request
-            .rows
-            .iter()
-            .map(|row| Ok(self.index.get(&id_of(OP, row.get("id"))?).copied()))
-            .collect::<Result<Vec<_>, SiteError>>()?;
+        let positions = self.positions(OP, &request.rows)?;
         let known: BTreeSet<usize> = positions.iter().flatten().copied().collect();
+        let (owner, now) = (&caller.owner, caller.now);
 
-        let mut guard = self.state();
-        let state = &mut *guard;
-        let id = match meta_tag(request, "watchId") {
+        let (id, lease_secs, dis, records) = match meta_tag(request, "watchId") {
             Some(value) => {
                 let id = watch_id_of(OP, Some(value))?;
-                let watch = state.watches.get_mut(&id, now)?;
-                let count = watch.ids.union(&known).count();
-                if count > watch::MAX_WATCH_IDS {
-                    return Err(SiteError::TooManyWatchIds {
-                        watch: id,
-                        count,
-                        max: watch::MAX_WATCH_IDS,
-                    });
-                }
-                watch.ids.extend(&known);
+                let mut state = self.state();
+                state.watches.add(&id, owner, now, &known)?;
+                let watch = state.watches.get_mut(&id, owner, now)?;
                 if let Some(lease) = lease {
                     watch.lease_secs = lease;
                 }
                 watch.renew(now);
-                id
+                let (lease_secs, dis) = (watch.lease_secs, watch.dis.clone());
+                (id, lease_secs, dis, Arc::clone(&state.records))
             }
             None => {
                 let dis = match meta_tag(request, "watchDis") {
-                    Some(Value::Str(dis)) => dis.value().to_string(),
+                    Some(Value::Str(dis)) => dis.value(),
                     None => {
                         return Err(SiteError::MissingMeta {
                             op: OP,
@@ -255,88 +261,137 @@ impl Site {
                     }
                     other => return Err(wrong_kind(OP, "watchDis", "a string", other)),
                 };
-                let lease = lease.unwrap_or(watch::DEFAULT_LEASE_SECS);
-                let n = state.watches.open(dis, lease, connection, now)?;
-                let id = watch_id(n);
-                state.watches.get_mut(&id, now)?.ids.extend(&known);
-                id
+                if dis.len() > limits.max_dis {
+                    return Err(SiteError::WatchDisTooLong {
+                        len: dis.len(),
+                        max: limits.max_dis,
+                    });
+                }
+                let id = watch::new_watch_id()?;
+                let held = match &caller.peer {
+                    Some(peer) => Some(peer.hold(watch::watch_bytes(dis.len(), 0)).map_err(|error| {
+                        SiteError::OverBudget {
+                            reason: error.to_string(),
+                        }
+                    })?),
+                    None => None,
+                };
+                let lease = lease.unwrap_or(limits.default_lease_secs.min(limits.max_lease_secs));
+                let mut state = self.state();
+                state
+                    .watches
+                    .open(id.clone(), dis.to_string(), lease, owner.clone(), now, held)?;
+                if let Err(error) = state.watches.add(&id, owner, now, &known) {
+                    state.watches.close(&id, owner);
+                    return Err(error);
+                }
+                (id, lease, dis.to_string(), Arc::clone(&state.records))
             }
         };
-        let watch = state.watches.get_mut(&id, now)?;
-        let mut meta = watch_meta(&id, Some(watch.lease_secs));
-        put(&mut meta, "watchDis", Value::from(watch.dis.as_str()));
+        let mut meta = watch_meta(&id, Some(lease_secs));
+        put(&mut meta, "watchDis", Value::from(dis.as_str()));
         let rows = positions
             .iter()
-            .map(|at| at.map(|i| state.records[i].clone()).unwrap_or_default())
+            .map(|at| at.map(|i| Dict::clone(&records[i])).unwrap_or_default())
             .collect();
         Ok(make_grid(rows, meta))
     }
 
-    /// The watchUnsub op at `now`: meta `watchId`; rows name ids to stop watching, or a
-    /// `close` marker in the meta closes the whole watch. Ids the watch does not hold are
+    /// The watchUnsub op from `caller`: meta `watchId`; rows name ids to stop watching, or
+    /// a `close` marker in the meta closes the whole watch. Ids the watch does not hold are
     /// ignored. It does not renew the lease. Answers an empty grid.
-    pub fn watch_unsub(&self, request: &Grid, now: Instant) -> Result<Grid, SiteError> {
+    pub fn watch_unsub(&self, request: &Grid, caller: &Caller) -> Result<Grid, SiteError> {
         const OP: &str = "watchUnsub";
         let id = watch_id_of(OP, meta_tag(request, "watchId"))?;
+        let (owner, now) = (&caller.owner, caller.now);
         if meta_tag(request, "close").is_some() {
             let mut state = self.state();
             // A watch past its lease is unknown, as to every other op; closing it anyway
             // saves it waiting for the sweep.
-            let live = state.watches.get_mut(&id, now).is_ok();
-            if !(state.watches.close(&id) && live) {
-                return Err(SiteError::UnknownWatch { id });
+            let live = state.watches.get_mut(&id, owner, now).is_ok();
+            if !(state.watches.close(&id, owner) && live) {
+                return Err(SiteError::UnknownWatch { id: excerpt(&id) });
             }
         } else {
-            let positions = request
-                .rows
-                .iter()
-                .map(|row| Ok(self.index.get(&id_of(OP, row.get("id"))?).copied()))
-                .collect::<Result<Vec<_>, SiteError>>()?;
-            let mut state = self.state();
-            let watch = state.watches.get_mut(&id, now)?;
-            for position in positions.into_iter().flatten() {
-                watch.ids.remove(&position);
-                watch.dirty.remove(&position);
+            let limits = *self.state().watches.limits();
+            if request.rows.len() > limits.max_ids {
+                return Err(SiteError::TooManyIds {
+                    op: OP,
+                    count: request.rows.len(),
+                    max: limits.max_ids,
+                });
             }
+            let positions: Vec<usize> = self.positions(OP, &request.rows)?.into_iter().flatten().collect();
+            self.state().watches.remove(&id, owner, now, &positions)?;
         }
         Ok(make_grid(Vec::new(), watch_meta(&id, None)))
     }
 
-    /// The watchPoll op at `now`: meta `watchId`. With a `refresh` marker in the meta, every
-    /// watched record; otherwise the watched records whose `curVal` changed since this
-    /// watch's last poll. Either way the poll starts a new change window and renews the
-    /// lease. Meta `watchId` and `lease`.
-    pub fn watch_poll(&self, request: &Grid, now: Instant) -> Result<Grid, SiteError> {
+    /// The watchPoll op from `caller`: meta `watchId`. With a `refresh` marker in the meta,
+    /// every watched record; otherwise the watched records whose `curVal` changed since
+    /// this watch's last poll. Either way the poll starts a new change window and renews
+    /// the lease. Meta `watchId` and `lease`.
+    pub fn watch_poll(&self, request: &Grid, caller: &Caller) -> Result<Grid, SiteError> {
         const OP: &str = "watchPoll";
         let id = watch_id_of(OP, meta_tag(request, "watchId"))?;
         let refresh = meta_tag(request, "refresh").is_some();
-        let mut guard = self.state();
-        let state = &mut *guard;
-        let watch = state.watches.get_mut(&id, now)?;
-        watch.renew(now);
-        let positions: Vec<usize> = if refresh {
-            watch.ids.iter().copied().collect()
-        } else {
-            watch.dirty.iter().copied().collect()
+        let (positions, lease, records) = {
+            let mut state = self.state();
+            let watch = state.watches.get_mut(&id, &caller.owner, caller.now)?;
+            watch.renew(caller.now);
+            let positions: Vec<usize> = if refresh {
+                watch.ids.iter().copied().collect()
+            } else {
+                watch.dirty.iter().copied().collect()
+            };
+            watch.dirty.clear();
+            (positions, watch.lease_secs, Arc::clone(&state.records))
         };
-        watch.dirty.clear();
-        let lease = watch.lease_secs;
-        let rows = positions.into_iter().map(|i| state.records[i].clone()).collect();
+        let rows = positions.into_iter().map(|i| Dict::clone(&records[i])).collect();
         Ok(make_grid(rows, watch_meta(&id, Some(lease))))
+    }
+
+    /// The position of the record each row's `id` names (`None` for an id the site does
+    /// not know).
+    fn positions(&self, op: &'static str, rows: &[Dict]) -> Result<Vec<Option<usize>>, SiteError> {
+        rows.iter()
+            .map(|row| Ok(self.index.get(&id_of(op, row.get("id"))?).copied()))
+            .collect()
     }
 
     /// Why the record at `position`, with id `id`, has no history: it is no point, or a
     /// point of a kind that is not simulated.
     fn no_history(&self, id: String, position: usize) -> SiteError {
-        let state = self.state();
-        let Some(record) = state.records.get(position).filter(|record| record.has("point")) else {
-            return SiteError::UnknownPoint { id };
+        let records = self.snapshot();
+        let Some(record) = records.get(position).filter(|record| record.has("point")) else {
+            return SiteError::UnknownPoint { id: excerpt(&id) };
         };
         let kind = match record.get_str("kind") {
-            Some(kind) => kind.value().to_string(),
+            Some(kind) => excerpt(kind.value()),
             None => "kindless".to_string(),
         };
-        SiteError::NoHistory { id, kind }
+        SiteError::NoHistory {
+            id: excerpt(&id),
+            kind,
+        }
+    }
+}
+
+/// How many records a scan goes through between two looks at its cancellation: a look
+/// costs a clock read, a record's evaluation at least as much.
+const CHECK_EVERY: usize = 16;
+
+/// The error that stops `op` after `done` of `of` records, if `cancellation` says the
+/// request is no longer wanted.
+fn stop_if_unwanted(
+    cancellation: &Cancellation,
+    op: &'static str,
+    done: usize,
+    of: usize,
+) -> Result<(), SiteError> {
+    match cancellation.reason() {
+        Some(why) => Err(SiteError::Stopped { op, done, of, why }),
+        None => Ok(()),
     }
 }
 

@@ -2,6 +2,7 @@
 //! filter's ref paths (`equipRef->siteRef->geoCity`) follow refs from record to record.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use libhaystack::filter::path::Path;
 use libhaystack::filter::PathResolver;
@@ -11,14 +12,14 @@ use libhaystack::val::{Dict, Ref, Value};
 /// libhaystack's own dict resolver cannot do.
 pub struct RecordResolver<'a> {
     /// Every record of the site.
-    pub records: &'a [Dict],
+    pub records: &'a [Arc<Dict>],
     /// Record position by id (without the `@`).
     pub index: &'a HashMap<String, usize>,
 }
 
 impl RecordResolver<'_> {
     fn lookup(&self, id: &str) -> Option<&Dict> {
-        self.records.get(*self.index.get(id)?)
+        self.records.get(*self.index.get(id)?).map(|record| &**record)
     }
 }
 
