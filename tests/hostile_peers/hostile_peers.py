@@ -22,6 +22,7 @@ import asyncio
 import importlib.util
 import json
 import math
+import os
 import resource
 import signal
 import sys
@@ -119,6 +120,24 @@ def p99(values: list[float]) -> float:
     return ordered[max(0, math.ceil(0.99 * len(ordered)) - 1)]
 
 
+def p50(values: list[float]) -> float:
+    """The median, nearest rank."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(0.5 * len(ordered)) - 1)]
+
+
+def short(text: str, most: int = 90) -> str:
+    """`text` on one line, cut to about `most` characters (errors may quote a whole filter)."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= most else f"{flat[: most - 3]}..."
+
+
+def names_any(text: str, words: tuple[str, ...]) -> bool:
+    """Whether `text` contains one of `words`, case aside."""
+    lowered = text.lower()
+    return any(word in lowered for word in words)
+
+
 # ---- the server under attack ------------------------------------------------
 
 PROCESSES: dict[int, asyncio.subprocess.Process] = {}
@@ -149,6 +168,18 @@ async def stop_process(process: asyncio.subprocess.Process) -> None:
         except asyncio.TimeoutError:
             process.kill()
             await process.wait()
+
+
+def proc_status_kb(pid: int, field: str) -> int | None:
+    """A `kB` field of /proc/PID/status (VmHWM, VmRSS), None once the process is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
 
 
 class Serve:
@@ -199,14 +230,7 @@ class Serve:
 
     def status_kb(self, field: str) -> int | None:
         """A `kB` field of /proc/PID/status (VmHWM, VmRSS), None once the process is gone."""
-        try:
-            with open(f"/proc/{self.process.pid}/status") as status:
-                for line in status:
-                    if line.startswith(field + ":"):
-                        return int(line.split()[1])
-        except (OSError, ValueError, IndexError):
-            return None
-        return None
+        return proc_status_kb(self.process.pid, field)
 
     def sample(self) -> None:
         """Keeps the highest VmHWM seen, so that it survives the process."""
@@ -218,6 +242,16 @@ class Serve:
         while True:
             self.sample()
             await asyncio.sleep(seconds)
+
+    def cpu_seconds(self) -> float | None:
+        """The CPU time (user and system) the process used so far, None once it is gone."""
+        try:
+            with open(f"/proc/{self.process.pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            # utime and stime are fields 14 and 15; this list starts at field 3, the state.
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, IndexError):
+            return None
 
     def alive(self) -> bool:
         if self.process.returncode is not None:
@@ -264,7 +298,12 @@ class Client:
         self.reader = asyncio.ensure_future(self._read()) if reading else None
 
     @classmethod
-    async def open(cls, url: str, timeout: float, reading: bool = True, max_queue: int = 16) -> Client:
+    async def open(
+        cls, url: str, timeout: float, reading: bool = True, max_queue: int = 16, source: str | None = None
+    ) -> Client:
+        """Connects; `source` picks the local address (any of 127.0.0.0/8 reaches the server)."""
+        # Extra keyword arguments of `connect` go to the event loop's create_connection.
+        local = {"local_addr": (source, 0)} if source is not None else {}
         ws = await asyncio.wait_for(
             connect(
                 url,
@@ -276,6 +315,7 @@ class Client:
                 close_timeout=1,
                 max_size=None,
                 max_queue=max_queue,
+                **local,
             ),
             timeout,
         )
@@ -310,6 +350,13 @@ class Client:
 
     async def call(self, op: str, payload: bytes = EMPTY_GRID, timeout: float = 10) -> bytes:
         """The payload of the successful response to one request."""
+        flags, answer = await self.exchange(op, payload, timeout)
+        if flags & hw.FLAG_ERROR:
+            raise CallFailed(error_dis(answer))
+        return answer
+
+    async def exchange(self, op: str, payload: bytes = EMPTY_GRID, timeout: float = 10) -> tuple[int, bytes]:
+        """The flags and payload of the response to one request, an error response included."""
         if self.reader is None:
             raise CallFailed("this client does not read")
         if self.reader.done():
@@ -326,9 +373,11 @@ class Client:
             raise CallFailed(f"the connection closed: {error}") from None
         finally:
             self.waiting.pop(request_id, None)
-        if flags & hw.FLAG_ERROR:
-            raise CallFailed(error_dis(answer))
-        return answer
+            if waiter.done() and not waiter.cancelled():
+                # The connection may end while the request is still being sent: the waiter's
+                # failure is then seen here, not by the caller, and must not be reported unseen.
+                waiter.exception()
+        return flags, answer
 
     async def close(self) -> None:
         try:
@@ -390,6 +439,230 @@ async def point_ids(client: Client, filter_text: str, limit: int) -> list[Any]:
 
 def watch_sub(dis: str, ids: list[Any]) -> bytes:
     return grid(["id"], [{"id": ref} for ref in ids], watchDis=dis)
+
+
+MARKER = {"_kind": "marker"}
+
+
+def watch_request(watch_id: str, ids: list[Any] | None = None, **meta: Any) -> bytes:
+    """A request grid naming an open watch (watchSub, watchUnsub, watchPoll), with ids as rows."""
+    return grid(["id"], [{"id": ref} for ref in ids or []], watchId=watch_id, **meta)
+
+
+def read_filter(text: str) -> bytes:
+    return grid(["filter"], [{"filter": text}])
+
+
+async def outcome(client: Client, op: str, payload: bytes, timeout: float = 10) -> tuple[str, Any]:
+    """How a request fared: ("answer", the payload), ("error", its dis) or ("none", why no response came)."""
+    try:
+        flags, answer = await client.exchange(op, payload, timeout)
+    except CallFailed as error:
+        return "none", str(error)
+    if flags & hw.FLAG_ERROR:
+        return "error", error_dis(answer)
+    return "answer", answer
+
+
+def rows_of(payload: bytes) -> int:
+    try:
+        return len(json.loads(payload).get("rows", []))
+    except (ValueError, AttributeError):
+        return 0
+
+
+def told(kind: str, value: Any) -> str:
+    """An outcome in a few words: rows answered, the refusal, or why nothing came."""
+    if kind == "answer":
+        return f"answered ({rows_of(value):,} rows)"
+    if kind == "error":
+        return f"refused: {short(value)}"
+    return f"no response ({short(value)})"
+
+
+# ---- the healthy client -----------------------------------------------------
+
+# A healthy client asks `about` this often, and gives each answer this long.
+PULSE_EVERY = 0.1
+PULSE_TIMEOUT = 5.0
+# It stops by itself after this long, should nobody stop it.
+PULSE_LONGEST = 120.0
+# How long it goes on asking after an attack ends, and the least an attack counts as lasting.
+AFTER_SECONDS = 2.0
+MIN_ATTACK_SECONDS = 1.0
+# The p99 of its `about` latency, during an attack and after it, unless an attack says otherwise.
+HEALTHY_P99_MS = 100.0
+# The peak resident set of a server under attack, unless an attack says otherwise.
+HWM_BOUND_MB = 300.0
+
+
+async def pulse_main(url: str, token: str | None) -> int:
+    """The healthy client, in a process of its own: asks `about` every PULSE_EVERY seconds on
+    one connection and prints `sent latency` (seconds, monotonic clock) per ask, `-` for the
+    latency of one that got no successful answer, until its stdin closes."""
+    try:
+        client = await Client.open(url, 10)
+        if token is not None:
+            await client.ws.send(json.dumps({hw.AUTH_TOKEN_FIELD: token}))
+    except Exception as error:  # no healthy client at all: the parent reports it
+        print(f"failed: {type(error).__name__}: {error}", flush=True)
+        return 1
+    print("ready", flush=True)
+    loop = asyncio.get_running_loop()
+    stdin = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stdin), sys.stdin)
+    stopping = asyncio.ensure_future(stdin.read())
+
+    async def ask() -> None:
+        sent = time.monotonic()
+        try:
+            await client.call("about", EMPTY_GRID, PULSE_TIMEOUT)
+            print(f"{sent:.6f} {time.monotonic() - sent:.6f}", flush=True)
+        except CallFailed:
+            print(f"{sent:.6f} -", flush=True)
+
+    asks = []
+    deadline = time.monotonic() + PULSE_LONGEST
+    while not stopping.done() and time.monotonic() < deadline:
+        asks.append(asyncio.ensure_future(ask()))
+        await asyncio.wait([stopping], timeout=PULSE_EVERY)
+    stopping.cancel()
+    await asyncio.gather(*asks, stopping, return_exceptions=True)
+    await client.close()
+    return 0
+
+
+class Pulse:
+    """The healthy client of `pulse_main`, run by this script: its asks as (sent, latency or None)."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+        self.asks: list[tuple[float, float | None]] = []
+        self.stderr: deque[str] = deque(maxlen=3)
+        self.drains = [
+            asyncio.ensure_future(self._read()),
+            asyncio.ensure_future(Serve._drain(process.stderr, self.stderr)),
+        ]
+
+    @classmethod
+    async def start(cls, url: str, token: str | None = None) -> Pulse:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--pulse",
+            url,
+            *(["--pulse-token", token] if token is not None else []),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        PROCESSES[process.pid] = process
+        assert process.stdout is not None
+        try:
+            line = (await asyncio.wait_for(process.stdout.readline(), 20)).decode().strip()
+        except asyncio.TimeoutError:
+            line = "no word within 20 s"
+        if line != "ready":
+            await stop_process(process)
+            raise RuntimeError(f"the healthy client did not start: {line or 'it exited'}")
+        return cls(process)
+
+    async def _read(self) -> None:
+        assert self.process.stdout is not None
+        while line := await self.process.stdout.readline():
+            try:
+                sent, latency = line.decode().split()
+                self.asks.append((float(sent), None if latency == "-" else float(latency)))
+            except ValueError:
+                pass
+
+    def between(self, start: float, end: float) -> list[tuple[float, float | None]]:
+        """The asks sent from `start` to `end`."""
+        return [ask for ask in self.asks if start <= ask[0] < end]
+
+    async def stop(self) -> None:
+        """Lets the asks under way finish, then stops the process (by its pid if it lingers)."""
+        if self.process.stdin is not None and not self.process.stdin.is_closing():
+            self.process.stdin.close()
+        try:
+            await asyncio.wait_for(self.process.wait(), PULSE_TIMEOUT + 3)
+        except asyncio.TimeoutError:
+            pass
+        await stop_process(self.process)
+        await asyncio.gather(*self.drains, return_exceptions=True)
+
+
+def latency_figures(asks: list[tuple[float, float | None]], bound_ms: float) -> tuple[bool, str]:
+    """Whether every ask was answered with a p99 under `bound_ms`, and the p50, p99 and counts."""
+    answered = [latency for _, latency in asks if latency is not None]
+    if not answered:
+        return False, f"none answered (0/{len(asks)})"
+    ok = len(answered) == len(asks) and p99(answered) * 1000 < bound_ms
+    return ok, (
+        f"p50 {p50(answered) * 1000:.1f} ms, p99 {p99(answered) * 1000:.1f} ms ({len(answered)}/{len(asks)})"
+    )
+
+
+class Observer:
+    """An attack on a server seen from outside: the server's peak memory (VmHWM, sampled every
+    0.1 s) and a healthy client's `about` latency on a connection of its own, from a process of
+    its own (so that the attacker's work in this one does not delay it), during the attack
+    and for AFTER_SECONDS after it."""
+
+    def __init__(self, server: Serve, pulse: Pulse) -> None:
+        self.server = server
+        self.pulse = pulse
+        self.sampler = asyncio.ensure_future(server.sample_every(0.1))
+        self.started = time.monotonic()
+        self.ended: float | None = None
+
+    @classmethod
+    async def start(cls, server: Serve, token: str | None = None) -> Observer:
+        return cls(server, await Pulse.start(server.url, token))
+
+    def begin(self) -> None:
+        """The attack starts now."""
+        self.started = time.monotonic()
+
+    async def end(self) -> None:
+        """The attack ended now; a short one is stretched to MIN_ATTACK_SECONDS, so that the
+        healthy client asks a few times during every attack."""
+        await asyncio.sleep(max(0.0, self.started + MIN_ATTACK_SECONDS - time.monotonic()))
+        self.ended = time.monotonic()
+
+    async def finish(self) -> None:
+        """Ends the attack (if `end` was not called) and watches the AFTER_SECONDS after it."""
+        if self.ended is None:
+            await self.end()
+        assert self.ended is not None
+        await asyncio.sleep(max(0.0, self.ended + AFTER_SECONDS - time.monotonic()))
+        self.server.sample()
+        await self.stop()
+
+    async def stop(self) -> None:
+        self.sampler.cancel()
+        await asyncio.gather(self.sampler, return_exceptions=True)
+        await self.pulse.stop()
+
+    def hwm_mb(self) -> float:
+        self.server.sample()
+        return self.server.hwm_kb / 1024
+
+    def healthy(self, bound_ms: float = HEALTHY_P99_MS) -> tuple[bool, str]:
+        """Whether the healthy client was answered within the bound, during and after; its figures."""
+        ended = self.ended if self.ended is not None else time.monotonic()
+        during_ok, during = latency_figures(self.pulse.between(self.started, ended), bound_ms)
+        after_ok, after = latency_figures(self.pulse.between(ended, ended + AFTER_SECONDS), bound_ms)
+        return during_ok and after_ok, f"healthy about during: {during}; after: {after}"
+
+    def verdict(self, hwm_bound_mb: float = HWM_BOUND_MB, p99_bound_ms: float = HEALTHY_P99_MS) -> tuple[bool, str]:
+        """Whether the server lived, stayed under its memory bound and kept the healthy client
+        answered; and those figures, for the end of the report line."""
+        healthy_ok, healthy = self.healthy(p99_bound_ms)
+        hwm = self.hwm_mb()
+        alive = self.server.alive()
+        ok = alive and hwm < hwm_bound_mb and healthy_ok
+        return ok, f"{healthy}; VmHWM {hwm:.0f} MB; {self.server.fate()}"
 
 
 # ---- the attacks ------------------------------------------------------------
@@ -754,9 +1027,19 @@ def raise_own_file_limit() -> int:
 
 async def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--hswire", required=True)
+    parser.add_argument("--hswire")
     parser.add_argument("--only", action="append", help="run only this attack (repeatable)")
+    # The healthy client the attacks start in a process of their own (see `pulse_main`).
+    parser.add_argument("--pulse", metavar="URL", help=argparse.SUPPRESS)
+    parser.add_argument("--pulse-token", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.pulse:
+        return await pulse_main(args.pulse, args.pulse_token)
+    if not args.hswire:
+        parser.error("--hswire is required")
+    unknown = set(args.only or []) - {name for name, _, _ in ATTACKS}
+    if unknown:
+        parser.error(f"no attack named {', '.join(sorted(unknown))}")
     limit = raise_own_file_limit()
     if limit < 2 * SERVER_NOFILE:
         print(f"warning: this process may open only {limit} files", flush=True)
