@@ -21,7 +21,7 @@ if ! python="$(scripts/python-env.sh)"; then
 fi
 
 cargo build --locked -p hswire
-# The suite keeps itself within about 225 s; this cap stops it if it does not.
+# The suite keeps itself within about 450 s; this cap stops it if it does not.
 # On SIGTERM it stops the servers it started before it exits.
-timeout --kill-after=15 240 "$python" tests/hostile_peers/hostile_peers.py \
+timeout --kill-after=15 470 "$python" tests/hostile_peers/hostile_peers.py \
     --hswire "${CARGO_TARGET_DIR:-target}/debug/hswire" "$@"

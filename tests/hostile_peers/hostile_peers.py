@@ -53,7 +53,7 @@ hw = load_binding()
 HOST = "127.0.0.1"
 # The whole run stays inside this budget; an attack that would start past it
 # is reported as not run. The calling script adds a hard cap a little above.
-RUN_BUDGET = 225.0
+RUN_BUDGET = 450.0
 # A request is a frame with none of the flags set.
 REQUEST_FLAGS = 0
 MB = 1024 * 1024
@@ -1004,6 +1004,143 @@ async def call_no_upgrade(hswire: str) -> None:
         listener.close()
 
 
+DEEP_FILTER = "(" * 3000 + "point" + ")" * 3000
+LONG_FILTER = "point or " * 2200 + "point"
+# A filter a real client sends, with a few parentheses.
+FAIR_FILTER = "(point and (sensor or cmd)) and (temp or (air and not sp))"
+
+
+async def deep_filter(hswire: str) -> None:
+    """A read whose filter nests 3,000 parentheses and one of 20,000 characters: each refused
+    in words naming its limit, the connection still answering, a fair filter still read."""
+    server = await Serve.start(hswire)
+    observer: Observer | None = None
+    client: Client | None = None
+    try:
+        observer = await Observer.start(server)
+        client = await Client.open(server.url, 10)
+        observer.begin()
+        fair_kind, fair = await outcome(client, "read", read_filter(FAIR_FILTER))
+        long_kind, long_said = await outcome(client, "read", read_filter(LONG_FILTER))
+        deep_kind, deep_said = await outcome(client, "read", read_filter(DEEP_FILTER))
+        about_after = await about_ok(client, 5)
+        await observer.end()
+        await observer.finish()
+        fair_ok = fair_kind == "answer" and rows_of(fair) > 0
+        long_ok = long_kind == "error" and names_any(long_said, ("long", "length", "characters"))
+        deep_ok = deep_kind == "error" and names_any(deep_said, ("deep", "nest"))
+        healthy_ok, figures = observer.verdict()
+        report(
+            "deep-filter",
+            fair_ok and long_ok and deep_ok and about_after and healthy_ok,
+            f"a filter with a few parentheses {told(fair_kind, fair)}; "
+            f"{len(LONG_FILTER):,} characters {told(long_kind, long_said)}; "
+            f"3,000 nested parentheses ({len(DEEP_FILTER):,} characters) {told(deep_kind, deep_said)}; "
+            f"then about on that connection {'answered' if about_after else 'not answered'}; {figures}",
+        )
+    finally:
+        if client is not None:
+            await client.close()
+        if observer is not None:
+            await observer.stop()
+        await server.stop()
+
+
+# The most characters a filter of filter-cpu has; its shapes, each term joined with `or`.
+FILTER_CAP = 10_240
+FILTER_PROBE = 1_024
+FILTER_TERMS = {
+    "or": "point",
+    "is-a": "^point",
+    "path": 'siteRef->geoCity == "x"',
+    "wildcard": "id *== @s-1",
+}
+FILTER_IN_FLIGHT = 16
+FILTER_SECONDS = 8.0
+FILTER_P99_MS = 50.0
+# The CPU the server may still use, in seconds per second, from 1 s after the attacker left.
+IDLE_CPU = 0.2
+
+
+def or_filter(term: str, most: int) -> str:
+    """`term or term or ...`, as many terms as fit in `most` characters."""
+    count = max(1, (most + 4) // (len(term) + 4))
+    return " or ".join([term] * count)
+
+
+async def filter_cpu(hswire: str) -> None:
+    """16 reads in flight for 8 s with the costliest filters that fit in 10,240 characters,
+    then the attacker leaves: the healthy client stays answered and the work stops."""
+    server = await Serve.start(hswire)
+    observer: Observer | None = None
+    attacker: Client | None = None
+    workers: list[asyncio.Future[None]] = []
+    try:
+        observer = await Observer.start(server)
+        attacker = await Client.open(server.url, 10)
+        # Each shape once at a tenth of the length: the slowest is kept.
+        probes: dict[str, float] = {}
+        for shape, term in FILTER_TERMS.items():
+            asked = time.monotonic()
+            await outcome(attacker, "read", read_filter(or_filter(term, FILTER_PROBE)), 10)
+            probes[shape] = time.monotonic() - asked
+        worst = max(probes, key=lambda shape: probes[shape])
+        text = or_filter(FILTER_TERMS[worst], FILTER_CAP)
+        payload = read_filter(text)
+        counts = {"answer": 0, "error": 0, "none": 0}
+        refusals: list[str] = []
+        observer.begin()
+        deadline = time.monotonic() + FILTER_SECONDS
+
+        async def keep_reading() -> None:
+            assert attacker is not None
+            while time.monotonic() < deadline:
+                kind, value = await outcome(attacker, "read", payload, FILTER_SECONDS + 10)
+                counts[kind] += 1
+                if kind == "error" and not refusals:
+                    refusals.append(short(value, 70))
+                if kind == "none":
+                    return
+
+        workers = [asyncio.ensure_future(keep_reading()) for _ in range(FILTER_IN_FLIGHT)]
+        await asyncio.sleep(max(0.0, deadline - time.monotonic()))
+        await attacker.close()
+        await observer.end()
+        assert observer.ended is not None
+        left = observer.ended
+        cpu = [server.cpu_seconds()]
+        for second in (1, 2):
+            await asyncio.sleep(max(0.0, left + second - time.monotonic()))
+            cpu.append(server.cpu_seconds())
+        await asyncio.gather(*workers, return_exceptions=True)
+        await observer.finish()
+        if None in cpu:
+            first = later = math.inf
+            spent = "CPU unknown (the server is gone)"
+        else:
+            first, later = cpu[1] - cpu[0], cpu[2] - cpu[1]  # type: ignore[operator]
+            spent = f"server CPU {first:.2f} s/s in the first second after the attacker left, {later:.2f} s/s in the next"
+        healthy_ok, figures = observer.verdict(p99_bound_ms=FILTER_P99_MS)
+        probed = ", ".join(f"{shape} {seconds * 1000:.0f} ms" for shape, seconds in probes.items())
+        refused = f" (refusal: {refusals[0]})" if refusals else ""
+        report(
+            "filter-cpu",
+            later < IDLE_CPU and healthy_ok,
+            f"probes of {FILTER_PROBE:,} characters ({probed}), worst `{worst}`; {FILTER_IN_FLIGHT} reads in flight "
+            f"for {FILTER_SECONDS:.0f} s with {len(text):,} characters: {counts['answer']} answered, "
+            f"{counts['error']} refused{refused}, {counts['none']} cut off when it left; {spent}; {figures}",
+        )
+    finally:
+        for worker in workers:
+            worker.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+        if attacker is not None:
+            await attacker.close()
+        if observer is not None:
+            await observer.stop()
+        await server.stop()
+
+
 ATTACKS: list[tuple[str, Callable[[str], Awaitable[None]], float]] = [
     ("fd-limit", fd_limit, 45),
     ("silent", silent, 25),
@@ -1012,6 +1149,8 @@ ATTACKS: list[tuple[str, Callable[[str], Awaitable[None]], float]] = [
     ("idle", idle, 40),
     ("pending-bytes", pending_bytes, 30),
     ("call-no-upgrade", call_no_upgrade, 35),
+    ("deep-filter", deep_filter, 30),
+    ("filter-cpu", filter_cpu, 45),
 ]
 
 
