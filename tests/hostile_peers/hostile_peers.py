@@ -23,6 +23,7 @@ import importlib.util
 import json
 import math
 import os
+import re
 import resource
 import signal
 import sys
@@ -1141,6 +1142,307 @@ async def filter_cpu(hswire: str) -> None:
         await server.stop()
 
 
+def made_up(watch_id: str) -> str:
+    """An id of the same shape as `watch_id`, its last character changed within its class."""
+    if not watch_id:
+        return "w"
+    last = watch_id[-1]
+    for alphabet in ("0123456789", "abcdef", "ghijklmnopqrstuvwxyz", "ABCDEF", "GHIJKLMNOPQRSTUVWXYZ", "-_"):
+        if last in alphabet:
+            return watch_id[:-1] + alphabet[(alphabet.index(last) + 1) % len(alphabet)]
+    return watch_id[:-1] + ("x" if last != "x" else "y")
+
+
+async def watch_theft(hswire: str) -> None:
+    """Connection B uses connection A's watch id: every op answered as for an unknown id,
+    no guessed id works, and A's watch lives on."""
+    server = await Serve.start(hswire)
+    observer: Observer | None = None
+    owner: Client | None = None
+    thief: Client | None = None
+    try:
+        observer = await Observer.start(server)
+        owner = await Client.open(server.url, 10)
+        thief = await Client.open(server.url, 10)
+        points = await point_ids(owner, "point", 6)
+        if len(points) < 6:
+            report("watch-theft", False, "the site's read of `point` found fewer than 6 points")
+            return
+        observer.begin()
+        opened = json.loads(await owner.call("watchSub", watch_sub("owned by A", points[:3])))
+        watch_id = str(opened["meta"]["watchId"])
+        fake = made_up(watch_id)
+        attempts: list[tuple[str, str, Callable[[str], bytes]]] = [
+            ("watchPoll", "watchPoll", lambda wid: watch_request(wid)),
+            ("watchPoll refresh", "watchPoll", lambda wid: watch_request(wid, refresh=MARKER)),
+            ("watchSub adding ids", "watchSub", lambda wid: watch_request(wid, points[3:])),
+            ("watchSub lease 86400", "watchSub", lambda wid: watch_request(wid, lease=number(86400))),
+        ]
+        closing = ("watchUnsub close", "watchUnsub", lambda wid: watch_request(wid, close=MARKER))
+        outcomes: list[str] = []
+        fake_refusals: list[str] = []
+        alike = 0
+
+        async def steal(name: str, op: str, build: Callable[[str], bytes]) -> None:
+            nonlocal alike
+            assert thief is not None
+            kind, said = await outcome(thief, op, build(watch_id))
+            fake_kind, fake_said = await outcome(thief, op, build(fake))
+            fake_refusals.append(told(fake_kind, fake_said))
+            # Each refusal may name the id it was given: compared with the id left out.
+            same = (
+                kind == "error"
+                and fake_kind == "error"
+                and said.replace(watch_id, "<id>") == fake_said.replace(fake, "<id>")
+            )
+            alike += same
+            outcomes.append(f"{name} {'refused as unknown' if same else told(kind, said)}")
+
+        for attempt in attempts:
+            await steal(*attempt)
+        # Guessed ids while A's watch is still open: none may work.
+        guessed = 0
+        for n in range(1, 51):
+            kind, _ = await outcome(thief, "watchPoll", watch_request(f"w-{n}"))
+            guessed += kind == "answer"
+        await steal(*closing)
+        owner_kind, owner_said = await outcome(owner, "watchPoll", watch_request(watch_id))
+        await observer.end()
+        await observer.finish()
+        healthy_ok, figures = observer.verdict()
+        ok = alike == len(attempts) + 1 and guessed == 0 and owner_kind == "answer" and healthy_ok
+        report(
+            "watch-theft",
+            ok,
+            f"A's watch `{watch_id}`, B's made-up `{fake}` ({fake_refusals[0]}); from B: "
+            f"{'; '.join(outcomes)}; {guessed}/50 guesses w-1..w-50 answered; "
+            f"then A's watchPoll {told(owner_kind, owner_said)}; {figures}",
+        )
+    finally:
+        await close_all([c for c in (owner, thief) if c is not None])
+        if observer is not None:
+            await observer.stop()
+        await server.stop()
+
+
+WATCH_DIS_BYTES = 15 * MB
+WATCH_DIS_COUNT = 40
+# The longest watchDis an answer may carry back for the watch to count as bounded.
+BOUNDED_DIS = 64 * 1024
+# Words of a refusal that names a size limit.
+LIMIT_WORDS = ("long", "length", "characters", "bytes", "at most", "limit", "large")
+# How far above its starting VmRSS the server may stay once the attacker has left.
+RSS_KEPT_MB = 50.0
+
+
+async def watch_dis(hswire: str) -> None:
+    """One connection opens 40 watches, each with a 15 MiB watchDis: each refused in words naming
+    the limit (or its dis cut short), and the memory given back when the connection closes."""
+    server = await Serve.start(hswire)
+    observer: Observer | None = None
+    attacker: Client | None = None
+    try:
+        observer = await Observer.start(server)
+        attacker = await Client.open(server.url, 10)
+        points = await point_ids(attacker, "point", 1)
+        await asyncio.sleep(0.5)
+        rss_before = (server.status_kb("VmRSS") or 0) / 1024
+        payload = watch_sub("d" * WATCH_DIS_BYTES, points)
+        refused = other_refusal = bounded_dis = whole = 0
+        refusal = ""
+        ended_by = ""
+        observer.begin()
+        for _ in range(WATCH_DIS_COUNT):
+            kind, value = await outcome(attacker, "watchSub", payload, 20)
+            if kind == "error":
+                refusal = refusal or value
+                if names_any(value, LIMIT_WORDS):
+                    refused += 1
+                else:
+                    other_refusal += 1
+            elif kind == "answer":
+                dis = str(json.loads(value).get("meta", {}).get("watchDis", ""))
+                if len(dis) <= BOUNDED_DIS:
+                    bounded_dis += 1
+                else:
+                    whole += 1
+            else:
+                done = refused + other_refusal + bounded_dis + whole
+                ended_by = f"; the connection ended after {done} ({short(value, 60)})"
+                break
+        await attacker.close()
+        attacker = None
+        await observer.end()
+        await observer.finish()
+        # The allocator may hand memory back a little after the connection is gone.
+        rss_after = math.inf
+        for _ in range(20):
+            rss_after = (server.status_kb("VmRSS") or 0) / 1024
+            if rss_after <= rss_before + RSS_KEPT_MB or not server.alive():
+                break
+            await asyncio.sleep(0.1)
+        healthy_ok, figures = observer.verdict()
+        ok = refused + bounded_dis == WATCH_DIS_COUNT and rss_after <= rss_before + RSS_KEPT_MB and healthy_ok
+        said = f" (refusal: {short(refusal, 70)})" if refusal else ""
+        report(
+            "watch-dis",
+            ok,
+            f"{WATCH_DIS_COUNT} watchSubs with a {WATCH_DIS_BYTES // MB} MiB watchDis ({len(payload):,} bytes each): "
+            f"{refused} refused naming a limit{said}, {bounded_dis} accepted with a dis of at most "
+            f"{BOUNDED_DIS // 1024} KiB, {whole} accepted whole, {other_refusal} refused in other words{ended_by}; "
+            f"VmRSS {rss_before:.0f} MB before, "
+            f"{rss_after:.0f} MB after the connection closed; {figures}",
+        )
+    finally:
+        if attacker is not None:
+            await attacker.close()
+        if observer is not None:
+            await observer.stop()
+        await server.stop()
+
+
+CAPACITY_CONNECTIONS = 20
+CAPACITY_TRIES = 200
+OTHER_SOURCE = "127.0.0.2"
+
+
+async def watch_capacity(hswire: str) -> None:
+    """20 connections from 127.0.0.1 open watches until refused (or 200 each); a client from
+    127.0.0.2 must still get one."""
+    server = await Serve.start(hswire)
+    observer: Observer | None = None
+    attackers: list[Client] = []
+    try:
+        observer = await Observer.start(server)
+        probe = await Client.open(server.url, 10)
+        try:
+            points = await point_ids(probe, "point", 1)
+        finally:
+            await probe.close()
+        opened = await asyncio.gather(*(open_or_none(server.url, 10) for _ in range(CAPACITY_CONNECTIONS)))
+        attackers = [client for client in opened if client is not None]
+        observer.begin()
+
+        async def fill(index: int) -> tuple[int, str]:
+            """How many watches one connection got, and the refusal that stopped it."""
+            client = attackers[index]
+            for n in range(CAPACITY_TRIES):
+                kind, value = await outcome(client, "watchSub", watch_sub(f"capacity {index}.{n}", points), 10)
+                if kind != "answer":
+                    return n, str(value)
+            return CAPACITY_TRIES, ""
+
+        # One connection after the other, so that whatever one connection may hold shows.
+        counts = [await fill(index) for index in range(len(attackers))]
+        other = await open_or_none(server.url, 10, source=OTHER_SOURCE)
+        if other is None:
+            other_kind, other_said = "none", f"no connection from {OTHER_SOURCE}"
+        else:
+            try:
+                other_kind, other_said = await outcome(other, "watchSub", watch_sub("from elsewhere", points))
+            finally:
+                await other.close()
+        await observer.end()
+        await close_all(attackers)
+        attackers = []
+        await observer.finish()
+        got = [n for n, _ in counts]
+        # The refusals, grouped with their numbers left out; one example of each.
+        kinds: dict[str, tuple[str, int]] = {}
+        for _, said in counts:
+            if said:
+                key = re.sub(r"\d+", "#", said)
+                example, seen = kinds.get(key, (said, 0))
+                kinds[key] = (example, seen + 1)
+        refusals = "; ".join(f"'{short(example, 70)}' x{seen}" for example, seen in list(kinds.values())[:3])
+        healthy_ok, figures = observer.verdict()
+        report(
+            "watch-capacity",
+            other_kind == "answer" and healthy_ok,
+            f"{len(counts)} connections from {HOST} opened {sum(got):,} watches "
+            f"(most {max(got, default=0)}, fewest {min(got, default=0)} per connection); "
+            f"refusals: {refusals or 'none'}; a watchSub from {OTHER_SOURCE} "
+            f"{'succeeded' if other_kind == 'answer' else told(other_kind, other_said)}; {figures}",
+        )
+    finally:
+        await close_all(attackers)
+        if observer is not None:
+            await observer.stop()
+        await server.stop()
+
+
+POLL_CONNECTIONS = 4
+POLL_IN_FLIGHT = 16
+POLL_SECONDS = 8.0
+POLL_P99_MS = 50.0
+
+
+async def watch_poll_flood(hswire: str) -> None:
+    """4 connections each watch every point and keep 16 watchPolls with `refresh` in flight for
+    8 s: the healthy client's `about` stays fast."""
+    server = await Serve.start(hswire)
+    observer: Observer | None = None
+    attackers: list[Client] = []
+    workers: list[asyncio.Future[None]] = []
+    try:
+        observer = await Observer.start(server)
+        attackers = [await Client.open(server.url, 10) for _ in range(POLL_CONNECTIONS)]
+        watches: list[str] = []
+        watched = 0
+        for index, client in enumerate(attackers):
+            points = await point_ids(client, "point", 4096)
+            watched = max(watched, len(points))
+            opened = json.loads(await client.call("watchSub", watch_sub(f"flood {index}", points), 30))
+            watches.append(str(opened["meta"]["watchId"]))
+        counts = {"answer": 0, "error": 0, "none": 0}
+        received = 0
+        refusals: list[str] = []
+        observer.begin()
+        deadline = time.monotonic() + POLL_SECONDS
+
+        async def keep_polling(client: Client, watch_id: str) -> None:
+            nonlocal received
+            payload = watch_request(watch_id, refresh=MARKER)
+            while time.monotonic() < deadline:
+                kind, value = await outcome(client, "watchPoll", payload, POLL_SECONDS + 10)
+                counts[kind] += 1
+                if kind == "answer":
+                    received += len(value)
+                elif kind == "error" and not refusals:
+                    refusals.append(short(value, 70))
+                elif kind == "none":
+                    return
+
+        workers = [
+            asyncio.ensure_future(keep_polling(client, watch_id))
+            for client, watch_id in zip(attackers, watches)
+            for _ in range(POLL_IN_FLIGHT)
+        ]
+        await asyncio.sleep(max(0.0, deadline - time.monotonic()))
+        await close_all(attackers)
+        attackers = []
+        await observer.end()
+        await asyncio.gather(*workers, return_exceptions=True)
+        await observer.finish()
+        healthy_ok, figures = observer.verdict(p99_bound_ms=POLL_P99_MS)
+        refused = f" (refusal: {refusals[0]})" if refusals else ""
+        report(
+            "watch-poll-flood",
+            healthy_ok,
+            f"{POLL_CONNECTIONS} watches of {watched:,} points, {POLL_IN_FLIGHT} refresh polls in flight on each "
+            f"for {POLL_SECONDS:.0f} s: {counts['answer']:,} answered ({received / MB:,.0f} MiB), "
+            f"{counts['error']} refused{refused}, {counts['none']} cut off at the end; {figures}",
+        )
+    finally:
+        for worker in workers:
+            worker.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+        await close_all(attackers)
+        if observer is not None:
+            await observer.stop()
+        await server.stop()
+
+
 ATTACKS: list[tuple[str, Callable[[str], Awaitable[None]], float]] = [
     ("fd-limit", fd_limit, 45),
     ("silent", silent, 25),
@@ -1151,6 +1453,10 @@ ATTACKS: list[tuple[str, Callable[[str], Awaitable[None]], float]] = [
     ("call-no-upgrade", call_no_upgrade, 35),
     ("deep-filter", deep_filter, 30),
     ("filter-cpu", filter_cpu, 45),
+    ("watch-theft", watch_theft, 30),
+    ("watch-dis", watch_dis, 50),
+    ("watch-capacity", watch_capacity, 30),
+    ("watch-poll-flood", watch_poll_flood, 40),
 ]
 
 
