@@ -19,14 +19,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
+import hashlib
+import hmac
 import importlib.util
 import json
 import math
 import os
 import re
 import resource
+import secrets
 import signal
 import sys
+import tempfile
 import time
 import zlib
 from collections import deque
@@ -664,6 +669,114 @@ class Observer:
         alive = self.server.alive()
         ok = alive and hwm < hwm_bound_mb and healthy_ok
         return ok, f"{healthy}; VmHWM {hwm:.0f} MB; {self.server.fate()}"
+
+
+# ---- logins -----------------------------------------------------------------
+
+SALTED: dict[tuple[str, bytes, int], bytes] = {}
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def from_b64url(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def login_message(name: str, **fields: str) -> str:
+    """A login message by its name in the binding, its fields checked against the binding."""
+    unknown = set(fields) - set(hw.MESSAGE_FIELDS[name])
+    if unknown:
+        raise ValueError(f"{name} has no field {sorted(unknown)}")
+    return json.dumps({hw.MESSAGE_TYPE_FIELD: hw.MESSAGE_TYPES[name], **fields})
+
+
+async def next_text(client: Client, timeout: float) -> dict[str, Any] | None:
+    """The next JSON text message, None when the connection ends or it does not come in time."""
+    assert client.reader is not None
+    getter = asyncio.ensure_future(client.texts.get())
+    done, _ = await asyncio.wait({getter, client.reader}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    if getter in done:
+        text = getter.result()
+    else:
+        getter.cancel()
+        await asyncio.gather(getter, return_exceptions=True)
+        try:
+            text = client.texts.get_nowait()
+        except asyncio.QueueEmpty:
+            return None
+    try:
+        message = json.loads(text)
+    except ValueError:
+        return None
+    return message if isinstance(message, dict) else None
+
+
+def is_message(message: dict[str, Any] | None, name: str) -> bool:
+    return message is not None and message.get(hw.MESSAGE_TYPE_FIELD) == hw.MESSAGE_TYPES[name]
+
+
+async def log_in(url: str, user: str, password: str, timeout: float, source: str | None = None) -> tuple[str, str]:
+    """A SCRAM-SHA-256 login on a new connection, as the binding's `LOGIN_STEPS` go:
+    ("ok", the issued token), ("refused", the step that got the refusal) or ("none", why)."""
+    deadline = time.monotonic() + timeout
+
+    def left() -> float:
+        return max(0.01, deadline - time.monotonic())
+
+    _, username_key = hw.MESSAGE_HELLO_FIELDS
+    _, token_key, _ = hw.MESSAGE_HELLO_ANSWER_FIELDS
+    _, _, data_key = hw.MESSAGE_CLIENT_FIRST_FIELDS
+    _, issued_key, _ = hw.MESSAGE_AUTH_OK_FIELDS
+    algorithm = hw.LOGIN_HASH.replace("-", "").lower()
+    client = await open_or_none(url, left(), source=source)
+    if client is None:
+        return "none", "no connection"
+    try:
+        await client.ws.send(login_message("hello", **{username_key: b64url(user.encode())}))
+        answer = await next_text(client, left())
+        if not is_message(answer, "hello_answer"):
+            return ("refused", "hello") if is_message(answer, hw.LOGIN_REFUSAL) else ("none", "no hello answer")
+        assert answer is not None
+        gs2 = "n,,"
+        first_bare = f"n={user},r={b64url(secrets.token_bytes(18))}"
+        await client.ws.send(
+            login_message(
+                "client_first",
+                **{token_key: answer[token_key], data_key: b64url((gs2 + first_bare).encode())},
+            )
+        )
+        answer = await next_text(client, left())
+        if not is_message(answer, "server_first"):
+            return ("refused", "client-first") if is_message(answer, hw.LOGIN_REFUSAL) else ("none", "no server-first")
+        assert answer is not None
+        server_first = from_b64url(answer[data_key]).decode()
+        params = dict(part.split("=", 1) for part in server_first.split(","))
+        salt, iterations = base64.b64decode(params["s"]), int(params["i"])
+        cache = (password, salt, iterations)
+        if cache not in SALTED:
+            SALTED[cache] = hashlib.pbkdf2_hmac(algorithm, password.encode(), salt, iterations)
+        client_key = hmac.digest(SALTED[cache], b"Client Key", algorithm)
+        stored_key = hashlib.new(algorithm, client_key).digest()
+        final_bare = f"c={base64.b64encode(gs2.encode()).decode()},r={params['r']}"
+        signature = hmac.digest(stored_key, f"{first_bare},{server_first},{final_bare}".encode(), algorithm)
+        proof = bytes(a ^ b for a, b in zip(client_key, signature))
+        final = f"{final_bare},p={base64.b64encode(proof).decode()}"
+        await client.ws.send(
+            login_message("client_final", **{token_key: answer[token_key], data_key: b64url(final.encode())})
+        )
+        answer = await next_text(client, left())
+        if is_message(answer, "auth_ok"):
+            assert answer is not None
+            return "ok", str(answer[issued_key])
+        return ("refused", "client-final") if is_message(answer, hw.LOGIN_REFUSAL) else ("none", "no verdict")
+    except (ConnectionClosed, OSError) as error:
+        return "none", f"the connection closed: {error}"
+    except (KeyError, ValueError, TypeError) as error:
+        return "none", f"an unreadable login message: {error}"
+    finally:
+        await client.close()
 
 
 # ---- the attacks ------------------------------------------------------------
@@ -1443,6 +1556,138 @@ async def watch_poll_flood(hswire: str) -> None:
         await server.stop()
 
 
+LOGIN_ITERATIONS = 4096
+LOGIN_SECONDS = 8.0
+LOGIN_WORKERS = 4
+# How long attempts still under way at the end may take to get their verdict.
+LOGIN_GRACE = 3.0
+# How long the right password may take from another address.
+LOGIN_RIGHT_WITHIN = 5.0
+TOKEN_LOGINS = 150
+
+
+async def add_user(hswire: str, users: Path, name: str, password: str) -> None:
+    """`hswire user add` with the fewest iterations it takes, the password on stdin."""
+    process = await asyncio.create_subprocess_exec(
+        hswire,
+        "user",
+        "add",
+        "--iterations",
+        str(LOGIN_ITERATIONS),
+        str(users),
+        name,
+        "--role",
+        "viewer",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    PROCESSES[process.pid] = process
+    try:
+        _, err = await asyncio.wait_for(process.communicate(f"{password}\n".encode()), 30)
+    finally:
+        await stop_process(process)
+    if process.returncode != 0:
+        raise RuntimeError(f"hswire user add {name}: {first_line(err.decode(errors='replace'))}")
+
+
+async def login_throttle(hswire: str) -> None:
+    """Wrong passwords for one user as fast as 4 connections at a time go, for 8 s: the
+    verdicts must slow down, the right password from another address must still get in,
+    and many logins of one user must not evict another user's token."""
+    with tempfile.TemporaryDirectory() as directory:
+        users = Path(directory) / "users.json"
+        passwords = {"alice": secrets.token_urlsafe(12), "bob": secrets.token_urlsafe(12)}
+        for name, password in passwords.items():
+            await add_user(hswire, users, name, password)
+        wrong = secrets.token_urlsafe(12)
+        shared = secrets.token_urlsafe(24)
+        server = await Serve.start(hswire, "--users", str(users), "--auth-token", shared)
+        observer: Observer | None = None
+        try:
+            observer = await Observer.start(server, shared)
+            # (started, ended, outcome) of each wrong password.
+            attempts: list[tuple[float, float, str]] = []
+            observer.begin()
+            start = observer.started
+            deadline = start + LOGIN_SECONDS
+            cutoff = deadline + LOGIN_GRACE
+
+            async def guess() -> None:
+                while time.monotonic() < deadline:
+                    began = time.monotonic()
+                    kind, _ = await log_in(server.url, "alice", wrong, cutoff - began)
+                    attempts.append((began, time.monotonic(), kind))
+
+            async def right_password(after: float) -> tuple[bool, str]:
+                await asyncio.sleep(after)
+                began = time.monotonic()
+                kind, said = await log_in(server.url, "alice", passwords["alice"], LOGIN_RIGHT_WITHIN, OTHER_SOURCE)
+                took = time.monotonic() - began
+                if kind == "ok" and took <= LOGIN_RIGHT_WITHIN:
+                    return True, f"in after {took:.2f} s"
+                return False, f"{'refused at ' if kind == 'refused' else 'failed: '}{said} after {took:.2f} s"
+
+            during = asyncio.ensure_future(right_password(LOGIN_SECONDS / 2))
+            await asyncio.gather(*(guess() for _ in range(LOGIN_WORKERS)))
+            await observer.end()
+            during_ok, during_said = await during
+            after_ok, after_said = await right_password(0)
+            await observer.finish()
+
+            verdicts = sorted((a for a in attempts if a[2] == "refused"), key=lambda a: a[1])
+            first = [a for a in verdicts if a[1] < start + 1]
+            last = [a for a in verdicts if deadline - 2 <= a[1] < deadline]
+            first_rate, last_rate = len(first), len(last) / 2
+            first_ms = p50([(a[1] - a[0]) * 1000 for a in first]) if first else math.inf
+            last_ms = [(a[1] - a[0]) * 1000 for a in verdicts[-4:]]
+            unanswered = sum(1 for a in attempts if a[2] != "refused")
+            slowed = first_rate > 0 and last_rate < first_rate / 10
+            longer = unanswered > 0 or bool(last_ms and p50(last_ms) > 2 * first_ms)
+            throttle_ok, figures = observer.verdict()
+        finally:
+            if observer is not None:
+                await observer.stop()
+            await server.stop()
+
+        # Tokens, on a server of their own that saw no wrong password.
+        server = await Serve.start(hswire, "--users", str(users))
+        try:
+            kind, bob_token = await log_in(server.url, "bob", passwords["bob"], 10)
+            alice = await bounded(
+                TOKEN_LOGINS, LOGIN_WORKERS, lambda _: log_in(server.url, "alice", passwords["alice"], 10)
+            )
+            alice_in = sum(1 for result in alice if isinstance(result, tuple) and result[0] == "ok")
+            kept = False
+            if kind == "ok":
+                client = await open_or_none(server.url, 10)
+                if client is not None:
+                    try:
+                        await client.ws.send(json.dumps({hw.AUTH_TOKEN_FIELD: bob_token}))
+                        kept = await about_ok(client, 5)
+                    except (ConnectionClosed, OSError):
+                        kept = False
+                    finally:
+                        await client.close()
+            token_said = (
+                f"bob's token {'still let in' if kept else 'refused'} after {alice_in}/{TOKEN_LOGINS} logins of alice"
+                if kind == "ok"
+                else f"bob could not log in ({bob_token})"
+            )
+        finally:
+            await server.stop()
+
+    latencies = ", ".join(f"{ms:.0f}" for ms in last_ms) or "none"
+    report(
+        "login-throttle",
+        slowed and longer and during_ok and after_ok and kept and throttle_ok,
+        f"wrong passwords for alice, {LOGIN_WORKERS} at a time for {LOGIN_SECONDS:.0f} s: {len(verdicts):,} authErr, "
+        f"{first_rate:,}/s in the first second (median {first_ms:.0f} ms), {last_rate:,.0f}/s in the last 2 s; "
+        f"the last 4 took {latencies} ms to authErr; {unanswered} without a verdict; the right password "
+        f"from {OTHER_SOURCE}: {during_said} during, {after_said} after; {token_said}; {figures}",
+    )
+
+
 ATTACKS: list[tuple[str, Callable[[str], Awaitable[None]], float]] = [
     ("fd-limit", fd_limit, 45),
     ("silent", silent, 25),
@@ -1457,6 +1702,7 @@ ATTACKS: list[tuple[str, Callable[[str], Awaitable[None]], float]] = [
     ("watch-dis", watch_dis, 50),
     ("watch-capacity", watch_capacity, 30),
     ("watch-poll-flood", watch_poll_flood, 40),
+    ("login-throttle", login_throttle, 45),
 ]
 
 
