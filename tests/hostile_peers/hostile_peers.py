@@ -35,11 +35,14 @@ import tempfile
 import time
 import zlib
 from collections import deque
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import CloseCode, Opcode, apply_mask
+from websockets.utils import accept_key, generate_key
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -669,6 +672,102 @@ class Observer:
         alive = self.server.alive()
         ok = alive and hwm < hwm_bound_mb and healthy_ok
         return ok, f"{healthy}; VmHWM {hwm:.0f} MB; {self.server.fate()}"
+
+
+# ---- raw HTTP and WebSocket frames ------------------------------------------
+
+
+def upgrade_request(port: int, *, key: bool = True, origin: str | None = None) -> bytes:
+    """A WebSocket upgrade request for the subprotocol, as a browser or a script sends it."""
+    lines = [
+        "GET / HTTP/1.1",
+        f"Host: {HOST}:{port}",
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        *([f"Sec-WebSocket-Key: {generate_key()}"] if key else []),
+        "Sec-WebSocket-Version: 13",
+        f"Sec-WebSocket-Protocol: {hw.SUBPROTOCOL}",
+        *([f"Origin: {origin}"] if origin is not None else []),
+    ]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+async def read_head(reader: asyncio.StreamReader, most: int = 65536) -> bytes:
+    """An HTTP head, up to its blank line; what came before the end if the peer closed first."""
+    head = b""
+    while b"\r\n\r\n" not in head and len(head) < most:
+        try:
+            piece = await reader.read(1)
+        except OSError:
+            break
+        if not piece:
+            break
+        head += piece
+    return head
+
+
+def status_of(head: bytes) -> tuple[int | None, str]:
+    """The status code and the status line of an HTTP answer head (None, '' when there is none)."""
+    line = head.split(b"\r\n", 1)[0].decode(errors="replace").strip()
+    parts = line.split(" ", 2)
+    if len(parts) >= 2 and parts[0].startswith("HTTP/") and parts[1].isdigit():
+        return int(parts[1]), line
+    return None, line
+
+
+def header_of(head: bytes, name: str) -> str | None:
+    for line in head.decode(errors="replace").split("\r\n")[1:]:
+        field, _, value = line.partition(":")
+        if field.strip().lower() == name.lower():
+            return value.strip()
+    return None
+
+
+async def http_answer(port: int, request: bytes, timeout: float) -> tuple[int | None, str]:
+    """Sends a raw request on a new connection; the status code and line of the answer."""
+    reader, writer = await asyncio.wait_for(asyncio.open_connection(HOST, port), 5)
+    try:
+        writer.write(request)
+        await writer.drain()
+        try:
+            head = await asyncio.wait_for(read_head(reader), timeout)
+        except asyncio.TimeoutError:
+            head = b""
+        return status_of(head)
+    finally:
+        writer.close()
+
+
+def ws_frame(opcode: int, payload: bytes, *, fin: bool = True, mask: bool = False) -> bytes:
+    """One WebSocket frame, whatever its payload length (control frames included)."""
+    first = (0x80 if fin else 0) | opcode
+    size = len(payload)
+    masked = 0x80 if mask else 0
+    if size < 126:
+        head = bytes([first, masked | size])
+    elif size < 1 << 16:
+        head = bytes([first, masked | 126]) + size.to_bytes(2, "big")
+    else:
+        head = bytes([first, masked | 127]) + size.to_bytes(8, "big")
+    if not mask:
+        return head + payload
+    key = secrets.token_bytes(4)
+    return head + key + apply_mask(payload, key)
+
+
+async def read_ws_frame(reader: asyncio.StreamReader, most: int = 1 << 20) -> tuple[bool, int, bytes]:
+    """One WebSocket frame: fin, opcode and payload (unmasked); IncompleteReadError at the end."""
+    first, second = await reader.readexactly(2)
+    size = second & 0x7F
+    if size == 126:
+        size = int.from_bytes(await reader.readexactly(2), "big")
+    elif size == 127:
+        size = int.from_bytes(await reader.readexactly(8), "big")
+    if size > most:
+        raise ValueError(f"a frame of {size:,} bytes")
+    key = await reader.readexactly(4) if second & 0x80 else b""
+    payload = await reader.readexactly(size)
+    return bool(first & 0x80), first & 0x0F, apply_mask(payload, key) if key else payload
 
 
 # ---- logins -----------------------------------------------------------------
@@ -1688,6 +1787,270 @@ async def login_throttle(hswire: str) -> None:
     )
 
 
+async def origin(hswire: str) -> None:
+    """Upgrades with a foreign Origin are refused (403); without one, or from the server's own
+    origin, they go through (101)."""
+    server = await Serve.start(hswire)
+    observer: Observer | None = None
+    try:
+        observer = await Observer.start(server)
+        observer.begin()
+        port = server.port
+        foreign = await http_answer(port, upgrade_request(port, origin="http://evil.example"), 5)
+        without = await http_answer(port, upgrade_request(port), 5)
+        own = await http_answer(port, upgrade_request(port, origin=f"http://{HOST}:{port}"), 5)
+        await observer.end()
+        await observer.finish()
+        healthy_ok, figures = observer.verdict()
+
+        def said(answer: tuple[int | None, str]) -> str:
+            return answer[1] or "no answer"
+
+        ok = (
+            foreign[0] == HTTPStatus.FORBIDDEN
+            and without[0] == HTTPStatus.SWITCHING_PROTOCOLS
+            and own[0] == HTTPStatus.SWITCHING_PROTOCOLS
+            and healthy_ok
+        )
+        report(
+            "origin",
+            ok,
+            f"Origin http://evil.example: {said(foreign)}; no Origin: {said(without)}; "
+            f"Origin http://{HOST}:{port}: {said(own)}; {figures}",
+        )
+    finally:
+        if observer is not None:
+            await observer.stop()
+        await server.stop()
+
+
+HANDSHAKE_TIMEOUT = 2
+SLOW_SECONDS = 8.0
+
+
+async def until_closed(reader: asyncio.StreamReader, most: float) -> tuple[bytes, float | None]:
+    """Everything the peer says, and after how long it closed (None: not within `most` s)."""
+    started = time.monotonic()
+    data = b""
+
+    async def gather_all() -> None:
+        nonlocal data
+        while len(data) < 65536:
+            try:
+                piece = await reader.read(4096)
+            except OSError:
+                return
+            if not piece:
+                return
+            data += piece
+
+    try:
+        await asyncio.wait_for(gather_all(), most)
+        return data, time.monotonic() - started
+    except asyncio.TimeoutError:
+        return data, None
+
+
+async def http_answers(hswire: str) -> None:
+    """What the server says before it closes: 400 to an upgrade without a key, 408 to a head
+    that comes one byte a second, a 1002 close to a ping of 200 bytes."""
+    server = await Serve.start(hswire, "--handshake-timeout", str(HANDSHAKE_TIMEOUT))
+    observer: Observer | None = None
+    writers: list[asyncio.StreamWriter] = []
+    try:
+        observer = await Observer.start(server)
+        observer.begin()
+        port = server.port
+        no_key = await http_answer(port, upgrade_request(port, key=False), 5)
+        parts = no_key[1].split(" ", 2)
+        no_key_ok = no_key[0] == HTTPStatus.BAD_REQUEST and len(parts) == 3 and bool(parts[2].strip())
+
+        # A head one byte a second.
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(HOST, port), 5)
+        writers.append(writer)
+        listening = asyncio.ensure_future(until_closed(reader, SLOW_SECONDS))
+        sent = 0
+        for byte in upgrade_request(port):
+            if listening.done():
+                break
+            try:
+                writer.write(bytes([byte]))
+                await writer.drain()
+            except OSError:
+                break
+            sent += 1
+            await asyncio.wait([listening], timeout=1)
+        slow_data, slow_closed = await listening
+        slow_code, slow_line = status_of(slow_data)
+        slow_ok = slow_code == HTTPStatus.REQUEST_TIMEOUT and slow_closed is not None
+        closed = f"closed after {slow_closed:.1f} s" if slow_closed is not None else f"open after {SLOW_SECONDS:.0f} s"
+
+        # A ping with a payload over the 125 bytes a control frame may carry.
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(HOST, port), 5)
+        writers.append(writer)
+        writer.write(upgrade_request(port))
+        await writer.drain()
+        upgraded, _ = status_of(await asyncio.wait_for(read_head(reader), 5))
+        close_code: int | None = None
+        ping_said = "no close frame"
+        if upgraded == HTTPStatus.SWITCHING_PROTOCOLS:
+            writer.write(ws_frame(Opcode.PING, b"p" * 200, mask=True))
+            await writer.drain()
+            try:
+                for _ in range(16):
+                    _, opcode, payload = await asyncio.wait_for(read_ws_frame(reader), 5)
+                    if opcode == Opcode.CLOSE:
+                        close_code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else None
+                        ping_said = f"close {close_code}" if close_code is not None else "a close frame without a code"
+                        break
+            except asyncio.TimeoutError:
+                ping_said = "no close frame within 5 s"
+            except (asyncio.IncompleteReadError, OSError, ValueError):
+                ping_said = "closed with no close frame"
+        else:
+            ping_said = f"the upgrade got {upgraded}"
+        ping_ok = close_code == CloseCode.PROTOCOL_ERROR
+        await observer.end()
+        await observer.finish()
+        healthy_ok, figures = observer.verdict()
+        report(
+            "http-answers",
+            no_key_ok and slow_ok and ping_ok and healthy_ok,
+            f"upgrade without Sec-WebSocket-Key: {no_key[1] or 'closed with no answer'}; "
+            f"head at a byte a second ({sent} bytes sent, --handshake-timeout {HANDSHAKE_TIMEOUT}): "
+            f"{slow_line or 'no answer'}, {closed}; masked ping of 200 bytes: {ping_said}; {figures}",
+        )
+    finally:
+        for writer in writers:
+            writer.close()
+        if observer is not None:
+            await observer.stop()
+        await server.stop()
+
+
+BIG_ANSWER_BYTES = 50_000_000
+BIG_ANSWER_FRAME = MB
+CALL_WITHIN = 5.0
+CALL_HWM_MB = 64.0
+
+
+async def call_big_answer(hswire: str) -> None:
+    """`hswire call` against a listener whose capability answer is a 50 MB text message: it
+    must give up within 5 s, in words, without holding the message."""
+    events: list[str] = []
+    writers: list[asyncio.StreamWriter] = []
+    type_key, compression_key, chunked_key, version_key = hw.HANDSHAKE_FIELDS
+    body = json.dumps({type_key: hw.HANDSHAKE_TYPE, compression_key: None, chunked_key: False, version_key: hw.HANDSHAKE_VERSION})
+    # Valid JSON, only far too long: the padding is whitespace inside the object.
+    answer = ("{" + " " * (BIG_ANSWER_BYTES - len(body)) + body[1:]).encode()
+
+    async def serve_once(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writers.append(writer)
+        if len(writers) > 1:
+            return
+        try:
+            head = await asyncio.wait_for(read_head(reader), 10)
+            key = header_of(head, "Sec-WebSocket-Key")
+            if key is None:
+                events.append("an upgrade request without a key")
+                return
+            writer.write(
+                (
+                    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                    f"Sec-WebSocket-Accept: {accept_key(key)}\r\nSec-WebSocket-Protocol: {hw.SUBPROTOCOL}\r\n\r\n"
+                ).encode()
+            )
+            _, opcode, _ = await asyncio.wait_for(read_ws_frame(reader), 10)
+            if opcode != Opcode.TEXT:
+                events.append(f"a first message of opcode {opcode} instead of the offer")
+                return
+            sent = 0
+            try:
+                for at in range(0, len(answer), BIG_ANSWER_FRAME):
+                    piece = answer[at : at + BIG_ANSWER_FRAME]
+                    last = at + BIG_ANSWER_FRAME >= len(answer)
+                    writer.write(ws_frame(Opcode.TEXT if at == 0 else Opcode.CONT, piece, fin=last))
+                    await writer.drain()
+                    sent += len(piece)
+            except OSError:
+                pass
+            events.append(f"{sent / 1e6:.0f} MB of the answer sent")
+            for _ in range(16):
+                _, opcode, payload = await asyncio.wait_for(read_ws_frame(reader), 10)
+                if opcode == Opcode.BINARY:
+                    events.append("hswire took it and sent its request")
+                    _, request_id, op, _ = read_header(payload)
+                    response = hw.BASE_HEADER.pack(hw.FLAG_RESPONSE, request_id, op) + grid(
+                        ["serverName"], [{"serverName": "a big answer"}]
+                    )
+                    writer.write(ws_frame(Opcode.BINARY, response))
+                    await writer.drain()
+                elif opcode == Opcode.CLOSE:
+                    code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else None
+                    events.append(f"hswire sent a close ({code})")
+                    return
+        except (asyncio.IncompleteReadError, OSError):
+            events.append("hswire hung up")
+        except asyncio.TimeoutError:
+            events.append("hswire went quiet")
+        except ValueError as error:
+            events.append(f"hswire sent {error}")
+
+    listener = await asyncio.start_server(serve_once, HOST, 0)
+    port = listener.sockets[0].getsockname()[1]
+    process: asyncio.subprocess.Process | None = None
+    peak_kb = 0
+    sampler: asyncio.Future[None] | None = None
+    try:
+        started = time.monotonic()
+        process = await asyncio.create_subprocess_exec(
+            hswire,
+            "call",
+            "--url",
+            f"ws://{HOST}:{port}",
+            "--compression",
+            hw.COMPRESSION_NAMES[hw.COMP_ZLIB],
+            "about",
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        PROCESSES[process.pid] = process
+        pid = process.pid
+
+        async def sample() -> None:
+            nonlocal peak_kb
+            while True:
+                peak_kb = max(peak_kb, proc_status_kb(pid, "VmHWM") or 0)
+                await asyncio.sleep(0.01)
+
+        sampler = asyncio.ensure_future(sample())
+        try:
+            _, err = await asyncio.wait_for(process.communicate(), 20)
+            seconds = time.monotonic() - started
+            code = process.returncode
+            said = first_line(err.decode(errors="replace"))
+            ok = code != 0 and seconds <= CALL_WITHIN and bool(said) and peak_kb / 1024 < CALL_HWM_MB
+            detail = f"exit {code} after {seconds:.1f} s; stderr: {short(said, 120) or 'nothing'}"
+        except asyncio.TimeoutError:
+            ok = False
+            detail = "still running after 20 s; stopped"
+        report(
+            "call-big-answer",
+            ok,
+            f"a capability answer of {BIG_ANSWER_BYTES / 1e6:.0f} MB in {BIG_ANSWER_FRAME // MB} MiB frames: "
+            f"{', '.join(events) or 'no connection'}; {detail}; VmHWM {peak_kb / 1024:.0f} MB",
+        )
+    finally:
+        if sampler is not None:
+            sampler.cancel()
+            await asyncio.gather(sampler, return_exceptions=True)
+        if process is not None:
+            await stop_process(process)
+        for writer in writers:
+            writer.close()
+        listener.close()
+
+
 ATTACKS: list[tuple[str, Callable[[str], Awaitable[None]], float]] = [
     ("fd-limit", fd_limit, 45),
     ("silent", silent, 25),
@@ -1703,6 +2066,9 @@ ATTACKS: list[tuple[str, Callable[[str], Awaitable[None]], float]] = [
     ("watch-capacity", watch_capacity, 30),
     ("watch-poll-flood", watch_poll_flood, 40),
     ("login-throttle", login_throttle, 45),
+    ("origin", origin, 20),
+    ("http-answers", http_answers, 30),
+    ("call-big-answer", call_big_answer, 30),
 ]
 
 
