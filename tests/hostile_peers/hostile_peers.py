@@ -1,18 +1,26 @@
-"""Hostile peers against `hswire serve` and `hswire call`, on 127.0.0.1 only.
+"""Hostile peers against `hswire serve` and `hswire call`, on the loopback only.
 
 Each attack runs against a fresh `hswire serve --listen 127.0.0.1:0` started
-here (the last one against `hswire call`), measures what it did to the server
-(memory from /proc/PID/status, whether it still serves) and prints one line:
-`ok    name: figures` or `FAIL  name: figures`. A summary line follows; the
-script exits 1 when any attack missed its target.
+here (the `call-` attacks against `hswire call`), measures what it did to the
+server (memory from /proc/PID/status, whether it still serves) and prints one
+line: `ok    name: figures` or `FAIL  name: figures`. A summary line follows;
+the script exits 1 when any attack missed its target.
 
-Every flag value, op code, header layout and handshake name comes from the
-generated binding, bindings/python/python/haystack_wire/protocol.py, imported by path.
-Every loop is bounded in count and time, and every process started here is
-stopped by its pid at the end, also when an attack fails or the run is
-interrupted.
+The attacks on `hswire serve` from `deep-filter` on also keep a healthy
+client beside the attacker: this script again, with `--pulse URL`, in a
+process of its own so that the attacker's work here cannot delay it. It asks
+`about` every 0.1 s on its own connection; their lines give its p50 and p99
+latency during the attack and for 2 s after it, the server's VmHWM, and what
+the attacker was told. A second client address, 127.0.0.2, stands for another
+host (Linux routes all of 127.0.0.0/8 to the loopback).
 
-Usage: python hostile_peers.py --hswire PATH
+Every flag value, op code, header layout, handshake name and login message
+comes from the generated binding,
+bindings/python/python/haystack_wire/protocol.py, imported by path. Every
+loop is bounded in count and time, and every process started here is stopped
+by its pid at the end, also when an attack fails or the run is interrupted.
+
+Usage: python hostile_peers.py --hswire PATH [--only NAME ...]
 """
 
 from __future__ import annotations
