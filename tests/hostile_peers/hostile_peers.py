@@ -1,38 +1,56 @@
-"""Hostile peers against `hswire serve` and `hswire call`, on 127.0.0.1 only.
+"""Hostile peers against `hswire serve` and `hswire call`, on the loopback only.
 
 Each attack runs against a fresh `hswire serve --listen 127.0.0.1:0` started
-here (the last one against `hswire call`), measures what it did to the server
-(memory from /proc/PID/status, whether it still serves) and prints one line:
-`ok    name: figures` or `FAIL  name: figures`. A summary line follows; the
-script exits 1 when any attack missed its target.
+here (the `call-` attacks against `hswire call`), measures what it did to the
+server (memory from /proc/PID/status, whether it still serves) and prints one
+line: `ok    name: figures` or `FAIL  name: figures`. A summary line follows;
+the script exits 1 when any attack missed its target.
 
-Every flag value, op code, header layout and handshake name comes from the
-generated binding, bindings/python/python/haystack_wire/protocol.py, imported by path.
-Every loop is bounded in count and time, and every process started here is
-stopped by its pid at the end, also when an attack fails or the run is
-interrupted.
+The attacks on `hswire serve` from `deep-filter` on also keep a healthy
+client beside the attacker: this script again, with `--pulse URL`, in a
+process of its own so that the attacker's work here cannot delay it. It asks
+`about` every 0.1 s on its own connection; their lines give its p50 and p99
+latency during the attack and for 2 s after it, the server's VmHWM, and what
+the attacker was told. A second client address, 127.0.0.2, stands for another
+host (Linux routes all of 127.0.0.0/8 to the loopback).
 
-Usage: python hostile_peers.py --hswire PATH
+Every flag value, op code, header layout, handshake name and login message
+comes from the generated binding,
+bindings/python/python/haystack_wire/protocol.py, imported by path. Every
+loop is bounded in count and time, and every process started here is stopped
+by its pid at the end, also when an attack fails or the run is interrupted.
+
+Usage: python hostile_peers.py --hswire PATH [--only NAME ...]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
+import hashlib
+import hmac
 import importlib.util
 import json
 import math
+import os
+import re
 import resource
+import secrets
 import signal
 import sys
+import tempfile
 import time
 import zlib
 from collections import deque
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import CloseCode, Opcode, apply_mask
+from websockets.utils import accept_key, generate_key
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -52,7 +70,7 @@ hw = load_binding()
 HOST = "127.0.0.1"
 # The whole run stays inside this budget; an attack that would start past it
 # is reported as not run. The calling script adds a hard cap a little above.
-RUN_BUDGET = 225.0
+RUN_BUDGET = 450.0
 # A request is a frame with none of the flags set.
 REQUEST_FLAGS = 0
 MB = 1024 * 1024
@@ -119,6 +137,24 @@ def p99(values: list[float]) -> float:
     return ordered[max(0, math.ceil(0.99 * len(ordered)) - 1)]
 
 
+def p50(values: list[float]) -> float:
+    """The median, nearest rank."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(0.5 * len(ordered)) - 1)]
+
+
+def short(text: str, most: int = 90) -> str:
+    """`text` on one line, cut to about `most` characters (errors may quote a whole filter)."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= most else f"{flat[: most - 3]}..."
+
+
+def names_any(text: str, words: tuple[str, ...]) -> bool:
+    """Whether `text` contains one of `words`, case aside."""
+    lowered = text.lower()
+    return any(word in lowered for word in words)
+
+
 # ---- the server under attack ------------------------------------------------
 
 PROCESSES: dict[int, asyncio.subprocess.Process] = {}
@@ -149,6 +185,18 @@ async def stop_process(process: asyncio.subprocess.Process) -> None:
         except asyncio.TimeoutError:
             process.kill()
             await process.wait()
+
+
+def proc_status_kb(pid: int, field: str) -> int | None:
+    """A `kB` field of /proc/PID/status (VmHWM, VmRSS), None once the process is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
 
 
 class Serve:
@@ -199,14 +247,7 @@ class Serve:
 
     def status_kb(self, field: str) -> int | None:
         """A `kB` field of /proc/PID/status (VmHWM, VmRSS), None once the process is gone."""
-        try:
-            with open(f"/proc/{self.process.pid}/status") as status:
-                for line in status:
-                    if line.startswith(field + ":"):
-                        return int(line.split()[1])
-        except (OSError, ValueError, IndexError):
-            return None
-        return None
+        return proc_status_kb(self.process.pid, field)
 
     def sample(self) -> None:
         """Keeps the highest VmHWM seen, so that it survives the process."""
@@ -218,6 +259,16 @@ class Serve:
         while True:
             self.sample()
             await asyncio.sleep(seconds)
+
+    def cpu_seconds(self) -> float | None:
+        """The CPU time (user and system) the process used so far, None once it is gone."""
+        try:
+            with open(f"/proc/{self.process.pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            # utime and stime are fields 14 and 15; this list starts at field 3, the state.
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, IndexError):
+            return None
 
     def alive(self) -> bool:
         if self.process.returncode is not None:
@@ -264,7 +315,12 @@ class Client:
         self.reader = asyncio.ensure_future(self._read()) if reading else None
 
     @classmethod
-    async def open(cls, url: str, timeout: float, reading: bool = True, max_queue: int = 16) -> Client:
+    async def open(
+        cls, url: str, timeout: float, reading: bool = True, max_queue: int = 16, source: str | None = None
+    ) -> Client:
+        """Connects; `source` picks the local address (any of 127.0.0.0/8 reaches the server)."""
+        # Extra keyword arguments of `connect` go to the event loop's create_connection.
+        local = {"local_addr": (source, 0)} if source is not None else {}
         ws = await asyncio.wait_for(
             connect(
                 url,
@@ -276,6 +332,7 @@ class Client:
                 close_timeout=1,
                 max_size=None,
                 max_queue=max_queue,
+                **local,
             ),
             timeout,
         )
@@ -310,6 +367,13 @@ class Client:
 
     async def call(self, op: str, payload: bytes = EMPTY_GRID, timeout: float = 10) -> bytes:
         """The payload of the successful response to one request."""
+        flags, answer = await self.exchange(op, payload, timeout)
+        if flags & hw.FLAG_ERROR:
+            raise CallFailed(error_dis(answer))
+        return answer
+
+    async def exchange(self, op: str, payload: bytes = EMPTY_GRID, timeout: float = 10) -> tuple[int, bytes]:
+        """The flags and payload of the response to one request, an error response included."""
         if self.reader is None:
             raise CallFailed("this client does not read")
         if self.reader.done():
@@ -326,9 +390,11 @@ class Client:
             raise CallFailed(f"the connection closed: {error}") from None
         finally:
             self.waiting.pop(request_id, None)
-        if flags & hw.FLAG_ERROR:
-            raise CallFailed(error_dis(answer))
-        return answer
+            if waiter.done() and not waiter.cancelled():
+                # The connection may end while the request is still being sent: the waiter's
+                # failure is then seen here, not by the caller, and must not be reported unseen.
+                waiter.exception()
+        return flags, answer
 
     async def close(self) -> None:
         try:
@@ -390,6 +456,434 @@ async def point_ids(client: Client, filter_text: str, limit: int) -> list[Any]:
 
 def watch_sub(dis: str, ids: list[Any]) -> bytes:
     return grid(["id"], [{"id": ref} for ref in ids], watchDis=dis)
+
+
+MARKER = {"_kind": "marker"}
+
+
+def watch_request(watch_id: str, ids: list[Any] | None = None, **meta: Any) -> bytes:
+    """A request grid naming an open watch (watchSub, watchUnsub, watchPoll), with ids as rows."""
+    return grid(["id"], [{"id": ref} for ref in ids or []], watchId=watch_id, **meta)
+
+
+def read_filter(text: str) -> bytes:
+    return grid(["filter"], [{"filter": text}])
+
+
+async def outcome(client: Client, op: str, payload: bytes, timeout: float = 10) -> tuple[str, Any]:
+    """How a request fared: ("answer", the payload), ("error", its dis) or ("none", why no response came)."""
+    try:
+        flags, answer = await client.exchange(op, payload, timeout)
+    except CallFailed as error:
+        return "none", str(error)
+    if flags & hw.FLAG_ERROR:
+        return "error", error_dis(answer)
+    return "answer", answer
+
+
+def rows_of(payload: bytes) -> int:
+    try:
+        return len(json.loads(payload).get("rows", []))
+    except (ValueError, AttributeError):
+        return 0
+
+
+def told(kind: str, value: Any) -> str:
+    """An outcome in a few words: rows answered, the refusal, or why nothing came."""
+    if kind == "answer":
+        return f"answered ({rows_of(value):,} rows)"
+    if kind == "error":
+        return f"refused: {short(value)}"
+    return f"no response ({short(value)})"
+
+
+# ---- the healthy client -----------------------------------------------------
+
+# A healthy client asks `about` this often, and gives each answer this long.
+PULSE_EVERY = 0.1
+PULSE_TIMEOUT = 5.0
+# It stops by itself after this long, should nobody stop it.
+PULSE_LONGEST = 120.0
+# How long it goes on asking after an attack ends, and the least an attack counts as lasting.
+AFTER_SECONDS = 2.0
+MIN_ATTACK_SECONDS = 1.0
+# The p99 of its `about` latency, during an attack and after it, unless an attack says otherwise.
+HEALTHY_P99_MS = 100.0
+# The peak resident set of a server under attack, unless an attack says otherwise.
+HWM_BOUND_MB = 300.0
+
+
+async def pulse_main(url: str, token: str | None) -> int:
+    """The healthy client, in a process of its own: asks `about` every PULSE_EVERY seconds on
+    one connection and prints `sent latency` (seconds, monotonic clock) per ask, `-` for the
+    latency of one that got no successful answer, until its stdin closes."""
+    try:
+        client = await Client.open(url, 10)
+        if token is not None:
+            await client.ws.send(json.dumps({hw.AUTH_TOKEN_FIELD: token}))
+    except Exception as error:  # no healthy client at all: the parent reports it
+        print(f"failed: {type(error).__name__}: {error}", flush=True)
+        return 1
+    print("ready", flush=True)
+    loop = asyncio.get_running_loop()
+    stdin = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stdin), sys.stdin)
+    stopping = asyncio.ensure_future(stdin.read())
+
+    async def ask() -> None:
+        sent = time.monotonic()
+        try:
+            await client.call("about", EMPTY_GRID, PULSE_TIMEOUT)
+            print(f"{sent:.6f} {time.monotonic() - sent:.6f}", flush=True)
+        except CallFailed:
+            print(f"{sent:.6f} -", flush=True)
+
+    asks = []
+    deadline = time.monotonic() + PULSE_LONGEST
+    while not stopping.done() and time.monotonic() < deadline:
+        asks.append(asyncio.ensure_future(ask()))
+        await asyncio.wait([stopping], timeout=PULSE_EVERY)
+    stopping.cancel()
+    await asyncio.gather(*asks, stopping, return_exceptions=True)
+    await client.close()
+    return 0
+
+
+class Pulse:
+    """The healthy client of `pulse_main`, run by this script: its asks as (sent, latency or None)."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+        self.asks: list[tuple[float, float | None]] = []
+        self.stderr: deque[str] = deque(maxlen=3)
+        self.drains = [
+            asyncio.ensure_future(self._read()),
+            asyncio.ensure_future(Serve._drain(process.stderr, self.stderr)),
+        ]
+
+    @classmethod
+    async def start(cls, url: str, token: str | None = None) -> Pulse:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--pulse",
+            url,
+            *(["--pulse-token", token] if token is not None else []),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        PROCESSES[process.pid] = process
+        assert process.stdout is not None
+        try:
+            line = (await asyncio.wait_for(process.stdout.readline(), 20)).decode().strip()
+        except asyncio.TimeoutError:
+            line = "no word within 20 s"
+        if line != "ready":
+            await stop_process(process)
+            raise RuntimeError(f"the healthy client did not start: {line or 'it exited'}")
+        return cls(process)
+
+    async def _read(self) -> None:
+        assert self.process.stdout is not None
+        while line := await self.process.stdout.readline():
+            try:
+                sent, latency = line.decode().split()
+                self.asks.append((float(sent), None if latency == "-" else float(latency)))
+            except ValueError:
+                pass
+
+    def between(self, start: float, end: float) -> list[tuple[float, float | None]]:
+        """The asks sent from `start` to `end`."""
+        return [ask for ask in self.asks if start <= ask[0] < end]
+
+    async def stop(self) -> None:
+        """Lets the asks under way finish, then stops the process (by its pid if it lingers)."""
+        if self.process.stdin is not None and not self.process.stdin.is_closing():
+            self.process.stdin.close()
+        try:
+            await asyncio.wait_for(self.process.wait(), PULSE_TIMEOUT + 3)
+        except asyncio.TimeoutError:
+            pass
+        await stop_process(self.process)
+        await asyncio.gather(*self.drains, return_exceptions=True)
+
+
+def latency_figures(asks: list[tuple[float, float | None]], bound_ms: float) -> tuple[bool, str]:
+    """Whether every ask was answered with a p99 under `bound_ms`, and the p50, p99 and counts."""
+    answered = [latency for _, latency in asks if latency is not None]
+    if not answered:
+        return False, f"none answered (0/{len(asks)})"
+    ok = len(answered) == len(asks) and p99(answered) * 1000 < bound_ms
+    return ok, (
+        f"p50 {p50(answered) * 1000:.1f} ms, p99 {p99(answered) * 1000:.1f} ms ({len(answered)}/{len(asks)})"
+    )
+
+
+class Observer:
+    """An attack on a server seen from outside: the server's peak memory (VmHWM, sampled every
+    0.1 s) and a healthy client's `about` latency on a connection of its own, from a process of
+    its own (so that the attacker's work in this one does not delay it), during the attack
+    and for AFTER_SECONDS after it."""
+
+    def __init__(self, server: Serve, pulse: Pulse) -> None:
+        self.server = server
+        self.pulse = pulse
+        self.sampler = asyncio.ensure_future(server.sample_every(0.1))
+        self.started = time.monotonic()
+        self.ended: float | None = None
+
+    @classmethod
+    async def start(cls, server: Serve, token: str | None = None) -> Observer:
+        return cls(server, await Pulse.start(server.url, token))
+
+    def begin(self) -> None:
+        """The attack starts now."""
+        self.started = time.monotonic()
+
+    async def end(self) -> None:
+        """The attack ended now; a short one is stretched to MIN_ATTACK_SECONDS, so that the
+        healthy client asks a few times during every attack."""
+        await asyncio.sleep(max(0.0, self.started + MIN_ATTACK_SECONDS - time.monotonic()))
+        self.ended = time.monotonic()
+
+    async def finish(self) -> None:
+        """Ends the attack (if `end` was not called) and watches the AFTER_SECONDS after it."""
+        if self.ended is None:
+            await self.end()
+        assert self.ended is not None
+        await asyncio.sleep(max(0.0, self.ended + AFTER_SECONDS - time.monotonic()))
+        self.server.sample()
+        await self.stop()
+
+    async def stop(self) -> None:
+        self.sampler.cancel()
+        await asyncio.gather(self.sampler, return_exceptions=True)
+        await self.pulse.stop()
+
+    def hwm_mb(self) -> float:
+        self.server.sample()
+        return self.server.hwm_kb / 1024
+
+    def healthy(self, bound_ms: float = HEALTHY_P99_MS) -> tuple[bool, str]:
+        """Whether the healthy client was answered within the bound, during and after; its figures."""
+        ended = self.ended if self.ended is not None else time.monotonic()
+        during_ok, during = latency_figures(self.pulse.between(self.started, ended), bound_ms)
+        after_ok, after = latency_figures(self.pulse.between(ended, ended + AFTER_SECONDS), bound_ms)
+        return during_ok and after_ok, f"healthy about during: {during}; after: {after}"
+
+    def verdict(self, hwm_bound_mb: float = HWM_BOUND_MB, p99_bound_ms: float = HEALTHY_P99_MS) -> tuple[bool, str]:
+        """Whether the server lived, stayed under its memory bound and kept the healthy client
+        answered; and those figures, for the end of the report line."""
+        healthy_ok, healthy = self.healthy(p99_bound_ms)
+        hwm = self.hwm_mb()
+        alive = self.server.alive()
+        ok = alive and hwm < hwm_bound_mb and healthy_ok
+        return ok, f"{healthy}; VmHWM {hwm:.0f} MB; {self.server.fate()}"
+
+
+# ---- raw HTTP and WebSocket frames ------------------------------------------
+
+
+def upgrade_request(port: int, *, key: bool = True, origin: str | None = None) -> bytes:
+    """A WebSocket upgrade request for the subprotocol, as a browser or a script sends it."""
+    lines = [
+        "GET / HTTP/1.1",
+        f"Host: {HOST}:{port}",
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        *([f"Sec-WebSocket-Key: {generate_key()}"] if key else []),
+        "Sec-WebSocket-Version: 13",
+        f"Sec-WebSocket-Protocol: {hw.SUBPROTOCOL}",
+        *([f"Origin: {origin}"] if origin is not None else []),
+    ]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+async def read_head(reader: asyncio.StreamReader, most: int = 65536) -> bytes:
+    """An HTTP head, up to its blank line; what came before the end if the peer closed first."""
+    head = b""
+    while b"\r\n\r\n" not in head and len(head) < most:
+        try:
+            piece = await reader.read(1)
+        except OSError:
+            break
+        if not piece:
+            break
+        head += piece
+    return head
+
+
+def status_of(head: bytes) -> tuple[int | None, str]:
+    """The status code and the status line of an HTTP answer head (None, '' when there is none)."""
+    line = head.split(b"\r\n", 1)[0].decode(errors="replace").strip()
+    parts = line.split(" ", 2)
+    if len(parts) >= 2 and parts[0].startswith("HTTP/") and parts[1].isdigit():
+        return int(parts[1]), line
+    return None, line
+
+
+def header_of(head: bytes, name: str) -> str | None:
+    for line in head.decode(errors="replace").split("\r\n")[1:]:
+        field, _, value = line.partition(":")
+        if field.strip().lower() == name.lower():
+            return value.strip()
+    return None
+
+
+async def http_answer(port: int, request: bytes, timeout: float) -> tuple[int | None, str]:
+    """Sends a raw request on a new connection; the status code and line of the answer."""
+    reader, writer = await asyncio.wait_for(asyncio.open_connection(HOST, port), 5)
+    try:
+        writer.write(request)
+        await writer.drain()
+        try:
+            head = await asyncio.wait_for(read_head(reader), timeout)
+        except asyncio.TimeoutError:
+            head = b""
+        return status_of(head)
+    finally:
+        writer.close()
+
+
+def ws_frame(opcode: int, payload: bytes, *, fin: bool = True, mask: bool = False) -> bytes:
+    """One WebSocket frame, whatever its payload length (control frames included)."""
+    first = (0x80 if fin else 0) | opcode
+    size = len(payload)
+    masked = 0x80 if mask else 0
+    if size < 126:
+        head = bytes([first, masked | size])
+    elif size < 1 << 16:
+        head = bytes([first, masked | 126]) + size.to_bytes(2, "big")
+    else:
+        head = bytes([first, masked | 127]) + size.to_bytes(8, "big")
+    if not mask:
+        return head + payload
+    key = secrets.token_bytes(4)
+    return head + key + apply_mask(payload, key)
+
+
+async def read_ws_frame(reader: asyncio.StreamReader, most: int = 1 << 20) -> tuple[bool, int, bytes]:
+    """One WebSocket frame: fin, opcode and payload (unmasked); IncompleteReadError at the end."""
+    first, second = await reader.readexactly(2)
+    size = second & 0x7F
+    if size == 126:
+        size = int.from_bytes(await reader.readexactly(2), "big")
+    elif size == 127:
+        size = int.from_bytes(await reader.readexactly(8), "big")
+    if size > most:
+        raise ValueError(f"a frame of {size:,} bytes")
+    key = await reader.readexactly(4) if second & 0x80 else b""
+    payload = await reader.readexactly(size)
+    return bool(first & 0x80), first & 0x0F, apply_mask(payload, key) if key else payload
+
+
+# ---- logins -----------------------------------------------------------------
+
+SALTED: dict[tuple[str, bytes, int], bytes] = {}
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def from_b64url(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def login_message(name: str, **fields: str) -> str:
+    """A login message by its name in the binding, its fields checked against the binding."""
+    unknown = set(fields) - set(hw.MESSAGE_FIELDS[name])
+    if unknown:
+        raise ValueError(f"{name} has no field {sorted(unknown)}")
+    return json.dumps({hw.MESSAGE_TYPE_FIELD: hw.MESSAGE_TYPES[name], **fields})
+
+
+async def next_text(client: Client, timeout: float) -> dict[str, Any] | None:
+    """The next JSON text message, None when the connection ends or it does not come in time."""
+    assert client.reader is not None
+    getter = asyncio.ensure_future(client.texts.get())
+    done, _ = await asyncio.wait({getter, client.reader}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    if getter in done:
+        text = getter.result()
+    else:
+        getter.cancel()
+        await asyncio.gather(getter, return_exceptions=True)
+        try:
+            text = client.texts.get_nowait()
+        except asyncio.QueueEmpty:
+            return None
+    try:
+        message = json.loads(text)
+    except ValueError:
+        return None
+    return message if isinstance(message, dict) else None
+
+
+def is_message(message: dict[str, Any] | None, name: str) -> bool:
+    return message is not None and message.get(hw.MESSAGE_TYPE_FIELD) == hw.MESSAGE_TYPES[name]
+
+
+async def log_in(url: str, user: str, password: str, timeout: float, source: str | None = None) -> tuple[str, str]:
+    """A SCRAM-SHA-256 login on a new connection, as the binding's `LOGIN_STEPS` go:
+    ("ok", the issued token), ("refused", the step that got the refusal) or ("none", why)."""
+    deadline = time.monotonic() + timeout
+
+    def left() -> float:
+        return max(0.01, deadline - time.monotonic())
+
+    _, username_key = hw.MESSAGE_HELLO_FIELDS
+    _, token_key, _ = hw.MESSAGE_HELLO_ANSWER_FIELDS
+    _, _, data_key = hw.MESSAGE_CLIENT_FIRST_FIELDS
+    _, issued_key, _ = hw.MESSAGE_AUTH_OK_FIELDS
+    algorithm = hw.LOGIN_HASH.replace("-", "").lower()
+    client = await open_or_none(url, left(), source=source)
+    if client is None:
+        return "none", "no connection"
+    try:
+        await client.ws.send(login_message("hello", **{username_key: b64url(user.encode())}))
+        answer = await next_text(client, left())
+        if not is_message(answer, "hello_answer"):
+            return ("refused", "hello") if is_message(answer, hw.LOGIN_REFUSAL) else ("none", "no hello answer")
+        assert answer is not None
+        gs2 = "n,,"
+        first_bare = f"n={user},r={b64url(secrets.token_bytes(18))}"
+        await client.ws.send(
+            login_message(
+                "client_first",
+                **{token_key: answer[token_key], data_key: b64url((gs2 + first_bare).encode())},
+            )
+        )
+        answer = await next_text(client, left())
+        if not is_message(answer, "server_first"):
+            return ("refused", "client-first") if is_message(answer, hw.LOGIN_REFUSAL) else ("none", "no server-first")
+        assert answer is not None
+        server_first = from_b64url(answer[data_key]).decode()
+        params = dict(part.split("=", 1) for part in server_first.split(","))
+        salt, iterations = base64.b64decode(params["s"]), int(params["i"])
+        cache = (password, salt, iterations)
+        if cache not in SALTED:
+            SALTED[cache] = hashlib.pbkdf2_hmac(algorithm, password.encode(), salt, iterations)
+        client_key = hmac.digest(SALTED[cache], b"Client Key", algorithm)
+        stored_key = hashlib.new(algorithm, client_key).digest()
+        final_bare = f"c={base64.b64encode(gs2.encode()).decode()},r={params['r']}"
+        signature = hmac.digest(stored_key, f"{first_bare},{server_first},{final_bare}".encode(), algorithm)
+        proof = bytes(a ^ b for a, b in zip(client_key, signature))
+        final = f"{final_bare},p={base64.b64encode(proof).decode()}"
+        await client.ws.send(
+            login_message("client_final", **{token_key: answer[token_key], data_key: b64url(final.encode())})
+        )
+        answer = await next_text(client, left())
+        if is_message(answer, "auth_ok"):
+            assert answer is not None
+            return "ok", str(answer[issued_key])
+        return ("refused", "client-final") if is_message(answer, hw.LOGIN_REFUSAL) else ("none", "no verdict")
+    except (ConnectionClosed, OSError) as error:
+        return "none", f"the connection closed: {error}"
+    except (KeyError, ValueError, TypeError) as error:
+        return "none", f"an unreadable login message: {error}"
+    finally:
+        await client.close()
 
 
 # ---- the attacks ------------------------------------------------------------
@@ -731,6 +1225,840 @@ async def call_no_upgrade(hswire: str) -> None:
         listener.close()
 
 
+DEEP_FILTER = "(" * 3000 + "point" + ")" * 3000
+LONG_FILTER = "point or " * 2200 + "point"
+# A filter a real client sends, with a few parentheses.
+FAIR_FILTER = "(point and (sensor or cmd)) and (temp or (air and not sp))"
+
+
+async def deep_filter(hswire: str) -> None:
+    """A read whose filter nests 3,000 parentheses and one of 20,000 characters: each refused
+    in words naming its limit, the connection still answering, a fair filter still read."""
+    server = await Serve.start(hswire)
+    observer: Observer | None = None
+    client: Client | None = None
+    try:
+        observer = await Observer.start(server)
+        client = await Client.open(server.url, 10)
+        observer.begin()
+        fair_kind, fair = await outcome(client, "read", read_filter(FAIR_FILTER))
+        long_kind, long_said = await outcome(client, "read", read_filter(LONG_FILTER))
+        deep_kind, deep_said = await outcome(client, "read", read_filter(DEEP_FILTER))
+        about_after = await about_ok(client, 5)
+        await observer.end()
+        await observer.finish()
+        fair_ok = fair_kind == "answer" and rows_of(fair) > 0
+        long_ok = long_kind == "error" and names_any(long_said, ("long", "length", "characters"))
+        deep_ok = deep_kind == "error" and names_any(deep_said, ("deep", "nest"))
+        healthy_ok, figures = observer.verdict()
+        report(
+            "deep-filter",
+            fair_ok and long_ok and deep_ok and about_after and healthy_ok,
+            f"a filter with a few parentheses {told(fair_kind, fair)}; "
+            f"{len(LONG_FILTER):,} characters {told(long_kind, long_said)}; "
+            f"3,000 nested parentheses ({len(DEEP_FILTER):,} characters) {told(deep_kind, deep_said)}; "
+            f"then about on that connection {'answered' if about_after else 'not answered'}; {figures}",
+        )
+    finally:
+        if client is not None:
+            await client.close()
+        if observer is not None:
+            await observer.stop()
+        await server.stop()
+
+
+# The most characters a filter of filter-cpu has; its shapes, each term joined with `or`.
+FILTER_CAP = 10_240
+FILTER_PROBE = 1_024
+FILTER_TERMS = {
+    "or": "point",
+    "is-a": "^point",
+    "path": 'siteRef->geoCity == "x"',
+    "wildcard": "id *== @s-1",
+}
+FILTER_IN_FLIGHT = 16
+FILTER_SECONDS = 8.0
+FILTER_P99_MS = 50.0
+# The CPU the server may still use, in seconds per second, from 1 s after the attacker left.
+IDLE_CPU = 0.2
+
+
+def or_filter(term: str, most: int) -> str:
+    """`term or term or ...`, as many terms as fit in `most` characters."""
+    count = max(1, (most + 4) // (len(term) + 4))
+    return " or ".join([term] * count)
+
+
+async def filter_cpu(hswire: str) -> None:
+    """16 reads in flight for 8 s with the costliest filters that fit in 10,240 characters,
+    then the attacker leaves: the healthy client stays answered and the work stops."""
+    server = await Serve.start(hswire)
+    observer: Observer | None = None
+    attacker: Client | None = None
+    workers: list[asyncio.Future[None]] = []
+    try:
+        observer = await Observer.start(server)
+        attacker = await Client.open(server.url, 10)
+        # Each shape once at a tenth of the length: the slowest is kept.
+        probes: dict[str, float] = {}
+        for shape, term in FILTER_TERMS.items():
+            asked = time.monotonic()
+            await outcome(attacker, "read", read_filter(or_filter(term, FILTER_PROBE)), 10)
+            probes[shape] = time.monotonic() - asked
+        worst = max(probes, key=lambda shape: probes[shape])
+        text = or_filter(FILTER_TERMS[worst], FILTER_CAP)
+        payload = read_filter(text)
+        counts = {"answer": 0, "error": 0, "none": 0}
+        refusals: list[str] = []
+        observer.begin()
+        deadline = time.monotonic() + FILTER_SECONDS
+
+        async def keep_reading() -> None:
+            assert attacker is not None
+            while time.monotonic() < deadline:
+                kind, value = await outcome(attacker, "read", payload, FILTER_SECONDS + 10)
+                counts[kind] += 1
+                if kind == "error" and not refusals:
+                    refusals.append(short(value, 70))
+                if kind == "none":
+                    return
+
+        workers = [asyncio.ensure_future(keep_reading()) for _ in range(FILTER_IN_FLIGHT)]
+        await asyncio.sleep(max(0.0, deadline - time.monotonic()))
+        await attacker.close()
+        await observer.end()
+        assert observer.ended is not None
+        left = observer.ended
+        cpu = [server.cpu_seconds()]
+        for second in (1, 2):
+            await asyncio.sleep(max(0.0, left + second - time.monotonic()))
+            cpu.append(server.cpu_seconds())
+        await asyncio.gather(*workers, return_exceptions=True)
+        await observer.finish()
+        if None in cpu:
+            first = later = math.inf
+            spent = "CPU unknown (the server is gone)"
+        else:
+            first, later = cpu[1] - cpu[0], cpu[2] - cpu[1]  # type: ignore[operator]
+            spent = f"server CPU {first:.2f} s/s in the first second after the attacker left, {later:.2f} s/s in the next"
+        healthy_ok, figures = observer.verdict(p99_bound_ms=FILTER_P99_MS)
+        probed = ", ".join(f"{shape} {seconds * 1000:.0f} ms" for shape, seconds in probes.items())
+        refused = f" (refusal: {refusals[0]})" if refusals else ""
+        report(
+            "filter-cpu",
+            later < IDLE_CPU and healthy_ok,
+            f"probes of {FILTER_PROBE:,} characters ({probed}), worst `{worst}`; {FILTER_IN_FLIGHT} reads in flight "
+            f"for {FILTER_SECONDS:.0f} s with {len(text):,} characters: {counts['answer']} answered, "
+            f"{counts['error']} refused{refused}, {counts['none']} cut off when it left; {spent}; {figures}",
+        )
+    finally:
+        for worker in workers:
+            worker.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+        if attacker is not None:
+            await attacker.close()
+        if observer is not None:
+            await observer.stop()
+        await server.stop()
+
+
+def made_up(watch_id: str) -> str:
+    """An id of the same shape as `watch_id`, its last character changed within its class."""
+    if not watch_id:
+        return "w"
+    last = watch_id[-1]
+    for alphabet in ("0123456789", "abcdef", "ghijklmnopqrstuvwxyz", "ABCDEF", "GHIJKLMNOPQRSTUVWXYZ", "-_"):
+        if last in alphabet:
+            return watch_id[:-1] + alphabet[(alphabet.index(last) + 1) % len(alphabet)]
+    return watch_id[:-1] + ("x" if last != "x" else "y")
+
+
+async def watch_theft(hswire: str) -> None:
+    """Connection B uses connection A's watch id: every op answered as for an unknown id,
+    no guessed id works, and A's watch lives on."""
+    server = await Serve.start(hswire)
+    observer: Observer | None = None
+    owner: Client | None = None
+    thief: Client | None = None
+    try:
+        observer = await Observer.start(server)
+        owner = await Client.open(server.url, 10)
+        thief = await Client.open(server.url, 10)
+        points = await point_ids(owner, "point", 6)
+        if len(points) < 6:
+            report("watch-theft", False, "the site's read of `point` found fewer than 6 points")
+            return
+        observer.begin()
+        opened = json.loads(await owner.call("watchSub", watch_sub("owned by A", points[:3])))
+        watch_id = str(opened["meta"]["watchId"])
+        fake = made_up(watch_id)
+        attempts: list[tuple[str, str, Callable[[str], bytes]]] = [
+            ("watchPoll", "watchPoll", lambda wid: watch_request(wid)),
+            ("watchPoll refresh", "watchPoll", lambda wid: watch_request(wid, refresh=MARKER)),
+            ("watchSub adding ids", "watchSub", lambda wid: watch_request(wid, points[3:])),
+            ("watchSub lease 86400", "watchSub", lambda wid: watch_request(wid, lease=number(86400))),
+        ]
+        closing = ("watchUnsub close", "watchUnsub", lambda wid: watch_request(wid, close=MARKER))
+        outcomes: list[str] = []
+        fake_refusals: list[str] = []
+        alike = 0
+
+        async def steal(name: str, op: str, build: Callable[[str], bytes]) -> None:
+            nonlocal alike
+            assert thief is not None
+            kind, said = await outcome(thief, op, build(watch_id))
+            fake_kind, fake_said = await outcome(thief, op, build(fake))
+            fake_refusals.append(told(fake_kind, fake_said))
+            # Each refusal may name the id it was given: compared with the id left out.
+            same = (
+                kind == "error"
+                and fake_kind == "error"
+                and said.replace(watch_id, "<id>") == fake_said.replace(fake, "<id>")
+            )
+            alike += same
+            outcomes.append(f"{name} {'refused as unknown' if same else told(kind, said)}")
+
+        for attempt in attempts:
+            await steal(*attempt)
+        # Guessed ids while A's watch is still open: none may work.
+        guessed = 0
+        for n in range(1, 51):
+            kind, _ = await outcome(thief, "watchPoll", watch_request(f"w-{n}"))
+            guessed += kind == "answer"
+        await steal(*closing)
+        owner_kind, owner_said = await outcome(owner, "watchPoll", watch_request(watch_id))
+        await observer.end()
+        await observer.finish()
+        healthy_ok, figures = observer.verdict()
+        ok = alike == len(attempts) + 1 and guessed == 0 and owner_kind == "answer" and healthy_ok
+        report(
+            "watch-theft",
+            ok,
+            f"A's watch `{watch_id}`, B's made-up `{fake}` ({fake_refusals[0]}); from B: "
+            f"{'; '.join(outcomes)}; {guessed}/50 guesses w-1..w-50 answered; "
+            f"then A's watchPoll {told(owner_kind, owner_said)}; {figures}",
+        )
+    finally:
+        await close_all([c for c in (owner, thief) if c is not None])
+        if observer is not None:
+            await observer.stop()
+        await server.stop()
+
+
+WATCH_DIS_BYTES = 15 * MB
+WATCH_DIS_COUNT = 40
+# The longest watchDis an answer may carry back for the watch to count as bounded.
+BOUNDED_DIS = 64 * 1024
+# Words of a refusal that names a size limit.
+LIMIT_WORDS = ("long", "length", "characters", "bytes", "at most", "limit", "large")
+# How far above its starting VmRSS the server may stay once the attacker has left.
+RSS_KEPT_MB = 50.0
+
+
+async def watch_dis(hswire: str) -> None:
+    """One connection opens 40 watches, each with a 15 MiB watchDis: each refused in words naming
+    the limit (or its dis cut short), and the memory given back when the connection closes."""
+    server = await Serve.start(hswire)
+    observer: Observer | None = None
+    attacker: Client | None = None
+    try:
+        observer = await Observer.start(server)
+        attacker = await Client.open(server.url, 10)
+        points = await point_ids(attacker, "point", 1)
+        await asyncio.sleep(0.5)
+        rss_before = (server.status_kb("VmRSS") or 0) / 1024
+        payload = watch_sub("d" * WATCH_DIS_BYTES, points)
+        refused = other_refusal = bounded_dis = whole = 0
+        refusal = ""
+        ended_by = ""
+        observer.begin()
+        for _ in range(WATCH_DIS_COUNT):
+            kind, value = await outcome(attacker, "watchSub", payload, 20)
+            if kind == "error":
+                refusal = refusal or value
+                if names_any(value, LIMIT_WORDS):
+                    refused += 1
+                else:
+                    other_refusal += 1
+            elif kind == "answer":
+                dis = str(json.loads(value).get("meta", {}).get("watchDis", ""))
+                if len(dis) <= BOUNDED_DIS:
+                    bounded_dis += 1
+                else:
+                    whole += 1
+            else:
+                done = refused + other_refusal + bounded_dis + whole
+                ended_by = f"; the connection ended after {done} ({short(value, 60)})"
+                break
+        await attacker.close()
+        attacker = None
+        await observer.end()
+        await observer.finish()
+        # The allocator may hand memory back a little after the connection is gone.
+        rss_after = math.inf
+        for _ in range(20):
+            rss_after = (server.status_kb("VmRSS") or 0) / 1024
+            if rss_after <= rss_before + RSS_KEPT_MB or not server.alive():
+                break
+            await asyncio.sleep(0.1)
+        healthy_ok, figures = observer.verdict()
+        ok = refused + bounded_dis == WATCH_DIS_COUNT and rss_after <= rss_before + RSS_KEPT_MB and healthy_ok
+        said = f" (refusal: {short(refusal, 70)})" if refusal else ""
+        report(
+            "watch-dis",
+            ok,
+            f"{WATCH_DIS_COUNT} watchSubs with a {WATCH_DIS_BYTES // MB} MiB watchDis ({len(payload):,} bytes each): "
+            f"{refused} refused naming a limit{said}, {bounded_dis} accepted with a dis of at most "
+            f"{BOUNDED_DIS // 1024} KiB, {whole} accepted whole, {other_refusal} refused in other words{ended_by}; "
+            f"VmRSS {rss_before:.0f} MB before, "
+            f"{rss_after:.0f} MB after the connection closed; {figures}",
+        )
+    finally:
+        if attacker is not None:
+            await attacker.close()
+        if observer is not None:
+            await observer.stop()
+        await server.stop()
+
+
+CAPACITY_CONNECTIONS = 20
+CAPACITY_TRIES = 200
+OTHER_SOURCE = "127.0.0.2"
+
+
+async def watch_capacity(hswire: str) -> None:
+    """20 connections from 127.0.0.1 open watches until refused (or 200 each); a client from
+    127.0.0.2 must still get one."""
+    server = await Serve.start(hswire)
+    observer: Observer | None = None
+    attackers: list[Client] = []
+    try:
+        observer = await Observer.start(server)
+        probe = await Client.open(server.url, 10)
+        try:
+            points = await point_ids(probe, "point", 1)
+        finally:
+            await probe.close()
+        opened = await asyncio.gather(*(open_or_none(server.url, 10) for _ in range(CAPACITY_CONNECTIONS)))
+        attackers = [client for client in opened if client is not None]
+        observer.begin()
+
+        async def fill(index: int) -> tuple[int, str]:
+            """How many watches one connection got, and the refusal that stopped it."""
+            client = attackers[index]
+            for n in range(CAPACITY_TRIES):
+                kind, value = await outcome(client, "watchSub", watch_sub(f"capacity {index}.{n}", points), 10)
+                if kind != "answer":
+                    return n, str(value)
+            return CAPACITY_TRIES, ""
+
+        # One connection after the other, so that whatever one connection may hold shows.
+        counts = [await fill(index) for index in range(len(attackers))]
+        other = await open_or_none(server.url, 10, source=OTHER_SOURCE)
+        if other is None:
+            other_kind, other_said = "none", f"no connection from {OTHER_SOURCE}"
+        else:
+            try:
+                other_kind, other_said = await outcome(other, "watchSub", watch_sub("from elsewhere", points))
+            finally:
+                await other.close()
+        await observer.end()
+        await close_all(attackers)
+        attackers = []
+        await observer.finish()
+        got = [n for n, _ in counts]
+        # The refusals, grouped with their numbers left out; one example of each.
+        kinds: dict[str, tuple[str, int]] = {}
+        for _, said in counts:
+            if said:
+                key = re.sub(r"\d+", "#", said)
+                example, seen = kinds.get(key, (said, 0))
+                kinds[key] = (example, seen + 1)
+        refusals = "; ".join(f"'{short(example, 70)}' x{seen}" for example, seen in list(kinds.values())[:3])
+        healthy_ok, figures = observer.verdict()
+        report(
+            "watch-capacity",
+            other_kind == "answer" and healthy_ok,
+            f"{len(counts)} connections from {HOST} opened {sum(got):,} watches "
+            f"(most {max(got, default=0)}, fewest {min(got, default=0)} per connection); "
+            f"refusals: {refusals or 'none'}; a watchSub from {OTHER_SOURCE} "
+            f"{'succeeded' if other_kind == 'answer' else told(other_kind, other_said)}; {figures}",
+        )
+    finally:
+        await close_all(attackers)
+        if observer is not None:
+            await observer.stop()
+        await server.stop()
+
+
+POLL_CONNECTIONS = 4
+POLL_IN_FLIGHT = 16
+POLL_SECONDS = 8.0
+POLL_P99_MS = 50.0
+
+
+async def watch_poll_flood(hswire: str) -> None:
+    """4 connections each watch every point and keep 16 watchPolls with `refresh` in flight for
+    8 s: the healthy client's `about` stays fast."""
+    server = await Serve.start(hswire)
+    observer: Observer | None = None
+    attackers: list[Client] = []
+    workers: list[asyncio.Future[None]] = []
+    try:
+        observer = await Observer.start(server)
+        attackers = [await Client.open(server.url, 10) for _ in range(POLL_CONNECTIONS)]
+        watches: list[str] = []
+        watched = 0
+        for index, client in enumerate(attackers):
+            points = await point_ids(client, "point", 4096)
+            watched = max(watched, len(points))
+            opened = json.loads(await client.call("watchSub", watch_sub(f"flood {index}", points), 30))
+            watches.append(str(opened["meta"]["watchId"]))
+        counts = {"answer": 0, "error": 0, "none": 0}
+        received = 0
+        refusals: list[str] = []
+        observer.begin()
+        deadline = time.monotonic() + POLL_SECONDS
+
+        async def keep_polling(client: Client, watch_id: str) -> None:
+            nonlocal received
+            payload = watch_request(watch_id, refresh=MARKER)
+            while time.monotonic() < deadline:
+                kind, value = await outcome(client, "watchPoll", payload, POLL_SECONDS + 10)
+                counts[kind] += 1
+                if kind == "answer":
+                    received += len(value)
+                elif kind == "error" and not refusals:
+                    refusals.append(short(value, 70))
+                elif kind == "none":
+                    return
+
+        workers = [
+            asyncio.ensure_future(keep_polling(client, watch_id))
+            for client, watch_id in zip(attackers, watches)
+            for _ in range(POLL_IN_FLIGHT)
+        ]
+        await asyncio.sleep(max(0.0, deadline - time.monotonic()))
+        await close_all(attackers)
+        attackers = []
+        await observer.end()
+        await asyncio.gather(*workers, return_exceptions=True)
+        await observer.finish()
+        healthy_ok, figures = observer.verdict(p99_bound_ms=POLL_P99_MS)
+        refused = f" (refusal: {refusals[0]})" if refusals else ""
+        report(
+            "watch-poll-flood",
+            healthy_ok,
+            f"{POLL_CONNECTIONS} watches of {watched:,} points, {POLL_IN_FLIGHT} refresh polls in flight on each "
+            f"for {POLL_SECONDS:.0f} s: {counts['answer']:,} answered ({received / MB:,.0f} MiB), "
+            f"{counts['error']} refused{refused}, {counts['none']} cut off at the end; {figures}",
+        )
+    finally:
+        for worker in workers:
+            worker.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+        await close_all(attackers)
+        if observer is not None:
+            await observer.stop()
+        await server.stop()
+
+
+LOGIN_ITERATIONS = 4096
+LOGIN_SECONDS = 8.0
+LOGIN_WORKERS = 4
+# How long attempts still under way at the end may take to get their verdict.
+LOGIN_GRACE = 3.0
+# How long the right password may take from another address.
+LOGIN_RIGHT_WITHIN = 5.0
+TOKEN_LOGINS = 150
+
+
+async def add_user(hswire: str, users: Path, name: str, password: str) -> None:
+    """`hswire user add` with the fewest iterations it takes, the password on stdin."""
+    process = await asyncio.create_subprocess_exec(
+        hswire,
+        "user",
+        "add",
+        "--iterations",
+        str(LOGIN_ITERATIONS),
+        str(users),
+        name,
+        "--role",
+        "viewer",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    PROCESSES[process.pid] = process
+    try:
+        _, err = await asyncio.wait_for(process.communicate(f"{password}\n".encode()), 30)
+    finally:
+        await stop_process(process)
+    if process.returncode != 0:
+        raise RuntimeError(f"hswire user add {name}: {first_line(err.decode(errors='replace'))}")
+
+
+async def login_throttle(hswire: str) -> None:
+    """Wrong passwords for one user as fast as 4 connections at a time go, for 8 s: the
+    verdicts must slow down, the right password from another address must still get in,
+    and many logins of one user must not evict another user's token."""
+    with tempfile.TemporaryDirectory() as directory:
+        users = Path(directory) / "users.json"
+        passwords = {"alice": secrets.token_urlsafe(12), "bob": secrets.token_urlsafe(12)}
+        for name, password in passwords.items():
+            await add_user(hswire, users, name, password)
+        wrong = secrets.token_urlsafe(12)
+        shared = secrets.token_urlsafe(24)
+        server = await Serve.start(hswire, "--users", str(users), "--auth-token", shared)
+        observer: Observer | None = None
+        try:
+            observer = await Observer.start(server, shared)
+            # (started, ended, outcome) of each wrong password.
+            attempts: list[tuple[float, float, str]] = []
+            observer.begin()
+            start = observer.started
+            deadline = start + LOGIN_SECONDS
+            cutoff = deadline + LOGIN_GRACE
+
+            async def guess() -> None:
+                while time.monotonic() < deadline:
+                    began = time.monotonic()
+                    kind, _ = await log_in(server.url, "alice", wrong, cutoff - began)
+                    attempts.append((began, time.monotonic(), kind))
+
+            async def right_password(after: float) -> tuple[bool, str]:
+                await asyncio.sleep(after)
+                began = time.monotonic()
+                kind, said = await log_in(server.url, "alice", passwords["alice"], LOGIN_RIGHT_WITHIN, OTHER_SOURCE)
+                took = time.monotonic() - began
+                if kind == "ok" and took <= LOGIN_RIGHT_WITHIN:
+                    return True, f"in after {took:.2f} s"
+                return False, f"{'refused at ' if kind == 'refused' else 'failed: '}{said} after {took:.2f} s"
+
+            during = asyncio.ensure_future(right_password(LOGIN_SECONDS / 2))
+            await asyncio.gather(*(guess() for _ in range(LOGIN_WORKERS)))
+            await observer.end()
+            during_ok, during_said = await during
+            after_ok, after_said = await right_password(0)
+            await observer.finish()
+
+            verdicts = sorted((a for a in attempts if a[2] == "refused"), key=lambda a: a[1])
+            first = [a for a in verdicts if a[1] < start + 1]
+            last = [a for a in verdicts if deadline - 2 <= a[1] < deadline]
+            first_rate, last_rate = len(first), len(last) / 2
+            first_ms = p50([(a[1] - a[0]) * 1000 for a in first]) if first else math.inf
+            last_ms = [(a[1] - a[0]) * 1000 for a in verdicts[-4:]]
+            unanswered = sum(1 for a in attempts if a[2] != "refused")
+            slowed = first_rate > 0 and last_rate < first_rate / 10
+            longer = unanswered > 0 or bool(last_ms and p50(last_ms) > 2 * first_ms)
+            throttle_ok, figures = observer.verdict()
+        finally:
+            if observer is not None:
+                await observer.stop()
+            await server.stop()
+
+        # Tokens, on a server of their own that saw no wrong password.
+        server = await Serve.start(hswire, "--users", str(users))
+        try:
+            kind, bob_token = await log_in(server.url, "bob", passwords["bob"], 10)
+            alice = await bounded(
+                TOKEN_LOGINS, LOGIN_WORKERS, lambda _: log_in(server.url, "alice", passwords["alice"], 10)
+            )
+            alice_in = sum(1 for result in alice if isinstance(result, tuple) and result[0] == "ok")
+            kept = False
+            if kind == "ok":
+                client = await open_or_none(server.url, 10)
+                if client is not None:
+                    try:
+                        await client.ws.send(json.dumps({hw.AUTH_TOKEN_FIELD: bob_token}))
+                        kept = await about_ok(client, 5)
+                    except (ConnectionClosed, OSError):
+                        kept = False
+                    finally:
+                        await client.close()
+            token_said = (
+                f"bob's token {'still let in' if kept else 'refused'} after {alice_in}/{TOKEN_LOGINS} logins of alice"
+                if kind == "ok"
+                else f"bob could not log in ({bob_token})"
+            )
+        finally:
+            await server.stop()
+
+    latencies = ", ".join(f"{ms:.0f}" for ms in last_ms) or "none"
+    report(
+        "login-throttle",
+        slowed and longer and during_ok and after_ok and kept and throttle_ok,
+        f"wrong passwords for alice, {LOGIN_WORKERS} at a time for {LOGIN_SECONDS:.0f} s: {len(verdicts):,} authErr, "
+        f"{first_rate:,}/s in the first second (median {first_ms:.0f} ms), {last_rate:,.0f}/s in the last 2 s; "
+        f"the last 4 took {latencies} ms to authErr; {unanswered} without a verdict; the right password "
+        f"from {OTHER_SOURCE}: {during_said} during, {after_said} after; {token_said}; {figures}",
+    )
+
+
+async def origin(hswire: str) -> None:
+    """Upgrades with a foreign Origin are refused (403); without one, or from the server's own
+    origin, they go through (101)."""
+    server = await Serve.start(hswire)
+    observer: Observer | None = None
+    try:
+        observer = await Observer.start(server)
+        observer.begin()
+        port = server.port
+        foreign = await http_answer(port, upgrade_request(port, origin="http://evil.example"), 5)
+        without = await http_answer(port, upgrade_request(port), 5)
+        own = await http_answer(port, upgrade_request(port, origin=f"http://{HOST}:{port}"), 5)
+        await observer.end()
+        await observer.finish()
+        healthy_ok, figures = observer.verdict()
+
+        def said(answer: tuple[int | None, str]) -> str:
+            return answer[1] or "no answer"
+
+        ok = (
+            foreign[0] == HTTPStatus.FORBIDDEN
+            and without[0] == HTTPStatus.SWITCHING_PROTOCOLS
+            and own[0] == HTTPStatus.SWITCHING_PROTOCOLS
+            and healthy_ok
+        )
+        report(
+            "origin",
+            ok,
+            f"Origin http://evil.example: {said(foreign)}; no Origin: {said(without)}; "
+            f"Origin http://{HOST}:{port}: {said(own)}; {figures}",
+        )
+    finally:
+        if observer is not None:
+            await observer.stop()
+        await server.stop()
+
+
+HANDSHAKE_TIMEOUT = 2
+SLOW_SECONDS = 8.0
+
+
+async def until_closed(reader: asyncio.StreamReader, most: float) -> tuple[bytes, float | None]:
+    """Everything the peer says, and after how long it closed (None: not within `most` s)."""
+    started = time.monotonic()
+    data = b""
+
+    async def gather_all() -> None:
+        nonlocal data
+        while len(data) < 65536:
+            try:
+                piece = await reader.read(4096)
+            except OSError:
+                return
+            if not piece:
+                return
+            data += piece
+
+    try:
+        await asyncio.wait_for(gather_all(), most)
+        return data, time.monotonic() - started
+    except asyncio.TimeoutError:
+        return data, None
+
+
+async def http_answers(hswire: str) -> None:
+    """What the server says before it closes: 400 to an upgrade without a key, 408 to a head
+    that comes one byte a second, a 1002 close to a ping of 200 bytes."""
+    server = await Serve.start(hswire, "--handshake-timeout", str(HANDSHAKE_TIMEOUT))
+    observer: Observer | None = None
+    writers: list[asyncio.StreamWriter] = []
+    try:
+        observer = await Observer.start(server)
+        observer.begin()
+        port = server.port
+        no_key = await http_answer(port, upgrade_request(port, key=False), 5)
+        parts = no_key[1].split(" ", 2)
+        no_key_ok = no_key[0] == HTTPStatus.BAD_REQUEST and len(parts) == 3 and bool(parts[2].strip())
+
+        # A head one byte a second.
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(HOST, port), 5)
+        writers.append(writer)
+        listening = asyncio.ensure_future(until_closed(reader, SLOW_SECONDS))
+        sent = 0
+        for byte in upgrade_request(port):
+            if listening.done():
+                break
+            try:
+                writer.write(bytes([byte]))
+                await writer.drain()
+            except OSError:
+                break
+            sent += 1
+            await asyncio.wait([listening], timeout=1)
+        slow_data, slow_closed = await listening
+        slow_code, slow_line = status_of(slow_data)
+        slow_ok = slow_code == HTTPStatus.REQUEST_TIMEOUT and slow_closed is not None
+        closed = f"closed after {slow_closed:.1f} s" if slow_closed is not None else f"open after {SLOW_SECONDS:.0f} s"
+
+        # A ping with a payload over the 125 bytes a control frame may carry.
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(HOST, port), 5)
+        writers.append(writer)
+        writer.write(upgrade_request(port))
+        await writer.drain()
+        upgraded, _ = status_of(await asyncio.wait_for(read_head(reader), 5))
+        close_code: int | None = None
+        ping_said = "no close frame"
+        if upgraded == HTTPStatus.SWITCHING_PROTOCOLS:
+            writer.write(ws_frame(Opcode.PING, b"p" * 200, mask=True))
+            await writer.drain()
+            try:
+                for _ in range(16):
+                    _, opcode, payload = await asyncio.wait_for(read_ws_frame(reader), 5)
+                    if opcode == Opcode.CLOSE:
+                        close_code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else None
+                        ping_said = f"close {close_code}" if close_code is not None else "a close frame without a code"
+                        break
+            except asyncio.TimeoutError:
+                ping_said = "no close frame within 5 s"
+            except (asyncio.IncompleteReadError, OSError, ValueError):
+                ping_said = "closed with no close frame"
+        else:
+            ping_said = f"the upgrade got {upgraded}"
+        ping_ok = close_code == CloseCode.PROTOCOL_ERROR
+        await observer.end()
+        await observer.finish()
+        healthy_ok, figures = observer.verdict()
+        report(
+            "http-answers",
+            no_key_ok and slow_ok and ping_ok and healthy_ok,
+            f"upgrade without Sec-WebSocket-Key: {no_key[1] or 'closed with no answer'}; "
+            f"head at a byte a second ({sent} bytes sent, --handshake-timeout {HANDSHAKE_TIMEOUT}): "
+            f"{slow_line or 'no answer'}, {closed}; masked ping of 200 bytes: {ping_said}; {figures}",
+        )
+    finally:
+        for writer in writers:
+            writer.close()
+        if observer is not None:
+            await observer.stop()
+        await server.stop()
+
+
+BIG_ANSWER_BYTES = 50_000_000
+BIG_ANSWER_FRAME = MB
+CALL_WITHIN = 5.0
+CALL_HWM_MB = 64.0
+
+
+async def call_big_answer(hswire: str) -> None:
+    """`hswire call` against a listener whose capability answer is a 50 MB text message: it
+    must give up within 5 s, in words, without holding the message."""
+    events: list[str] = []
+    writers: list[asyncio.StreamWriter] = []
+    type_key, compression_key, chunked_key, version_key = hw.HANDSHAKE_FIELDS
+    body = json.dumps({type_key: hw.HANDSHAKE_TYPE, compression_key: None, chunked_key: False, version_key: hw.HANDSHAKE_VERSION})
+    # Valid JSON, only far too long: the padding is whitespace inside the object.
+    answer = ("{" + " " * (BIG_ANSWER_BYTES - len(body)) + body[1:]).encode()
+
+    async def serve_once(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writers.append(writer)
+        if len(writers) > 1:
+            return
+        try:
+            head = await asyncio.wait_for(read_head(reader), 10)
+            key = header_of(head, "Sec-WebSocket-Key")
+            if key is None:
+                events.append("an upgrade request without a key")
+                return
+            writer.write(
+                (
+                    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                    f"Sec-WebSocket-Accept: {accept_key(key)}\r\nSec-WebSocket-Protocol: {hw.SUBPROTOCOL}\r\n\r\n"
+                ).encode()
+            )
+            _, opcode, _ = await asyncio.wait_for(read_ws_frame(reader), 10)
+            if opcode != Opcode.TEXT:
+                events.append(f"a first message of opcode {opcode} instead of the offer")
+                return
+            sent = 0
+            try:
+                for at in range(0, len(answer), BIG_ANSWER_FRAME):
+                    piece = answer[at : at + BIG_ANSWER_FRAME]
+                    last = at + BIG_ANSWER_FRAME >= len(answer)
+                    writer.write(ws_frame(Opcode.TEXT if at == 0 else Opcode.CONT, piece, fin=last))
+                    await writer.drain()
+                    sent += len(piece)
+            except OSError:
+                pass
+            events.append(f"{sent / 1e6:.0f} MB of the answer sent")
+            for _ in range(16):
+                _, opcode, payload = await asyncio.wait_for(read_ws_frame(reader), 10)
+                if opcode == Opcode.BINARY:
+                    events.append("hswire took it and sent its request")
+                    _, request_id, op, _ = read_header(payload)
+                    response = hw.BASE_HEADER.pack(hw.FLAG_RESPONSE, request_id, op) + grid(
+                        ["serverName"], [{"serverName": "a big answer"}]
+                    )
+                    writer.write(ws_frame(Opcode.BINARY, response))
+                    await writer.drain()
+                elif opcode == Opcode.CLOSE:
+                    code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else None
+                    events.append(f"hswire sent a close ({code})")
+                    return
+        except (asyncio.IncompleteReadError, OSError):
+            events.append("hswire hung up")
+        except asyncio.TimeoutError:
+            events.append("hswire went quiet")
+        except ValueError as error:
+            events.append(f"hswire sent {error}")
+
+    listener = await asyncio.start_server(serve_once, HOST, 0)
+    port = listener.sockets[0].getsockname()[1]
+    process: asyncio.subprocess.Process | None = None
+    peak_kb = 0
+    sampler: asyncio.Future[None] | None = None
+    try:
+        started = time.monotonic()
+        process = await asyncio.create_subprocess_exec(
+            hswire,
+            "call",
+            "--url",
+            f"ws://{HOST}:{port}",
+            "--compression",
+            hw.COMPRESSION_NAMES[hw.COMP_ZLIB],
+            "about",
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        PROCESSES[process.pid] = process
+        pid = process.pid
+
+        async def sample() -> None:
+            nonlocal peak_kb
+            while True:
+                peak_kb = max(peak_kb, proc_status_kb(pid, "VmHWM") or 0)
+                await asyncio.sleep(0.01)
+
+        sampler = asyncio.ensure_future(sample())
+        try:
+            _, err = await asyncio.wait_for(process.communicate(), 20)
+            seconds = time.monotonic() - started
+            code = process.returncode
+            said = first_line(err.decode(errors="replace"))
+            ok = code != 0 and seconds <= CALL_WITHIN and bool(said) and peak_kb / 1024 < CALL_HWM_MB
+            detail = f"exit {code} after {seconds:.1f} s; stderr: {short(said, 120) or 'nothing'}"
+        except asyncio.TimeoutError:
+            ok = False
+            detail = "still running after 20 s; stopped"
+        report(
+            "call-big-answer",
+            ok,
+            f"a capability answer of {BIG_ANSWER_BYTES / 1e6:.0f} MB in {BIG_ANSWER_FRAME // MB} MiB frames: "
+            f"{', '.join(events) or 'no connection'}; {detail}; VmHWM {peak_kb / 1024:.0f} MB",
+        )
+    finally:
+        if sampler is not None:
+            sampler.cancel()
+            await asyncio.gather(sampler, return_exceptions=True)
+        if process is not None:
+            await stop_process(process)
+        for writer in writers:
+            writer.close()
+        listener.close()
+
+
 ATTACKS: list[tuple[str, Callable[[str], Awaitable[None]], float]] = [
     ("fd-limit", fd_limit, 45),
     ("silent", silent, 25),
@@ -739,6 +2067,16 @@ ATTACKS: list[tuple[str, Callable[[str], Awaitable[None]], float]] = [
     ("idle", idle, 40),
     ("pending-bytes", pending_bytes, 30),
     ("call-no-upgrade", call_no_upgrade, 35),
+    ("deep-filter", deep_filter, 30),
+    ("filter-cpu", filter_cpu, 45),
+    ("watch-theft", watch_theft, 30),
+    ("watch-dis", watch_dis, 50),
+    ("watch-capacity", watch_capacity, 30),
+    ("watch-poll-flood", watch_poll_flood, 40),
+    ("login-throttle", login_throttle, 45),
+    ("origin", origin, 20),
+    ("http-answers", http_answers, 30),
+    ("call-big-answer", call_big_answer, 30),
 ]
 
 
@@ -754,9 +2092,19 @@ def raise_own_file_limit() -> int:
 
 async def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--hswire", required=True)
+    parser.add_argument("--hswire")
     parser.add_argument("--only", action="append", help="run only this attack (repeatable)")
+    # The healthy client the attacks start in a process of their own (see `pulse_main`).
+    parser.add_argument("--pulse", metavar="URL", help=argparse.SUPPRESS)
+    parser.add_argument("--pulse-token", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.pulse:
+        return await pulse_main(args.pulse, args.pulse_token)
+    if not args.hswire:
+        parser.error("--hswire is required")
+    unknown = set(args.only or []) - {name for name, _, _ in ATTACKS}
+    if unknown:
+        parser.error(f"no attack named {', '.join(sorted(unknown))}")
     limit = raise_own_file_limit()
     if limit < 2 * SERVER_NOFILE:
         print(f"warning: this process may open only {limit} files", flush=True)
