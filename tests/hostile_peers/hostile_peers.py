@@ -1455,9 +1455,18 @@ LIMIT_WORDS = ("long", "length", "characters", "bytes", "at most", "limit", "lar
 RSS_KEPT_MB = 50.0
 
 
+# A watchDis under the server's default request limit (1 MiB), so that only the site's own
+# limit on watchDis can refuse it.
+WATCH_DIS_SMALLER = 900 * 1024
+# The close code of a message over the size limit (RFC 6455).
+CLOSE_TOO_BIG = 1009
+
+
 async def watch_dis(hswire: str) -> None:
-    """One connection opens 40 watches, each with a 15 MiB watchDis: each refused in words naming
-    the limit (or its dis cut short), and the memory given back when the connection closes."""
+    """40 watchSubs with a 15 MiB watchDis, then 40 with a 900 KiB one: each refused in words
+    naming a limit (or, for a message over the server's request limit, its connection closed
+    with 1009, the next one sent on a new connection), or accepted with its dis cut short;
+    the memory given back when the connections close."""
     server = await Serve.start(hswire)
     observer: Observer | None = None
     attacker: Client | None = None
@@ -1467,31 +1476,34 @@ async def watch_dis(hswire: str) -> None:
         points = await point_ids(attacker, "point", 1)
         await asyncio.sleep(0.5)
         rss_before = (server.status_kb("VmRSS") or 0) / 1024
-        payload = watch_sub("d" * WATCH_DIS_BYTES, points)
-        refused = other_refusal = bounded_dis = whole = 0
-        refusal = ""
-        ended_by = ""
+        counts = {"refused": 0, "closed 1009": 0, "bounded": 0, "whole": 0, "other": 0}
+        refusals: list[str] = []
         observer.begin()
-        for _ in range(WATCH_DIS_COUNT):
-            kind, value = await outcome(attacker, "watchSub", payload, 20)
-            if kind == "error":
-                refusal = refusal or value
-                if names_any(value, LIMIT_WORDS):
-                    refused += 1
+        for size in (WATCH_DIS_BYTES, WATCH_DIS_SMALLER):
+            payload = watch_sub("d" * size, points)
+            for _ in range(WATCH_DIS_COUNT):
+                if attacker is None:
+                    attacker = await Client.open(server.url, 10)
+                kind, value = await outcome(attacker, "watchSub", payload, 20)
+                if kind == "error":
+                    if names_any(value, LIMIT_WORDS):
+                        counts["refused"] += 1
+                        if len(refusals) < 2 and value not in refusals:
+                            refusals.append(value)
+                    else:
+                        counts["other"] += 1
+                elif kind == "answer":
+                    dis = str(json.loads(value).get("meta", {}).get("watchDis", ""))
+                    counts["bounded" if len(dis) <= BOUNDED_DIS else "whole"] += 1
                 else:
-                    other_refusal += 1
-            elif kind == "answer":
-                dis = str(json.loads(value).get("meta", {}).get("watchDis", ""))
-                if len(dis) <= BOUNDED_DIS:
-                    bounded_dis += 1
-                else:
-                    whole += 1
-            else:
-                done = refused + other_refusal + bounded_dis + whole
-                ended_by = f"; the connection ended after {done} ({short(value, 60)})"
-                break
-        await attacker.close()
-        attacker = None
+                    rcvd = attacker.ws.protocol.close_rcvd
+                    code = rcvd.code if rcvd is not None else None
+                    counts["closed 1009" if code == CLOSE_TOO_BIG else "other"] += 1
+                    await attacker.close()
+                    attacker = None
+        if attacker is not None:
+            await attacker.close()
+            attacker = None
         await observer.end()
         await observer.finish()
         # The allocator may hand memory back a little after the connection is gone.
@@ -1502,16 +1514,20 @@ async def watch_dis(hswire: str) -> None:
                 break
             await asyncio.sleep(0.1)
         healthy_ok, figures = observer.verdict()
-        ok = refused + bounded_dis == WATCH_DIS_COUNT and rss_after <= rss_before + RSS_KEPT_MB and healthy_ok
-        said = f" (refusal: {short(refusal, 70)})" if refusal else ""
+        server.sample()
+        hwm_mb = server.hwm_kb / 1024
+        refused_all = counts["refused"] + counts["closed 1009"] + counts["bounded"] == 2 * WATCH_DIS_COUNT
+        ok = refused_all and hwm_mb < 300 and rss_after <= rss_before + RSS_KEPT_MB and healthy_ok
+        said = "; ".join(short(text, 70) for text in refusals)
         report(
             "watch-dis",
             ok,
-            f"{WATCH_DIS_COUNT} watchSubs with a {WATCH_DIS_BYTES // MB} MiB watchDis ({len(payload):,} bytes each): "
-            f"{refused} refused naming a limit{said}, {bounded_dis} accepted with a dis of at most "
-            f"{BOUNDED_DIS // 1024} KiB, {whole} accepted whole, {other_refusal} refused in other words{ended_by}; "
-            f"VmRSS {rss_before:.0f} MB before, "
-            f"{rss_after:.0f} MB after the connection closed; {figures}",
+            f"{WATCH_DIS_COUNT} watchSubs with a {WATCH_DIS_BYTES // MB} MiB watchDis and {WATCH_DIS_COUNT} with "
+            f"{WATCH_DIS_SMALLER // 1024} KiB: {counts['refused']} refused naming a limit"
+            f"{f' ({said})' if said else ''}, {counts['closed 1009']} closed with 1009 (over the request limit), "
+            f"{counts['bounded']} accepted with a dis of at most {BOUNDED_DIS // 1024} KiB, {counts['whole']} "
+            f"accepted whole, {counts['other']} refused otherwise; VmHWM {hwm_mb:.0f} MB; VmRSS "
+            f"{rss_before:.0f} MB before, {rss_after:.0f} MB after the connections closed; {figures}",
         )
     finally:
         if attacker is not None:
@@ -1599,14 +1615,18 @@ POLL_P99_MS = 50.0
 
 async def watch_poll_flood(hswire: str) -> None:
     """4 connections each watch every point and keep 16 watchPolls with `refresh` in flight for
-    8 s: the healthy client's `about` stays fast."""
+    8 s: the healthy client's `about` stays fast. Each connection comes from an address of its
+    own (127.0.0.11, .12, ...), so that the server's cap on the records one address watches
+    does not refuse the watches before the flood starts."""
     server = await Serve.start(hswire)
     observer: Observer | None = None
     attackers: list[Client] = []
     workers: list[asyncio.Future[None]] = []
     try:
         observer = await Observer.start(server)
-        attackers = [await Client.open(server.url, 10) for _ in range(POLL_CONNECTIONS)]
+        attackers = [
+            await Client.open(server.url, 10, source=f"127.0.0.{11 + index}") for index in range(POLL_CONNECTIONS)
+        ]
         watches: list[str] = []
         watched = 0
         for index, client in enumerate(attackers):
