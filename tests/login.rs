@@ -785,3 +785,41 @@ async fn logins_past_the_bound_of_one_address_are_refused_at_once_without_counti
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// The user a token lets in, or `None` when the server refuses it.
+async fn holder(url: &str, token: &str) -> Option<String> {
+    let client = connect(url, ClientConfig::new().auth_token(token)).await.ok()?;
+    let answer = tokio::time::timeout(BOUND, client.request(Op::About, b"{}"))
+        .await
+        .unwrap()
+        .ok()?;
+    Some(String::from_utf8(answer).unwrap())
+}
+
+#[tokio::test]
+async fn a_user_logging_in_past_the_per_user_cap_withdraws_only_their_own_oldest_tokens() {
+    let tokens = IssuedTokens::with_limits(IssuedTokens::DEFAULT_LIFETIME, 10_000).with_per_user_cap(3);
+    let url = start(config().issued_tokens(Arc::new(tokens))).await;
+    let bob = connect(&url, ClientConfig::new().login("bob", "builder"))
+        .await
+        .unwrap()
+        .auth_token()
+        .unwrap()
+        .to_owned();
+    let mut alice = Vec::new();
+    for _ in 0..5 {
+        let client = connect(&url, ClientConfig::new().login("alice", "wonderland"))
+            .await
+            .unwrap();
+        alice.push(client.auth_token().unwrap().to_owned());
+    }
+    assert_eq!(holder(&url, &bob).await.as_deref(), Some("bob"));
+    for (i, token) in alice.iter().enumerate() {
+        let expected = (i >= 2).then_some("alice");
+        assert_eq!(
+            holder(&url, token).await.as_deref(),
+            expected,
+            "alice's token {i}"
+        );
+    }
+}

@@ -197,9 +197,10 @@ impl ServerConfig {
 
     /// Where the tokens issued after a login are kept, and for how long
     /// they stay valid: by default a set of its own for this config
-    /// ([`IssuedTokens::new`]: an hour, 10,000 tokens), shared by every
-    /// connection served with it. Pass one set to several servers to let a
-    /// token of one in on the others.
+    /// ([`IssuedTokens::new`]: an hour, 10,000 tokens, 100 per user, so
+    /// that one account logging in again and again churns only its own),
+    /// shared by every connection served with it. Pass one set to several
+    /// servers to let a token of one in on the others.
     pub fn issued_tokens(mut self, tokens: Arc<IssuedTokens>) -> Self {
         self.issued_tokens = tokens;
         self
