@@ -1,15 +1,17 @@
 //! The SCRAM-SHA-256 login end to end: the `Client` against a `Server`
 //! with a `Users` store, the token message with issued and shared tokens,
-//! and what the server does with logins it refuses.
+//! what the server does with logins it refuses, and how it slows down
+//! password guessing.
 
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use haystack_wire::connection::{
-    auth_message, decode_base64url_text, encode_base64url, Client, ClientConfig, ClientError,
-    FakeCredentials, IssuedTokens, LoginFailure, LoginStep, Role, Router, ScramClient, ScramError, Server,
-    ServerConfig, UserRecord, Users,
+    auth_message, decode_base64url_text, encode_base64url, Backoff, Client, ClientConfig, ClientError,
+    FakeCredentials, IssuedTokens, LoginFailure, LoginStep, LoginThrottle, Role, Router, ScramClient,
+    ScramError, Server, ServerConfig, UserRecord, Users,
 };
 use haystack_wire::protocol::handshake;
 use haystack_wire::protocol::messages::{
@@ -17,7 +19,8 @@ use haystack_wire::protocol::messages::{
 };
 use haystack_wire::Op;
 use serde_json::{Map, Value};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
 use tokio_tungstenite::tungstenite::http::header::SEC_WEBSOCKET_PROTOCOL;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
@@ -118,10 +121,46 @@ struct Transcript {
     close: Option<(CloseCode, String)>,
 }
 
+/// The address the tests' clients come from unless they say otherwise.
+const HOME: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+/// Another address on the loopback network: Linux routes all of
+/// 127.0.0.0/8 to the loopback interface.
+const ELSEWHERE: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
+
+/// A TCP connection to the server of `url` from the address `source`.
+async fn tcp_from(source: IpAddr, url: &str) -> TcpStream {
+    let server: SocketAddr = url.trim_start_matches("ws://").parse().unwrap();
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.bind(SocketAddr::new(source, 0)).unwrap();
+    socket.connect(server).await.unwrap()
+}
+
+/// A raw WebSocket to the server of `url` from the address `source`.
+async fn raw_socket_from(source: IpAddr, url: &str) -> tokio_tungstenite::WebSocketStream<TcpStream> {
+    let (socket, _) = tokio_tungstenite::client_async(url, tcp_from(source, url).await)
+        .await
+        .unwrap();
+    socket
+}
+
+/// A client of `url` connecting from the address `source`.
+async fn connect_from(source: IpAddr, url: &str, config: ClientConfig) -> Result<Client, ClientError> {
+    let stream = tcp_from(source, url).await;
+    tokio::time::timeout(BOUND, Client::connect_over(stream, url, config))
+        .await
+        .unwrap()
+}
+
 /// Runs a login with a raw WebSocket client, the SCRAM part with the
 /// library's state machine, and records what the server answered.
 async fn raw_login(url: &str, user: &str, password: &str) -> Transcript {
-    let (mut socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    raw_login_from(HOME, url, user, password).await
+}
+
+/// As [`raw_login`], from the address `source`.
+async fn raw_login_from(source: IpAddr, url: &str, user: &str, password: &str) -> Transcript {
+    let mut socket = raw_socket_from(source, url).await;
     let mut kinds = Vec::new();
     let mut close = None;
     let scram = ScramClient::new(user).unwrap();
@@ -552,5 +591,235 @@ async fn a_client_whose_token_a_login_server_refuses_fails_to_connect_instead_of
         Err(ClientError::Closed { reason }) => assert!(reason.contains("refused the token"), "{reason}"),
         Ok(client) => panic!("connected with a refused token: {:?}", client.session()),
         Err(other) => panic!("unexpected error {other}"),
+    }
+}
+
+/// A server with `throttle`, which the test keeps to look at.
+async fn start_throttled(throttle: &Arc<LoginThrottle>) -> String {
+    start(config().login_throttle(Arc::clone(throttle))).await
+}
+
+/// A raw login timed from its first byte to the server's close.
+async fn timed_raw_login(source: IpAddr, url: &str, user: &str, password: &str) -> (Transcript, Duration) {
+    let started = Instant::now();
+    let transcript = tokio::time::timeout(BOUND, raw_login_from(source, url, user, password))
+        .await
+        .unwrap();
+    (transcript, started.elapsed())
+}
+
+#[tokio::test]
+async fn a_wrong_password_from_one_address_is_slowed_down_and_the_right_one_still_works_from_another() {
+    let throttle = Arc::new(
+        LoginThrottle::new()
+            .address_backoff(Backoff {
+                free_failures: 1,
+                first_delay: Duration::from_millis(200),
+                max_delay: Duration::from_millis(800),
+            })
+            .user_backoff(Backoff {
+                free_failures: 1,
+                first_delay: Duration::from_millis(100),
+                max_delay: Duration::from_millis(300),
+            }),
+    );
+    let url = start_throttled(&throttle).await;
+    let ms = Duration::from_millis;
+
+    // Before each guess, the delay it will wait: free, then doubling, then
+    // the address's cap; each guess takes at least that long to its authErr.
+    let mut delays = Vec::new();
+    for _ in 0..5 {
+        let delay = throttle.delay(Some(HOME), "alice");
+        let (transcript, took) = timed_raw_login(HOME, &url, "alice", "looking-glass").await;
+        assert_eq!(transcript.kinds.last().map(String::as_str), Some(auth_err::KIND));
+        assert!(
+            took >= delay,
+            "a guess answered after {took:?}, before its delay of {delay:?}"
+        );
+        delays.push(delay);
+    }
+    assert_eq!(delays, [ms(0), ms(200), ms(400), ms(800), ms(800)]);
+
+    // Any user from that address now waits the address's delay; the user
+    // from another address waits at most the user's cap, and gets in.
+    assert_eq!(throttle.delay(Some(HOME), "bob"), ms(800));
+    let user_delay = throttle.delay(Some(ELSEWHERE), "alice");
+    assert_eq!(user_delay, ms(300));
+    let started = Instant::now();
+    let client = connect_from(ELSEWHERE, &url, ClientConfig::new().login("alice", "wonderland"))
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() >= user_delay,
+        "the right password skipped the delay"
+    );
+    assert_eq!(whoami(&client).await, "alice");
+
+    // The success cleared alice's failures, not the address's.
+    assert_eq!(throttle.delay(Some(ELSEWHERE), "alice"), ms(0));
+    assert_eq!(throttle.delay(Some(HOME), "bob"), ms(800));
+}
+
+#[tokio::test]
+async fn an_unknown_user_and_a_wrong_password_take_the_same_path_and_wait_the_same_delay() {
+    let throttle = Arc::new(
+        LoginThrottle::new()
+            .address_backoff(Backoff::NONE)
+            .user_backoff(Backoff {
+                free_failures: 1,
+                first_delay: Duration::from_millis(300),
+                max_delay: Duration::from_secs(1),
+            }),
+    );
+    let url = start_throttled(&throttle).await;
+    let mut seen = Vec::new();
+    for user in ["mallory", "alice"] {
+        let mut attempts = Vec::new();
+        for _ in 0..2 {
+            let delay = throttle.delay(Some(HOME), user);
+            let (transcript, took) = timed_raw_login(HOME, &url, user, "looking-glass").await;
+            assert!(
+                took >= delay,
+                "{user}: answered after {took:?}, before its delay of {delay:?}"
+            );
+            attempts.push((transcript, delay));
+        }
+        seen.push((attempts, throttle.delay(Some(HOME), user)));
+    }
+    let (unknown, wrong) = (&seen[0], &seen[1]);
+    assert_eq!(unknown, wrong, "an unknown name and a wrong password differ");
+    let (attempts, next) = unknown;
+    assert_eq!(
+        attempts[0].0.kinds,
+        [hello_answer::KIND, server_first::KIND, auth_err::KIND]
+    );
+    assert_eq!(
+        attempts.iter().map(|(_, delay)| *delay).collect::<Vec<_>>(),
+        [Duration::ZERO, Duration::from_millis(300)]
+    );
+    assert_eq!(*next, Duration::from_millis(600));
+}
+
+#[tokio::test]
+async fn a_throttled_login_gets_its_answer_even_when_the_delay_outlasts_the_handshake_deadline() {
+    let deadline = Duration::from_secs(2);
+    let delay = Duration::from_millis(2500);
+    let throttle = LoginThrottle::new().user_backoff(Backoff {
+        free_failures: 0,
+        first_delay: delay,
+        max_delay: delay,
+    });
+    let url = start(
+        config()
+            .handshake_timeout(deadline)
+            .login_throttle(Arc::new(throttle)),
+    )
+    .await;
+    let started = Instant::now();
+    let (right, wrong) = tokio::join!(
+        connect(&url, ClientConfig::new().login("alice", "wonderland")),
+        connect(&url, ClientConfig::new().login("bob", "not-the-builder")),
+    );
+    assert!(started.elapsed() >= delay);
+    assert_eq!(whoami(&right.unwrap()).await, "alice");
+    let (step, reason) = login_failure(wrong);
+    assert_eq!(step, LoginStep::ClientFinal);
+    assert!(matches!(reason, LoginFailure::Refused), "{reason}");
+}
+
+/// Opens a login as alice on a raw socket and reads the server's answer to
+/// the `hello`.
+async fn open_login(source: IpAddr, url: &str) -> (tokio_tungstenite::WebSocketStream<TcpStream>, String) {
+    let mut socket = raw_socket_from(source, url).await;
+    socket
+        .send(message(&[
+            (hello::TYPE, hello::KIND),
+            (hello::USERNAME, &encode_base64url(b"alice")),
+        ]))
+        .await
+        .unwrap();
+    let answer = tokio::time::timeout(BOUND, next_text(&mut socket))
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    (socket, field(&answer, TYPE_FIELD))
+}
+
+#[tokio::test]
+async fn logins_past_the_bound_of_one_address_are_refused_at_once_without_counting_a_failure() {
+    let throttle = Arc::new(LoginThrottle::new().max_logins_per_address(2));
+    let url = start_throttled(&throttle).await;
+    let (first, kind) = open_login(HOME, &url).await;
+    assert_eq!(kind, hello_answer::KIND);
+    let (_second, kind) = open_login(HOME, &url).await;
+    assert_eq!(kind, hello_answer::KIND);
+
+    let (mut third, kind) = open_login(HOME, &url).await;
+    assert_eq!(kind, auth_err::KIND);
+    match tokio::time::timeout(BOUND, third.next()).await.unwrap() {
+        Some(Ok(Message::Close(Some(frame)))) => assert_eq!(frame.code, CloseCode::Policy),
+        other => panic!("expected a close frame, got {other:?}"),
+    }
+    assert_eq!(
+        throttle.tracked_users(),
+        0,
+        "a refusal for the bound counted as a failure"
+    );
+
+    // Another address is not held back; and once a login of the first
+    // address ends, the address may start another.
+    let client = connect_from(ELSEWHERE, &url, ClientConfig::new().login("alice", "wonderland"))
+        .await
+        .unwrap();
+    assert_eq!(whoami(&client).await, "alice");
+    drop(first);
+    let started = Instant::now();
+    loop {
+        let (_socket, kind) = open_login(HOME, &url).await;
+        if kind == hello_answer::KIND {
+            break;
+        }
+        assert_eq!(kind, auth_err::KIND);
+        assert!(started.elapsed() < BOUND, "the ended login still holds its place");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The user a token lets in, or `None` when the server refuses it.
+async fn holder(url: &str, token: &str) -> Option<String> {
+    let client = connect(url, ClientConfig::new().auth_token(token)).await.ok()?;
+    let answer = tokio::time::timeout(BOUND, client.request(Op::About, b"{}"))
+        .await
+        .unwrap()
+        .ok()?;
+    Some(String::from_utf8(answer).unwrap())
+}
+
+#[tokio::test]
+async fn a_user_logging_in_past_the_per_user_cap_withdraws_only_their_own_oldest_tokens() {
+    let tokens = IssuedTokens::with_limits(IssuedTokens::DEFAULT_LIFETIME, 10_000).with_per_user_cap(3);
+    let url = start(config().issued_tokens(Arc::new(tokens))).await;
+    let bob = connect(&url, ClientConfig::new().login("bob", "builder"))
+        .await
+        .unwrap()
+        .auth_token()
+        .unwrap()
+        .to_owned();
+    let mut alice = Vec::new();
+    for _ in 0..5 {
+        let client = connect(&url, ClientConfig::new().login("alice", "wonderland"))
+            .await
+            .unwrap();
+        alice.push(client.auth_token().unwrap().to_owned());
+    }
+    assert_eq!(holder(&url, &bob).await.as_deref(), Some("bob"));
+    for (i, token) in alice.iter().enumerate() {
+        let expected = (i >= 2).then_some("alice");
+        assert_eq!(
+            holder(&url, token).await.as_deref(),
+            expected,
+            "alice's token {i}"
+        );
     }
 }

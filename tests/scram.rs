@@ -694,6 +694,70 @@ fn the_token_defaults_are_the_reference_s() {
     let tokens = IssuedTokens::new();
     assert_eq!(tokens.lifetime(), Duration::from_secs(3600));
     assert_eq!(tokens.capacity(), 10_000);
+    assert_eq!(tokens.per_user_cap(), 100);
+    assert_eq!(
+        IssuedTokens::with_limits(Duration::from_secs(60), 10).per_user_cap(),
+        100
+    );
+}
+
+#[test]
+fn a_user_past_the_per_user_cap_loses_their_own_oldest_tokens_and_no_one_else_s() {
+    let tokens = IssuedTokens::with_limits(IssuedTokens::DEFAULT_LIFETIME, 1_000).with_per_user_cap(3);
+    let bo = tokens.issue("bo", Role::Viewer).unwrap();
+    let ann: Vec<String> = (0..10)
+        .map(|_| tokens.issue("ann", Role::Operator).unwrap())
+        .collect();
+    assert_eq!(tokens.held_by("ann"), 3);
+    assert_eq!(tokens.len(), 4);
+    assert!(tokens.lookup(&bo).is_some(), "another user's token was withdrawn");
+    for (i, token) in ann.iter().enumerate() {
+        assert_eq!(tokens.lookup(token).is_some(), i >= 7, "ann's token {i}");
+    }
+    assert_eq!(tokens.revoke_user("ann"), 3);
+    assert_eq!(tokens.held_by("ann"), 0);
+    assert!(tokens.lookup(&bo).is_some());
+}
+
+#[test]
+fn one_account_logging_in_more_often_than_the_capacity_evicts_no_one_else() {
+    let tokens = IssuedTokens::with_limits(IssuedTokens::DEFAULT_LIFETIME, 50).with_per_user_cap(5);
+    let others: Vec<String> = (0..20)
+        .map(|i| tokens.issue(&format!("user{i}"), Role::Viewer).unwrap())
+        .collect();
+    for _ in 0..10_050 {
+        tokens.issue("mallory", Role::Viewer).unwrap();
+    }
+    assert!(others.iter().all(|token| tokens.lookup(token).is_some()));
+    assert_eq!(tokens.held_by("mallory"), 5);
+    assert_eq!(tokens.len(), 25);
+}
+
+#[test]
+fn when_the_set_is_full_the_user_holding_the_most_loses_their_oldest_token() {
+    let tokens = IssuedTokens::with_limits(IssuedTokens::DEFAULT_LIFETIME, 6).with_per_user_cap(4);
+    let ann: Vec<String> = (0..3)
+        .map(|_| tokens.issue("ann", Role::Viewer).unwrap())
+        .collect();
+    let bo: Vec<String> = (0..2)
+        .map(|_| tokens.issue("bo", Role::Viewer).unwrap())
+        .collect();
+    let cy = tokens.issue("cy", Role::Viewer).unwrap();
+    // Full: the newcomer's token takes the place of ann's oldest, ann
+    // holding the most.
+    let di = tokens.issue("di", Role::Viewer).unwrap();
+    assert!(tokens.lookup(&ann[0]).is_none());
+    assert_eq!((tokens.held_by("ann"), tokens.held_by("bo")), (2, 2));
+    // ann and bo hold 2 each: the older token of the two goes, ann's.
+    tokens.issue("ed", Role::Viewer).unwrap();
+    assert!(tokens.lookup(&ann[1]).is_none());
+    // Now bo holds the most.
+    tokens.issue("fay", Role::Viewer).unwrap();
+    assert!(tokens.lookup(&bo[0]).is_none());
+    for token in [&ann[2], &bo[1], &cy, &di] {
+        assert!(tokens.lookup(token).is_some());
+    }
+    assert_eq!(tokens.len(), 6);
 }
 
 fn encode_standard(bytes: &[u8]) -> String {

@@ -61,10 +61,11 @@ mod tls;
 mod write_deadline;
 
 pub use auth::{
-    decode_base64url, decode_base64url_text, encode_base64url, escape_username, unescape_username,
-    CredentialStore, CredentialsError, FakeCredentials, IssuedTokens, Lookup, RandomError, Role, ScramClient,
-    ScramClientFinal, ScramCredentials, ScramError, ScramLimits, ScramMessage, ScramServer, ScramServerFirst,
-    ScramServerSuccess, TokenHolder, UnknownRole, UserRecord, Users, UsersError,
+    decode_base64url, decode_base64url_text, encode_base64url, escape_username, unescape_username, Backoff,
+    CredentialStore, CredentialsError, FakeCredentials, IssuedTokens, LoginSlot, LoginThrottle, Lookup,
+    RandomError, Role, ScramClient, ScramClientFinal, ScramCredentials, ScramError, ScramLimits,
+    ScramMessage, ScramServer, ScramServerFirst, ScramServerSuccess, ThrottleError, TokenHolder, UnknownRole,
+    UserRecord, Users, UsersError,
 };
 pub use body::{Body, BodyError};
 pub use capabilities::Capabilities;

@@ -1,6 +1,7 @@
 //! Logging in: SCRAM-SHA-256 (RFC 5802, RFC 7677) as pure state machines,
 //! the credentials a server keeps and the store it looks users up in, the
-//! reference's users file, and the tokens issued after a login.
+//! reference's users file, the tokens issued after a login, and the
+//! throttle that slows down password guessing.
 //!
 //! Nothing here does I/O on a connection: the JSON messages that carry the
 //! SCRAM strings are built and read by the connection layer.
@@ -13,6 +14,7 @@
 
 mod credentials;
 mod scram;
+mod throttle;
 mod tokens;
 mod users;
 
@@ -25,5 +27,6 @@ pub use scram::{
     RandomError, ScramClient, ScramClientFinal, ScramError, ScramLimits, ScramMessage, ScramServer,
     ScramServerFirst, ScramServerSuccess,
 };
+pub use throttle::{Backoff, LoginSlot, LoginThrottle, ThrottleError};
 pub use tokens::{IssuedTokens, TokenHolder};
 pub use users::{Users, UsersError};

@@ -1,7 +1,9 @@
 //! The tokens a server issues after a successful login, which a client
-//! presents on later connections instead of logging in again.
+//! presents on later connections instead of logging in again, bounded per
+//! user and in all.
 
-use std::collections::{BTreeMap, HashMap};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -31,6 +33,11 @@ struct Issued {
     order: u64,
 }
 
+/// Where a user stands among the holders: how many tokens, and the issue
+/// order of the oldest. The largest is the user with the most tokens and,
+/// among equals, the oldest token.
+type Standing = (usize, Reverse<u64>);
+
 #[derive(Debug, Default)]
 struct Inner {
     /// Tokens by the SHA-256 of their text: a look-up's timing depends on
@@ -38,16 +45,78 @@ struct Inner {
     by_digest: HashMap<[u8; KEY_LEN], Issued>,
     /// The same tokens by issue order, oldest first.
     by_age: BTreeMap<u64, [u8; KEY_LEN]>,
+    /// Each holder's tokens, by issue order.
+    by_user: HashMap<String, BTreeSet<u64>>,
+    /// The holders by [`Standing`], each once.
+    by_standing: BTreeSet<Standing>,
     next_order: u64,
 }
 
 impl Inner {
-    fn remove_oldest(&mut self) -> bool {
-        match self.by_age.pop_first() {
-            Some((_, digest)) => {
-                self.by_digest.remove(&digest);
-                true
+    fn standing(orders: &BTreeSet<u64>) -> Option<Standing> {
+        orders.first().map(|&oldest| (orders.len(), Reverse(oldest)))
+    }
+
+    /// Withdraws the token issued `order`th; whether there was one.
+    fn remove(&mut self, order: u64) -> bool {
+        let Some(digest) = self.by_age.remove(&order) else {
+            return false;
+        };
+        let Some(issued) = self.by_digest.remove(&digest) else {
+            return true;
+        };
+        let username = issued.holder.username;
+        if let Some(orders) = self.by_user.get_mut(&username) {
+            if let Some(before) = Self::standing(orders) {
+                self.by_standing.remove(&before);
             }
+            orders.remove(&order);
+            match Self::standing(orders) {
+                Some(after) => {
+                    self.by_standing.insert(after);
+                }
+                None => {
+                    self.by_user.remove(&username);
+                }
+            }
+        }
+        true
+    }
+
+    fn insert(&mut self, digest: [u8; KEY_LEN], issued: Issued) {
+        let order = issued.order;
+        let orders = self.by_user.entry(issued.holder.username.clone()).or_default();
+        if let Some(before) = Self::standing(orders) {
+            self.by_standing.remove(&before);
+        }
+        orders.insert(order);
+        if let Some(after) = Self::standing(orders) {
+            self.by_standing.insert(after);
+        }
+        self.by_age.insert(order, digest);
+        self.by_digest.insert(digest, issued);
+    }
+
+    fn remove_oldest(&mut self) -> bool {
+        match self.by_age.first_key_value() {
+            Some((&order, _)) => self.remove(order),
+            None => false,
+        }
+    }
+
+    /// Withdraws the oldest token of `username`; whether it had one.
+    fn remove_oldest_of(&mut self, username: &str) -> bool {
+        let oldest = self
+            .by_user
+            .get(username)
+            .and_then(|orders| orders.first().copied());
+        oldest.is_some_and(|order| self.remove(order))
+    }
+
+    /// Withdraws the oldest token of the user holding the most.
+    fn remove_from_largest_holder(&mut self) -> bool {
+        match self.by_standing.last() {
+            Some(&(_, Reverse(oldest))) => self.remove(oldest),
             None => false,
         }
     }
@@ -68,13 +137,26 @@ impl Inner {
 }
 
 /// The tokens issued after successful logins, each mapped to its holder,
-/// valid for a lifetime from issue, at most a given number at once (the
-/// oldest goes first). Thread-safe; the clock is tokio's, so tests can
-/// pause it.
+/// valid for a lifetime from issue. Thread-safe; the clock is tokio's, so
+/// tests can pause it.
+///
+/// Two bounds keep one account from crowding out the others:
+///
+/// - **Per user** ([`IssuedTokens::per_user_cap`], default
+///   [`IssuedTokens::DEFAULT_PER_USER_CAP`]): a user who logs in past it
+///   loses their own oldest token, never another user's.
+/// - **In all** ([`IssuedTokens::capacity`], default
+///   [`IssuedTokens::DEFAULT_CAPACITY`]): with the per-user cap, it is only
+///   reached by capacity ÷ per-user cap accounts or more (100 with the
+///   defaults). When it is, the token that goes is the oldest of the user
+///   holding the most: a user holding k tokens loses one only when no user
+///   holds more than k, that is when at least capacity ÷ k users hold
+///   tokens (10,000 accounts to take a user's only token).
 #[derive(Debug)]
 pub struct IssuedTokens {
     lifetime: Duration,
     capacity: usize,
+    per_user_cap: usize,
     inner: Mutex<Inner>,
 }
 
@@ -92,19 +174,34 @@ impl IssuedTokens {
     /// How many tokens are kept by default, as in the reference: 10,000.
     pub const DEFAULT_CAPACITY: usize = 10_000;
 
-    /// An empty set with the default lifetime and capacity.
+    /// How many tokens one user holds at most by default: 100. A user's
+    /// devices and scripts logging in again within a token's hour need a
+    /// handful; 100 leaves room for a fleet of clients sharing one account,
+    /// while one account logging in without end churns only its own
+    /// tokens, and filling the set takes 100 accounts.
+    pub const DEFAULT_PER_USER_CAP: usize = 100;
+
+    /// An empty set with the default lifetime, capacity and per-user cap.
     pub fn new() -> Self {
         Self::with_limits(Self::DEFAULT_LIFETIME, Self::DEFAULT_CAPACITY)
     }
 
     /// An empty set whose tokens last `lifetime`, keeping at most
-    /// `capacity` of them (at least one).
+    /// `capacity` of them (at least one), and at most
+    /// [`IssuedTokens::DEFAULT_PER_USER_CAP`] per user.
     pub fn with_limits(lifetime: Duration, capacity: usize) -> Self {
         Self {
             lifetime,
             capacity: capacity.max(1),
+            per_user_cap: Self::DEFAULT_PER_USER_CAP,
             inner: Mutex::default(),
         }
+    }
+
+    /// The same set, keeping at most `cap` tokens per user (at least one).
+    pub fn with_per_user_cap(mut self, cap: usize) -> Self {
+        self.per_user_cap = cap.max(1);
+        self
     }
 
     /// How long a token stays valid.
@@ -117,19 +214,32 @@ impl IssuedTokens {
         self.capacity
     }
 
+    /// How many tokens one user holds at most.
+    pub fn per_user_cap(&self) -> usize {
+        self.per_user_cap
+    }
+
     /// Issues a new token to `username`: 32 random bytes in unpadded
-    /// base64url. When the set is full, the oldest token stops being valid.
+    /// base64url. When the user already holds
+    /// [`IssuedTokens::per_user_cap`] tokens, their oldest stops being valid;
+    /// when the set is full, the oldest token of the user holding the most
+    /// does.
     pub fn issue(&self, username: &str, role: Role) -> Result<String, RandomError> {
         let token = encode_base64url(&random_bytes::<TOKEN_BYTES>()?);
         let digest = sha256(token.as_bytes());
         let now = Instant::now();
         let mut inner = self.lock();
         inner.purge(now);
-        while inner.by_digest.len() >= self.capacity && inner.remove_oldest() {}
+        while inner
+            .by_user
+            .get(username)
+            .is_some_and(|orders| orders.len() >= self.per_user_cap)
+            && inner.remove_oldest_of(username)
+        {}
+        while inner.by_digest.len() >= self.capacity && inner.remove_from_largest_holder() {}
         let order = inner.next_order;
         inner.next_order += 1;
-        inner.by_age.insert(order, digest);
-        inner.by_digest.insert(
+        inner.insert(
             digest,
             Issued {
                 holder: TokenHolder {
@@ -152,8 +262,7 @@ impl IssuedTokens {
         let issued = inner.by_digest.get(&digest)?;
         if issued.expires.is_some_and(|at| now > at) {
             let order = issued.order;
-            inner.by_digest.remove(&digest);
-            inner.by_age.remove(&order);
+            inner.remove(order);
             return None;
         }
         Some(issued.holder.clone())
@@ -163,10 +272,10 @@ impl IssuedTokens {
     pub fn revoke(&self, token: &str) -> bool {
         let digest = sha256(token.as_bytes());
         let mut inner = self.lock();
-        match inner.by_digest.remove(&digest) {
+        match inner.by_digest.get(&digest) {
             Some(issued) => {
-                inner.by_age.remove(&issued.order);
-                true
+                let order = issued.order;
+                inner.remove(order)
             }
             None => false,
         }
@@ -176,18 +285,15 @@ impl IssuedTokens {
     /// or removed; how many there were.
     pub fn revoke_user(&self, username: &str) -> usize {
         let mut inner = self.lock();
-        let before = inner.by_digest.len();
-        let Inner {
-            by_digest, by_age, ..
-        } = &mut *inner;
-        by_digest.retain(|_, issued| {
-            let keep = issued.holder.username != username;
-            if !keep {
-                by_age.remove(&issued.order);
-            }
-            keep
-        });
-        before - by_digest.len()
+        let orders = inner.by_user.get(username).cloned().unwrap_or_default();
+        orders.into_iter().filter(|&order| inner.remove(order)).count()
+    }
+
+    /// How many tokens `username` holds that have not expired.
+    pub fn held_by(&self, username: &str) -> usize {
+        let mut inner = self.lock();
+        inner.purge(Instant::now());
+        inner.by_user.get(username).map_or(0, BTreeSet::len)
     }
 
     /// How many valid tokens there are.

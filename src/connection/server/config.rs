@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::super::auth::{CredentialStore, FakeCredentials, IssuedTokens};
+use super::super::auth::{CredentialStore, FakeCredentials, IssuedTokens, LoginThrottle};
 use super::super::capabilities::Capabilities;
 use super::http::Pages;
 use super::login::Login;
@@ -55,6 +55,7 @@ pub struct ServerConfig {
     /// [`ServerConfig::fake_credentials`], and when the random source failed.
     pub(super) fake_credentials: Option<FakeCredentials>,
     pub(super) issued_tokens: Arc<IssuedTokens>,
+    pub(super) login_throttle: Arc<LoginThrottle>,
     pub(super) limits: Limits,
     pub(super) max_in_flight: usize,
     pub(super) max_connections: usize,
@@ -94,6 +95,7 @@ impl ServerConfig {
             login: None,
             fake_credentials: None,
             issued_tokens: Arc::new(IssuedTokens::new()),
+            login_throttle: Arc::new(LoginThrottle::new()),
             limits: ServerConfig::DEFAULT_LIMITS,
             max_in_flight: 32,
             max_connections: 1_000,
@@ -172,7 +174,8 @@ impl ServerConfig {
     /// earlier login and still keeps ([`ServerConfig::issued_tokens`]).
     /// Anything else is answered `authErr` and the connection is closed
     /// (1008). The whole login falls within
-    /// [`ServerConfig::handshake_timeout`].
+    /// [`ServerConfig::handshake_timeout`], but for the wait of a throttled
+    /// one ([`ServerConfig::login_throttle`]).
     ///
     /// A name the store does not know runs the exchange with fake
     /// credentials ([`FakeCredentials`], random for the process, with
@@ -199,11 +202,31 @@ impl ServerConfig {
 
     /// Where the tokens issued after a login are kept, and for how long
     /// they stay valid: by default a set of its own for this config
-    /// ([`IssuedTokens::new`]: an hour, 10,000 tokens), shared by every
-    /// connection served with it. Pass one set to several servers to let a
-    /// token of one in on the others.
+    /// ([`IssuedTokens::new`]: an hour, 10,000 tokens, 100 per user, so
+    /// that one account logging in again and again churns only its own),
+    /// shared by every connection served with it. Pass one set to several
+    /// servers to let a token of one in on the others.
     pub fn issued_tokens(mut self, tokens: Arc<IssuedTokens>) -> Self {
         self.issued_tokens = tokens;
+        self
+    }
+
+    /// What slows down password guessing: by default a throttle of its own
+    /// for this config ([`LoginThrottle::new`]), shared by every connection
+    /// served with it. Failed logins are counted per address (an IPv6
+    /// address by its /64) and per user name; after a few, each login from
+    /// that address or as that user waits for its verdict, whatever the
+    /// password: up to 30 s per address, 2 s per user, so that the user,
+    /// from an address of their own, is never locked out. The wait comes
+    /// after the client's last login message and does not count against
+    /// [`ServerConfig::handshake_timeout`]. One address has at most 4 logins
+    /// in progress; a `hello` past them is answered `authErr` at once.
+    /// Connections without an address ([`super::serve_connection`],
+    /// [`super::serve_websocket`]) are throttled per user only. Pass one
+    /// throttle to several servers to count their failures together;
+    /// [`LoginThrottle::off`] turns it off.
+    pub fn login_throttle(mut self, throttle: Arc<LoginThrottle>) -> Self {
+        self.login_throttle = throttle;
         self
     }
 

@@ -425,7 +425,7 @@ where
     let writer = tokio::spawn(write_loop(sink, writer));
     let outbox = Arc::new(outbox);
     let ended = Arc::new(Ended::default());
-    let end = match authenticate(&mut stream, &outbox, config, deadline).await {
+    let end = match authenticate(&mut stream, &outbox, config, deadline, remote).await {
         Ok(user) => {
             let peer = Peer {
                 id,

@@ -1,8 +1,11 @@
 //! The login step of a connection, before its first request: the shared
 //! token, a token issued by an earlier login, or the SCRAM-SHA-256 exchange
-//! of the reference's text messages, all within the handshake deadline.
+//! of the reference's text messages, all within the handshake deadline; a
+//! SCRAM login waits the delay of its config's [`LoginThrottle`] before its
+//! verdict goes out, after its last message was read.
 
 use std::fmt;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,7 +15,8 @@ use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::{self, Message};
 
 use super::super::auth::{
-    decode_base64url_text, encode_base64url, CredentialStore, RandomError, ScramError, ScramServer,
+    decode_base64url_text, encode_base64url, CredentialStore, LoginThrottle, RandomError, ScramError,
+    ScramServer, ThrottleError,
 };
 use super::super::handshake::parse_auth;
 use super::super::login_json::{object, Received};
@@ -62,6 +66,12 @@ impl From<ScramError> for Refusal {
     }
 }
 
+impl From<ThrottleError> for Refusal {
+    fn from(error: ThrottleError) -> Self {
+        Refusal::Refused(error.to_string())
+    }
+}
+
 impl From<RandomError> for Refusal {
     fn from(error: RandomError) -> Self {
         Refusal::Refused(error.to_string())
@@ -71,12 +81,15 @@ impl From<RandomError> for Refusal {
 /// Lets the connection in or not. Without a credential store, only the
 /// shared token counts (when the config has one); with one, the client
 /// must log in. Gives the user the connection logged in as: `None` when it
-/// is anonymous or came in with the shared token.
+/// is anonymous or came in with the shared token. `remote` is the address
+/// the connection came from, when the transport has one: the throttle
+/// counts its failures.
 pub(super) async fn authenticate<S>(
     stream: &mut S,
     outbox: &Outbox,
     config: &ServerConfig,
     deadline: Instant,
+    remote: Option<SocketAddr>,
 ) -> Result<Option<Arc<str>>, ConnectionEnd>
 where
     S: Stream<Item = Result<Message, tungstenite::Error>> + Unpin,
@@ -88,7 +101,10 @@ where
     };
     let outcome = match &config.login {
         None => token_only(&mut reader, config).await.map(|()| None),
-        Some(login) => log_in(&mut reader, outbox, login, config).await,
+        Some(login) => {
+            let address = remote.map(|remote| remote.ip());
+            log_in(&mut reader, outbox, login, config, address).await
+        }
     };
     match outcome {
         Ok(user) => Ok(user),
@@ -146,12 +162,17 @@ where
 }
 
 /// The login of a server with a credential store: the token message, or
-/// the SCRAM exchange.
+/// the SCRAM exchange, throttled by the address it comes from and the name
+/// it gives.
+///
+/// A token is 256 random bits: guessing one is hopeless, so the token
+/// message is not throttled.
 async fn log_in<S>(
     reader: &mut LoginReader<'_, S>,
     outbox: &Outbox,
     login: &Login,
     config: &ServerConfig,
+    address: Option<IpAddr>,
 ) -> Result<Option<Arc<str>>, Refusal>
 where
     S: Stream<Item = Result<Message, tungstenite::Error>> + Unpin,
@@ -167,6 +188,9 @@ where
             "the fake credentials for unknown users could not be made (the random source failed)".into(),
         ));
     };
+    let throttle: &LoginThrottle = &config.login_throttle;
+    // Held until the verdict is out: the logins one address has in progress.
+    let _slot = throttle.begin(address)?;
     let record = login.store.user(&username).await;
     let server = ScramServer::new(&username, record, fake);
 
@@ -203,7 +227,25 @@ where
     expect_kind(&message, client_final::KIND)?;
     check_handshake_token(&message, client_final::HANDSHAKE_TOKEN, &token)?;
     let data = decode_base64url_text(client_final::DATA, required(&message, client_final::DATA)?)?;
-    let success = exchange.server_final(&data)?;
+    // The delay of the failures before this attempt, waited whatever its
+    // outcome, so that the time to the answer does not tell a right
+    // password from a wrong one, nor a known name from an unknown one (both
+    // are counted by the name as sent). The outcome is counted at once, for
+    // the attempts running alongside; the answer waits. Nothing is read
+    // after this, so the wait does not run into the handshake deadline.
+    let delay = throttle.delay(address, &username);
+    let verdict = exchange.server_final(&data);
+    match &verdict {
+        Ok(_) => throttle.record_success(&username),
+        Err(ScramError::AuthenticationFailed) => throttle.record_failure(address, &username),
+        // A malformed final message tests no password.
+        Err(_) => {}
+    }
+    if !delay.is_zero() {
+        tracing::debug!(delay = ?delay, "login throttled");
+        tokio::time::sleep(delay).await;
+    }
+    let success = verdict?;
     let issued = config.issued_tokens.issue(&success.username, success.role)?;
     send(
         outbox,
