@@ -823,3 +823,29 @@ async fn a_user_logging_in_past_the_per_user_cap_withdraws_only_their_own_oldest
         );
     }
 }
+
+#[tokio::test]
+async fn a_login_in_progress_is_counted_in_the_memory_budget_until_it_ends() {
+    let server = Server::bind("127.0.0.1:0", config(), whoami_router())
+        .await
+        .unwrap();
+    let url = format!("ws://{}", server.local_addr().unwrap());
+    let monitor = server.monitor();
+    tokio::spawn(server.run());
+    let in_use = || monitor.stats().memory_in_use;
+    // Three logins: within what one address may have in progress at once.
+    let logins: Vec<_> = futures_util::future::join_all((0..3).map(|_| open_login(HOME, &url))).await;
+    assert!(logins.iter().all(|(_, kind)| kind == hello_answer::KIND));
+    // Three messages of at most 4 KiB each, for each of the three logins.
+    let counted = 3 * 3 * ServerConfig::MAX_LOGIN_MESSAGE;
+    assert!(in_use() >= counted, "{} bytes in use", in_use());
+    drop(logins);
+    let released = async {
+        while in_use() >= ServerConfig::MAX_LOGIN_MESSAGE {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    tokio::time::timeout(BOUND, released)
+        .await
+        .unwrap_or_else(|_| panic!("{} bytes still in use after the logins ended", in_use()));
+}

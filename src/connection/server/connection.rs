@@ -38,7 +38,7 @@ use super::login::{self, authenticate};
 use super::payload::{self, Payload};
 use super::peer::Peer;
 use super::router::{Fault, Reply, Request, Router};
-use super::work::{Cancellation, Cancelled, ComputeShare};
+use super::work::{Cancellation, Cancelled, ComputeShare, Held};
 use crate::decode::Decoder;
 use crate::encode::unknown_op_response;
 use crate::error::{Error, ErrorScope};
@@ -50,6 +50,12 @@ use crate::protocol::{handshake, BaseHeader, Flags, HeaderError, Op};
 /// How often a connection with unfinished chunk sequences looks for expired
 /// ones when no chunk arrives to trigger the sweep.
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
+
+/// What a login in progress is counted as in the server's memory budget:
+/// the fields it keeps of the client's messages (a user name, nonces, a
+/// proof) and its SCRAM state, each message at most
+/// [`ServerConfig::MAX_LOGIN_MESSAGE`], three of them.
+const LOGIN_STATE: usize = 3 * ServerConfig::MAX_LOGIN_MESSAGE;
 
 /// How long a connection waits for its close frame to go out when there is
 /// no write deadline.
@@ -425,7 +431,18 @@ where
     let writer = tokio::spawn(write_loop(sink, writer));
     let outbox = Arc::new(outbox);
     let ended = Arc::new(Ended::default());
-    let end = match authenticate(&mut stream, &outbox, config, deadline, remote).await {
+    let authenticated = match Held::charge(&account, LOGIN_STATE) {
+        Ok(login_state) => {
+            let user = authenticate(&mut stream, &outbox, config, deadline, remote).await;
+            drop(login_state);
+            user
+        }
+        Err(over) => Err(ConnectionEnd::OverServerBudget {
+            held: over.held,
+            limit: over.limit,
+        }),
+    };
+    let end = match authenticated {
         Ok(user) => {
             let peer = Peer {
                 id,
