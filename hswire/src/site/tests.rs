@@ -813,7 +813,7 @@ fn a_logged_in_user_reaches_their_watch_from_another_connection_and_nobody_else_
         );
     }
     // The watch still ends with the connection that opened it.
-    assert_eq!(site.close_watches_of(1), [watch.clone()]);
+    assert_eq!(site.close_watches_of(1), std::slice::from_ref(&watch));
     assert_eq!(poll_by(&site, &watch, true, &second).map(|_| ()), unknown(&watch));
 }
 
