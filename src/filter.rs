@@ -161,7 +161,10 @@ mod tests {
             max_len: 4,
             max_depth: 50,
         };
-        assert_eq!(limits.check("dis==\"é\""), Err(FilterError::TooLong { len: 5, max: 4 }));
+        assert_eq!(
+            limits.check("dis==\"é\""),
+            Err(FilterError::TooLong { len: 5, max: 4 })
+        );
         assert_eq!(limits.check("éééé"), Ok(()), "8 bytes, 4 characters");
     }
 
@@ -172,7 +175,10 @@ mod tests {
             max_depth: 3,
         };
         let huge = "x".repeat(16 << 20);
-        assert_eq!(limits.check(&huge), Err(FilterError::TooLong { len: 11, max: 10 }));
+        assert_eq!(
+            limits.check(&huge),
+            Err(FilterError::TooLong { len: 11, max: 10 })
+        );
         assert!(matches!(
             limits.check(&"(".repeat(16 << 20)),
             Err(FilterError::TooDeep { depth: 4, .. })

@@ -76,9 +76,9 @@ pub use error_grid::{error_dis, error_grid};
 pub use handshake::{auth_message, parse_auth, Answer, HandshakeError, Offer, Session};
 pub use ids::RequestIds;
 pub use server::{
-    serve_connection, serve_websocket, Cancellation, Cancelled, ConnectionEnd, Fault, Held, Monitor, OverBudget,
-    Page, Pages, Payload, Peer, PushError, Reply, Request, Router, Server, ServerConfig, ServerStats, Subscribers,
-    CONTENT_SECURITY_POLICY, MAX_HEAD,
+    serve_connection, serve_websocket, Cancellation, Cancelled, ConnectionEnd, Fault, Held, Monitor,
+    OverBudget, Page, Pages, Payload, Peer, PushError, Reply, Request, Router, Server, ServerConfig,
+    ServerStats, Subscribers, CONTENT_SECURITY_POLICY, MAX_HEAD,
 };
 #[cfg(feature = "tls")]
 pub use tls::{ClientTls, ServerTls, TlsError, TlsRoots};

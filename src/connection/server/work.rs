@@ -111,7 +111,9 @@ impl Cancellation {
             return Some(Cancelled::ConnectionClosed);
         }
         match self.deadline {
-            Some(deadline) if Instant::now() >= deadline => Some(Cancelled::DeadlinePassed { after: self.timeout }),
+            Some(deadline) if Instant::now() >= deadline => {
+                Some(Cancelled::DeadlinePassed { after: self.timeout })
+            }
             _ => None,
         }
     }
@@ -200,8 +202,14 @@ impl ComputeShare {
         T: Send + 'static,
     {
         let stopped = || Fault::new("the server is no longer running work");
-        let own = Arc::clone(&self.own).acquire_owned().await.map_err(|_| stopped())?;
-        let pooled = Arc::clone(&self.pool).acquire_owned().await.map_err(|_| stopped())?;
+        let own = Arc::clone(&self.own)
+            .acquire_owned()
+            .await
+            .map_err(|_| stopped())?;
+        let pooled = Arc::clone(&self.pool)
+            .acquire_owned()
+            .await
+            .map_err(|_| stopped())?;
         cancellation.check()?;
         tokio::task::spawn_blocking(move || {
             let _turn = (own, pooled);
