@@ -12,7 +12,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::error::CapacityError;
+use tokio_tungstenite::tungstenite::error::{CapacityError, ProtocolError};
 use tokio_tungstenite::tungstenite::handshake::server::{
     ErrorResponse, Request as HttpRequest, Response as HttpResponse,
 };
@@ -99,6 +99,12 @@ pub enum ConnectionEnd {
         /// The cap.
         limit: usize,
     },
+    /// The client broke the WebSocket protocol (RFC 6455) after the
+    /// upgrade: a control frame over 125 bytes or fragmented, reserved bits
+    /// or opcodes, an unmasked frame, a continuation of nothing (closed with
+    /// 1002); or a text message that is not UTF-8 (closed with 1007).
+    #[error("the client broke the WebSocket protocol: {0}")]
+    WebSocketProtocol(#[source] Box<tungstenite::Error>),
     /// A WebSocket message or frame over the size limit.
     #[error("the client sent a message over the size limit: {0}")]
     TooLarge(#[source] Box<tungstenite::Error>),
@@ -157,10 +163,12 @@ impl ConnectionEnd {
     ///
     /// 1009 for a message or frame over the limit; 1008 for policy (the
     /// token, the budgets, a flood of unfinished sequences, a batch over its
-    /// cap); 1002 only for a frame header that cannot be read; 1011 for a
-    /// client that answers no ping; 1013 when the server's shared memory is
-    /// spent; 1001 when the server shuts down. A client that closed, and a
-    /// socket that failed or stalled, and a plain HTTP request, get none.
+    /// cap); 1002 for a frame header that cannot be read and for a breach of
+    /// the WebSocket protocol; 1007 for a text message that is not UTF-8;
+    /// 1011 for a client that answers no ping; 1013 when the server's shared
+    /// memory is spent; 1001 when the server shuts down. A client that
+    /// closed, a socket that failed or stalled, and a request answered over
+    /// HTTP, get none.
     pub fn close_frame(&self) -> Option<CloseFrame> {
         let (code, reason) = match self {
             ConnectionEnd::AuthenticationFailed => (CloseCode::Policy, "authentication failed".to_owned()),
@@ -169,6 +177,12 @@ impl ConnectionEnd {
                 format!("no token within {} s", after.as_secs_f32()),
             ),
             ConnectionEnd::TooLarge(_) => (CloseCode::Size, "message too large".to_owned()),
+            ConnectionEnd::WebSocketProtocol(error) => match &**error {
+                tungstenite::Error::Utf8(_) => {
+                    (CloseCode::Invalid, "a text message that is not UTF-8".to_owned())
+                }
+                other => (CloseCode::Protocol, format!("WebSocket protocol error: {other}")),
+            },
             ConnectionEnd::Protocol(error) => protocol_close(error),
             ConnectionEnd::BatchTooLarge { items, limit } => (
                 CloseCode::Policy,
@@ -492,10 +506,19 @@ fn name_subprotocol(
     Ok(response)
 }
 
+/// Why a connection ends on an error of its WebSocket layer's read side.
 pub(super) fn socket_end(error: tungstenite::Error) -> ConnectionEnd {
     match error {
         tungstenite::Error::Capacity(CapacityError::MessageTooLong { .. }) => {
             ConnectionEnd::TooLarge(Box::new(error))
+        }
+        // A client that dropped the TCP connection without a close frame
+        // went away; it broke nothing a close frame could still tell it.
+        tungstenite::Error::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
+            ConnectionEnd::Socket(Box::new(error))
+        }
+        tungstenite::Error::Protocol(_) | tungstenite::Error::Utf8(_) => {
+            ConnectionEnd::WebSocketProtocol(Box::new(error))
         }
         error => ConnectionEnd::Socket(Box::new(error)),
     }
