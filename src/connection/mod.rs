@@ -76,8 +76,8 @@ pub use handshake::{auth_message, parse_auth, Answer, HandshakeError, Offer, Ses
 pub use ids::RequestIds;
 pub use server::{
     serve_connection, serve_websocket, ConnectionEnd, Fault, Monitor, Page, Pages, Payload, Peer, PushError,
-    Reply, Request, Router, Server, ServerConfig, ServerStats, Subscribers, CONTENT_SECURITY_POLICY,
-    MAX_HEAD,
+    Reply, Request, RequestRefused, Router, Server, ServerConfig, ServerStats, Subscribers,
+    CONTENT_SECURITY_POLICY, MAX_HEAD, MAX_HEADERS,
 };
 #[cfg(feature = "tls")]
 pub use tls::{ClientTls, ServerTls, TlsError, TlsRoots};

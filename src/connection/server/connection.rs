@@ -33,7 +33,7 @@ use super::super::write_deadline::WriteDeadline;
 use super::config::{Permissions, ServerConfig};
 use super::counters::Counters;
 use super::envelope::{self, batch_answer, into_json, response_envelope, Envelope, OpField, Role, Text};
-use super::http::{sniff, Replay, Sniffed};
+use super::head::{self, Checked, RequestRefused};
 use super::login::{self, authenticate};
 use super::payload::{self, Payload};
 use super::peer::Peer;
@@ -74,10 +74,17 @@ pub enum ConnectionEnd {
         /// The HTTP status of the answer.
         status: u16,
     },
+    /// The request head was refused with an HTTP error answer (400, 403,
+    /// 426, 431), before any WebSocket existed: not HTTP, an upgrade the
+    /// WebSocket layer would refuse, an origin not let in, a plain request
+    /// to a server without pages. See [`RequestRefused`].
+    #[error("refused the request with HTTP {status}: {0}", status = .0.status())]
+    Refused(#[source] RequestRefused),
     /// The WebSocket upgrade failed.
     #[error("the WebSocket upgrade failed: {0}")]
     Upgrade(#[source] Box<tungstenite::Error>),
-    /// The upgrade, or the token, did not arrive within the handshake deadline.
+    /// The upgrade, or the token, did not arrive within the handshake
+    /// deadline. A request head still arriving then was answered `408`.
     #[error("no WebSocket upgrade and token within {after:?}")]
     HandshakeTimeout {
         /// The deadline ([`ServerConfig::handshake_timeout`]).
@@ -200,6 +207,7 @@ impl ConnectionEnd {
             ),
             ConnectionEnd::ClientClosed
             | ConnectionEnd::Page { .. }
+            | ConnectionEnd::Refused(_)
             | ConnectionEnd::Upgrade(_)
             | ConnectionEnd::WriteStalled { .. }
             | ConnectionEnd::Socket(_) => return None,
@@ -280,6 +288,9 @@ pub(super) struct Slot {
     pub(super) deadline: Instant,
     /// The address the connection came from, when the transport has one.
     pub(super) remote: Option<SocketAddr>,
+    /// The server's address the connection arrived at, when the transport
+    /// has one: the origin check's loopback rule needs it.
+    pub(super) local: Option<SocketAddr>,
 }
 
 impl Slot {
@@ -292,6 +303,7 @@ impl Slot {
             counters: Arc::default(),
             deadline: Instant::now() + config.handshake_timeout,
             remote: None,
+            local: None,
         }
     }
 }
@@ -328,19 +340,17 @@ where
         WriteDeadline::new(stream, config.write_timeout),
         Arc::clone(&meter),
     );
-    // With pages to serve, the request head is read here first: a plain
-    // request is answered, an upgrade goes on with the bytes read replayed.
-    let stream = if config.pages.is_empty() {
-        Replay::new(Vec::new(), stream)
-    } else {
-        match tokio::time::timeout_at(slot.deadline, sniff(stream, &config.pages)).await {
-            Ok(Ok(Sniffed::Upgrade(stream))) => stream,
-            Ok(Ok(Sniffed::Answered(status))) => return ConnectionEnd::Page { status },
-            Ok(Err(error)) => return ConnectionEnd::Upgrade(Box::new(tungstenite::Error::Io(error))),
-            Err(_) => {
-                return ConnectionEnd::HandshakeTimeout {
-                    after: config.handshake_timeout,
-                }
+    // The request head is read and checked here first: a plain request or
+    // a bad upgrade is answered over HTTP, a good one goes on with the bytes
+    // read replayed.
+    let stream = match head::check(stream, config, slot.deadline, slot.local).await {
+        Checked::Upgrade(stream) => stream,
+        Checked::Page(status) => return ConnectionEnd::Page { status },
+        Checked::Refused(refused) => return ConnectionEnd::Refused(refused),
+        Checked::Failed(error) => return ConnectionEnd::Upgrade(Box::new(tungstenite::Error::Io(error))),
+        Checked::TimedOut => {
+            return ConnectionEnd::HandshakeTimeout {
+                after: config.handshake_timeout,
             }
         }
     };
@@ -394,6 +404,7 @@ fn log_end(end: &ConnectionEnd, counters: &Counters) {
         | ConnectionEnd::ServerShutdown
         | ConnectionEnd::Socket(_)
         | ConnectionEnd::Page { .. }
+        | ConnectionEnd::Refused(RequestRefused::NotAnUpgrade)
         | ConnectionEnd::Upgrade(_) => {
             tracing::debug!(end = %end, "connection ended");
         }

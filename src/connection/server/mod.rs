@@ -7,6 +7,8 @@
 //! - [`connection`]: one connection from upgrade to close: binary frames,
 //!   JSON envelopes and batches, each answered in its form.
 //! - [`envelope`]: the JSON text messages it reads and writes.
+//! - [`head`]: each connection's request head, read and checked before the
+//!   upgrade, and answered over HTTP when it is refused.
 //! - [`http`]: the files it serves to plain HTTP requests, when given some.
 //! - [`login`]: the token or the SCRAM login before the first request.
 //! - [`router`]: requests, handlers, replies.
@@ -19,6 +21,7 @@ mod config;
 mod connection;
 mod counters;
 mod envelope;
+mod head;
 mod http;
 mod login;
 mod payload;
@@ -28,6 +31,7 @@ mod router;
 pub use accept::{Monitor, Server, ServerStats};
 pub use config::ServerConfig;
 pub use connection::{serve_connection, serve_websocket, ConnectionEnd};
+pub use head::{RequestRefused, MAX_HEADERS};
 pub use http::{Page, Pages, CONTENT_SECURITY_POLICY, MAX_HEAD};
 pub use payload::Payload;
 pub use peer::{Peer, PushError, Subscribers};
