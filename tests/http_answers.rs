@@ -203,6 +203,83 @@ async fn a_head_still_arriving_at_the_deadline_is_answered_408() {
 }
 
 #[tokio::test]
+async fn a_cross_origin_upgrade_is_answered_403_and_never_upgraded() {
+    let (address, _) = start(ServerConfig::new()).await;
+    let request = upgrade(&address, &[("Origin", Some("https://evil.example"))]);
+    let answer = answer_to(&address, &request).await;
+    assert_eq!(status_line(&answer), "HTTP/1.1 403 Forbidden");
+    assert!(!answer.contains("101"), "{answer}");
+    assert_eq!(
+        body(&answer),
+        "origin https://evil.example is not allowed: not this server's own (127.0.0.1) and not on its \
+         allow-list\n"
+    );
+}
+
+#[tokio::test]
+async fn same_origin_no_origin_and_an_allowed_origin_are_upgraded() {
+    let config = ServerConfig::new().allow_origin("https://App.Example").unwrap();
+    let (address, _) = start(config).await;
+    let own = format!("http://{address}");
+    for origin in [None, Some(own.as_str()), Some("https://app.example:443")] {
+        let request = upgrade(&address, &[("Origin", origin)]);
+        let (head, _) = upgraded(&address, &request).await;
+        assert!(
+            head.starts_with("HTTP/1.1 101 Switching Protocols\r\n"),
+            "{origin:?}: {head}"
+        );
+    }
+    // A loopback name is the server's own too.
+    let port = address.rsplit(':').next().unwrap();
+    let host = format!("localhost:{port}");
+    let request = upgrade(
+        &address,
+        &[("Host", Some(&host)), ("Origin", Some(&format!("http://{host}")))],
+    );
+    let (head, _) = upgraded(&address, &request).await;
+    assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+}
+
+#[tokio::test]
+async fn a_rebound_name_on_a_loopback_listener_is_answered_403_unless_allowed() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let host = format!("evil.example:{}", listener.local_addr().unwrap().port());
+    let origin = format!("http://{host}");
+    let server = Server::from_listener(listener, ServerConfig::new(), Router::new());
+    tokio::spawn(server.run());
+    let request = upgrade(&address, &[("Host", Some(&host)), ("Origin", Some(&origin))]);
+    let answer = answer_to(&address, &request).await;
+    assert_eq!(status_line(&answer), "HTTP/1.1 403 Forbidden");
+    assert_eq!(
+        body(&answer),
+        format!(
+            "origin {origin} is not allowed: a loopback server lets in its own origin only under a \
+             loopback name (localhost, 127.0.0.1, [::1])\n"
+        )
+    );
+
+    // Named on the allow-list, the same request is let in.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let host = format!("evil.example:{}", listener.local_addr().unwrap().port());
+    let origin = format!("http://{host}");
+    let config = ServerConfig::new().allow_origin(&origin).unwrap();
+    tokio::spawn(Server::from_listener(listener, config, Router::new()).run());
+    let request = upgrade(&address, &[("Host", Some(&host)), ("Origin", Some(&origin))]);
+    let (head, _) = upgraded(&address, &request).await;
+    assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+}
+
+#[tokio::test]
+async fn star_lets_every_origin_in() {
+    let (address, _) = start(ServerConfig::new().allow_origin("*").unwrap()).await;
+    let request = upgrade(&address, &[("Origin", Some("https://evil.example"))]);
+    let (head, _) = upgraded(&address, &request).await;
+    assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+}
+
+#[tokio::test]
 async fn a_good_upgrade_is_answered_101_once_its_head_is_checked() {
     let (address, _) = start(ServerConfig::new()).await;
     let (head, _) = upgraded(&address, &upgrade(&address, &[])).await;

@@ -75,9 +75,9 @@ pub use error_grid::{error_dis, error_grid};
 pub use handshake::{auth_message, parse_auth, Answer, HandshakeError, Offer, Session};
 pub use ids::RequestIds;
 pub use server::{
-    serve_connection, serve_websocket, ConnectionEnd, Fault, Monitor, Page, Pages, Payload, Peer, PushError,
-    Reply, Request, RequestRefused, Router, Server, ServerConfig, ServerStats, Subscribers,
-    CONTENT_SECURITY_POLICY, MAX_HEAD, MAX_HEADERS,
+    serve_connection, serve_websocket, ConnectionEnd, Fault, Monitor, OriginError, OriginRefused, Page,
+    Pages, Payload, Peer, PushError, Reply, Request, RequestRefused, Router, Server, ServerConfig,
+    ServerStats, Subscribers, CONTENT_SECURITY_POLICY, MAX_HEAD, MAX_HEADERS,
 };
 #[cfg(feature = "tls")]
 pub use tls::{ClientTls, ServerTls, TlsError, TlsRoots};

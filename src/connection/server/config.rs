@@ -8,6 +8,7 @@ use super::super::auth::{CredentialStore, FakeCredentials, IssuedTokens};
 use super::super::capabilities::Capabilities;
 use super::http::Pages;
 use super::login::Login;
+use super::origin::Origins;
 use super::router::Fault;
 use crate::limits::Limits;
 use crate::protocol::{defaults, Compression, Op};
@@ -67,6 +68,8 @@ pub struct ServerConfig {
     pub(super) shutdown_grace: Duration,
     pub(super) permissions: Permissions,
     pub(super) pages: Pages,
+    /// The origins let in besides the server's own: `origin.rs`.
+    pub(super) origins: Origins,
     #[cfg(feature = "tls")]
     pub(super) tls: Option<super::super::tls::ServerTls>,
 }
@@ -104,6 +107,7 @@ impl ServerConfig {
             shutdown_grace: Duration::from_secs(10),
             permissions: Permissions::default(),
             pages: Pages::new(),
+            origins: Origins::default(),
             #[cfg(feature = "tls")]
             tls: None,
         }

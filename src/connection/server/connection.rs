@@ -378,8 +378,10 @@ where
 /// [`serve_connection`], except what only the byte stream can give: the
 /// write deadline and the metering of messages still arriving are the
 /// transport's owner's to apply. Limit the message size where the upgrade is
-/// made ([`ServerConfig::DEFAULT_LIMITS`] is a good start). The connection
-/// has a memory budget of its own ([`ServerConfig::memory_budget`]).
+/// made ([`ServerConfig::DEFAULT_LIMITS`] is a good start), and check the
+/// upgrade's origin there too ([`ServerConfig::check_origin`]), as a
+/// [`super::Server`] does. The connection has a memory budget of its own
+/// ([`ServerConfig::memory_budget`]).
 pub async fn serve_websocket<W>(socket: W, config: Arc<ServerConfig>, router: Arc<Router>) -> ConnectionEnd
 where
     W: Stream<Item = Result<Message, tungstenite::Error>>

@@ -14,6 +14,7 @@
 //! | no `Upgrade` field, without pages | `426 Upgrade Required`, `Upgrade: websocket` |
 //! | an upgrade the WebSocket layer would refuse: not `GET`, HTTP/1.0, no `upgrade` token in `Connection`, `Upgrade` not `websocket`, a target that is not a URI, no or a malformed `Sec-WebSocket-Key` | `400 Bad Request` |
 //! | `Sec-WebSocket-Version` missing or not 13 | `426 Upgrade Required`, `Sec-WebSocket-Version: 13` (RFC 6455 §4.4) |
+//! | an `Origin` the server does not let in (see [`ServerConfig::check_origin`]) | `403 Forbidden` |
 //! | anything else | the WebSocket upgrade, the bytes read handed to it first |
 //!
 //! Each refusal's body is a line of plain text saying what was wrong
@@ -36,6 +37,7 @@ use tokio_tungstenite::tungstenite::http::Uri;
 
 use super::config::ServerConfig;
 use super::http::{answer, Answer, Pages, Replay, MAX_HEAD};
+use super::origin::OriginRefused;
 
 /// The most header fields a head may have: the WebSocket layer's own cap
 /// (tungstenite's `MAX_HEADERS`), so that no head this server takes is
@@ -118,6 +120,9 @@ pub enum RequestRefused {
     /// `Sec-WebSocket-Key` is not the base64 of 16 bytes (400).
     #[error("Sec-WebSocket-Key is not the base64 of 16 bytes")]
     BadKey,
+    /// The `Origin` is not let in (403).
+    #[error("{0}")]
+    Origin(#[source] OriginRefused),
 }
 
 impl RequestRefused {
@@ -128,6 +133,7 @@ impl RequestRefused {
             RequestRefused::NotAnUpgrade
             | RequestRefused::NoWebSocketVersion
             | RequestRefused::WebSocketVersion { .. } => 426,
+            RequestRefused::Origin(_) => 403,
             RequestRefused::NotHttp
             | RequestRefused::MalformedField { .. }
             | RequestRefused::RepeatedHost
@@ -173,11 +179,12 @@ pub(super) enum Checked<S> {
 
 /// Reads the request head of `stream` by `deadline`, and answers it unless
 /// it is an upgrade to go on with (see the module's documentation).
+/// `local` is the address the connection arrived at, for the origin check.
 pub(super) async fn check<S>(
     mut stream: S,
     config: &ServerConfig,
     deadline: Instant,
-    _local: Option<SocketAddr>,
+    local: Option<SocketAddr>,
 ) -> Checked<S>
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -208,7 +215,12 @@ where
         }
         return serve_page(stream, &request, &config.pages, deadline).await;
     }
-    match request.upgrade() {
+    let checked = request.upgrade().and_then(|()| {
+        config
+            .check_origin(request.fields.origin, request.fields.host, local)
+            .map_err(RequestRefused::Origin)
+    });
+    match checked {
         Ok(()) => Checked::Upgrade(Replay::new(head, stream)),
         Err(refused) => refuse(stream, refused, deadline).await,
     }
@@ -612,11 +624,13 @@ mod tests {
     }
 
     #[test]
-    fn statuses_are_400_but_426_for_the_version_and_431_for_size() {
+    fn statuses_are_400_but_426_for_the_version_431_for_size_and_403_for_origin() {
         assert_eq!(RequestRefused::BadKey.status(), 400);
         assert_eq!(RequestRefused::NoWebSocketVersion.status(), 426);
         assert_eq!(RequestRefused::NotAnUpgrade.status(), 426);
         assert_eq!(RequestRefused::TooManyHeaders { limit: 1 }.status(), 431);
+        let origin = OriginRefused::NoHost { origin: "x".into() };
+        assert_eq!(RequestRefused::Origin(origin).status(), 403);
     }
 
     #[test]
