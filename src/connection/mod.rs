@@ -68,7 +68,7 @@ pub use auth::{
 };
 pub use body::{Body, BodyError};
 pub use capabilities::Capabilities;
-pub use client::{Client, ClientConfig, ClientError, LoginFailure, LoginStep, Push, Pushes};
+pub use client::{Client, ClientConfig, ClientError, HandshakeCap, LoginFailure, LoginStep, Push, Pushes};
 #[cfg(feature = "libhaystack")]
 pub use client::{ConnectionState, Reconnect, ReconnectingClient};
 pub use error_grid::{error_dis, error_grid};
