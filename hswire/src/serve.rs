@@ -59,9 +59,10 @@ pub struct Args {
     /// Require client certificates issued by a CA of this PEM file (mutual TLS).
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     client_ca: Option<PathBuf>,
-    /// Answer no plain HTTP request: without it, a GET of `/` (any request
-    /// without an Upgrade header) gets the live page, which talks to this
-    /// server over the WebSocket on the same address.
+    /// Serve no page: without it, a GET of `/` (any request without an
+    /// Upgrade header) gets the live page, which talks to this server over
+    /// the WebSocket on the same address; with it, such a request gets 426
+    /// Upgrade Required.
     #[arg(long)]
     no_page: bool,
     /// Let WebSocket upgrades from pages of this origin in (scheme://host[:port],

@@ -122,7 +122,7 @@ impl ServerConfig {
     /// Answers plain HTTP requests (those without an `Upgrade` header) on the
     /// WebSocket address with these files: a browser page and its scripts,
     /// say, that then open a WebSocket to the same server. Off by default:
-    /// without files, every connection goes straight to the WebSocket upgrade.
+    /// without files, a plain request is answered `426 Upgrade Required`.
     /// See [`Pages`] for what is answered and how.
     pub fn pages(mut self, pages: Pages) -> Self {
         self.pages = pages;
