@@ -11,15 +11,20 @@
 //! hands over its own socket type; [`AxumSocket`] turns it into the stream
 //! and sink of tungstenite messages that
 //! [`serve_websocket`](haystack_wire::connection::serve_websocket) takes.
+//! Before the upgrade, the route makes the origin check a `Server` makes
+//! ([`ServerConfig::check_origin`]): a page of another site gets a 403.
 //! `tests/axum_mount.rs` runs this app and talks to both routes.
 
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::extract::ws::{self, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
-use axum::response::IntoResponse;
+use axum::http::header::{HOST, ORIGIN};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use futures_util::{Sink, Stream};
 use haystack_wire::connection::{serve_websocket, Router, ServerConfig};
@@ -29,21 +34,25 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{self, Message};
 
-/// What the Haystack route needs: the server's config and handlers.
+/// What the Haystack route needs: the server's config and handlers, and
+/// the address the app listens on (for the origin check's loopback rule).
 #[derive(Clone)]
 pub struct Haystack {
     config: Arc<ServerConfig>,
     router: Arc<Router>,
+    local: Option<SocketAddr>,
 }
 
-/// The application: `GET /health` and the Haystack endpoint at `/haystack`.
-pub fn app() -> axum::Router {
+/// The application listening on `local`: `GET /health` and the Haystack
+/// endpoint at `/haystack`.
+pub fn app(local: SocketAddr) -> axum::Router {
     let router = Router::new().route(Op::About, |_| async {
         Ok(br#"{"_kind":"grid","meta":{"ver":"3.0"},"cols":[{"name":"serverName"}],"rows":[{"serverName":"axum"}]}"#.to_vec())
     });
     let haystack = Haystack {
         config: Arc::new(ServerConfig::new()),
         router: Arc::new(router),
+        local: Some(local),
     };
     axum::Router::new()
         .route("/health", get(|| async { "ok" }))
@@ -51,7 +60,17 @@ pub fn app() -> axum::Router {
         .with_state(haystack)
 }
 
-async fn upgrade(upgrade: WebSocketUpgrade, State(haystack): State<Haystack>) -> impl IntoResponse {
+async fn upgrade(
+    upgrade: WebSocketUpgrade,
+    headers: HeaderMap,
+    State(haystack): State<Haystack>,
+) -> Response {
+    // A page of another site may not talk to the endpoint in its visitor's name.
+    let origin = headers.get(ORIGIN).map(|value| value.as_bytes());
+    let host = headers.get(HOST).map(|value| value.as_bytes());
+    if let Err(refused) = haystack.config.check_origin(origin, host, haystack.local) {
+        return (StatusCode::FORBIDDEN, format!("{refused}\n")).into_response();
+    }
     // The WebSocket layer here is axum's: it takes the server's message limit.
     let largest = ServerConfig::DEFAULT_LIMITS.max_frame;
     upgrade
@@ -61,6 +80,7 @@ async fn upgrade(upgrade: WebSocketUpgrade, State(haystack): State<Haystack>) ->
         .on_upgrade(move |socket| async move {
             serve_websocket(AxumSocket(socket), haystack.config, haystack.router).await;
         })
+        .into_response()
 }
 
 /// axum's WebSocket as a `Stream` + `Sink` of tungstenite messages.
@@ -137,7 +157,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:8080".to_owned());
     let listener = tokio::net::TcpListener::bind(&address).await?;
-    println!("listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, app()).await?;
+    let local = listener.local_addr()?;
+    println!("listening on http://{local}");
+    axum::serve(listener, app(local)).await?;
     Ok(())
 }

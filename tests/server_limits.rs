@@ -101,14 +101,18 @@ async fn a_connection_that_never_upgrades_is_closed_at_the_handshake_deadline() 
         .await
         .unwrap();
     let started = Instant::now();
-    for socket in [&mut silent, &mut half] {
-        let mut buf = [0; 64];
-        let read = tokio::time::timeout(PATIENCE, socket.read(&mut buf)).await;
-        assert!(
-            matches!(read, Ok(Ok(0) | Err(_))),
-            "the server kept the connection: {read:?}"
-        );
-    }
+    // Silence asked nothing and gets no answer; half a head gets a 408.
+    let mut buf = [0; 64];
+    let read = tokio::time::timeout(PATIENCE, silent.read(&mut buf)).await;
+    assert!(
+        matches!(read, Ok(Ok(0) | Err(_))),
+        "the server kept the connection: {read:?}"
+    );
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(PATIENCE, half.read_to_end(&mut answer)).await;
+    assert!(read.is_ok(), "the server kept the connection");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408 Request Timeout\r\n"), "{answer}");
     let waited = started.elapsed();
     assert!(
         waited >= deadline - Duration::from_millis(50),
@@ -816,4 +820,96 @@ async fn a_login_that_stops_half_way_is_a_policy_close_at_the_handshake_deadline
         "closed only after {:?}",
         started.elapsed()
     );
+}
+
+/// A masked client frame (the mask all zeros leaves the payload as it is).
+fn client_frame(first_byte: u8, payload: &[u8]) -> Vec<u8> {
+    let mut frame = vec![first_byte];
+    match payload.len() {
+        len @ 0..=125 => frame.push(0x80 | len as u8),
+        len => {
+            frame.push(0x80 | 126);
+            frame.extend_from_slice(&(len as u16).to_be_bytes());
+        }
+    }
+    frame.extend_from_slice(&[0; 4]);
+    frame.extend_from_slice(payload);
+    frame
+}
+
+/// Reads the server's next frame off a hand-upgraded socket, which must be
+/// a close frame: its code and reason.
+async fn read_close(socket: &mut TcpStream) -> (u16, String) {
+    tokio::time::timeout(PATIENCE, async {
+        let mut header = [0; 2];
+        socket
+            .read_exact(&mut header)
+            .await
+            .expect("a frame from the server");
+        assert_eq!(header[0], 0x88, "a final close frame");
+        let len = usize::from(header[1] & 0x7f);
+        assert!(
+            (2..=125).contains(&len),
+            "a close frame with a code, of {len} bytes"
+        );
+        let mut payload = vec![0; len];
+        socket.read_exact(&mut payload).await.unwrap();
+        let code = u16::from_be_bytes([payload[0], payload[1]]);
+        (
+            code,
+            String::from_utf8(payload[2..].to_vec()).expect("a UTF-8 reason"),
+        )
+    })
+    .await
+    .expect("a close frame in time")
+}
+
+#[tokio::test]
+async fn a_ping_over_125_bytes_is_closed_with_1002_and_counted_as_misbehaviour() {
+    let (url, monitor) = start(ServerConfig::new(), Router::new()).await;
+    let mut socket = hand_upgraded(&url).await;
+    socket.write_all(&client_frame(0x89, &[7; 126])).await.unwrap();
+    let (code, reason) = read_close(&mut socket).await;
+    assert_eq!(code, 1002);
+    assert!(reason.starts_with("WebSocket protocol error: "), "{reason}");
+    assert!(reason.contains("125"), "{reason}");
+    wait_until("counted as misbehaviour", || {
+        monitor.stats().closed_for_misbehaviour == 1
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_fragmented_ping_and_reserved_bits_are_closed_with_1002() {
+    let (url, _) = start(ServerConfig::new(), Router::new()).await;
+    // A ping without FIN; a binary frame with RSV1 set.
+    for first_byte in [0x09, 0x80 | 0x40 | 0x02] {
+        let mut socket = hand_upgraded(&url).await;
+        socket.write_all(&client_frame(first_byte, b"x")).await.unwrap();
+        let (code, reason) = read_close(&mut socket).await;
+        assert_eq!(code, 1002, "{first_byte:#x}: {reason}");
+    }
+}
+
+#[tokio::test]
+async fn a_text_message_that_is_not_utf8_is_closed_with_1007() {
+    let (url, _) = start(ServerConfig::new(), Router::new()).await;
+    let mut socket = hand_upgraded(&url).await;
+    socket
+        .write_all(&client_frame(0x81, &[0xc3, 0x28]))
+        .await
+        .unwrap();
+    let (code, reason) = read_close(&mut socket).await;
+    assert_eq!(code, 1007);
+    assert_eq!(reason, "a text message that is not UTF-8");
+}
+
+#[tokio::test]
+async fn a_protocol_breach_during_the_login_is_closed_with_1002_too() {
+    let config = ServerConfig::new().auth_token("s3cret");
+    let (url, _) = start(config, Router::new()).await;
+    let mut socket = hand_upgraded(&url).await;
+    socket.write_all(&client_frame(0x89, &[7; 200])).await.unwrap();
+    let (code, _) = read_close(&mut socket).await;
+    assert_eq!(code, 1002);
 }

@@ -59,11 +59,19 @@ pub struct Args {
     /// Require client certificates issued by a CA of this PEM file (mutual TLS).
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     client_ca: Option<PathBuf>,
-    /// Answer no plain HTTP request: without it, a GET of `/` (any request
-    /// without an Upgrade header) gets the live page, which talks to this
-    /// server over the WebSocket on the same address.
+    /// Serve no page: without it, a GET of `/` (any request without an
+    /// Upgrade header) gets the live page, which talks to this server over
+    /// the WebSocket on the same address; with it, such a request gets 426
+    /// Upgrade Required.
     #[arg(long)]
     no_page: bool,
+    /// Let WebSocket upgrades from pages of this origin in (scheme://host[:port],
+    /// repeatable; `*` for any). By default only clients that send no Origin
+    /// (not browsers) and this server's own page are let in, and on a loopback
+    /// address the page only under a loopback name (localhost, 127.0.0.1, [::1]);
+    /// a page of any other origin is refused with HTTP 403.
+    #[arg(long, value_name = "ORIGIN")]
+    allow_origin: Vec<String>,
     /// Milliseconds between the simulated changes pushed to watches.
     #[arg(long, default_value_t = 1000)]
     push_interval_ms: u64,
@@ -167,6 +175,11 @@ pub fn run(args: &Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
         }
         if !args.no_page {
             config = config.pages(crate::page::pages());
+        }
+        for origin in &args.allow_origin {
+            config = config
+                .allow_origin(origin)
+                .map_err(|error| format!("--allow-origin: {error}"))?;
         }
         if let Some(token) = &args.auth_token {
             config = config.auth_token(token.clone());

@@ -69,7 +69,7 @@ pub use auth::{
 };
 pub use body::{Body, BodyError};
 pub use capabilities::Capabilities;
-pub use client::{Client, ClientConfig, ClientError, LoginFailure, LoginStep, Push, Pushes};
+pub use client::{Client, ClientConfig, ClientError, HandshakeCap, LoginFailure, LoginStep, Push, Pushes};
 #[cfg(feature = "libhaystack")]
 pub use client::{ConnectionState, Reconnect, ReconnectingClient};
 pub use error_grid::{error_dis, error_grid};
@@ -77,8 +77,9 @@ pub use handshake::{auth_message, parse_auth, Answer, HandshakeError, Offer, Ses
 pub use ids::RequestIds;
 pub use server::{
     serve_connection, serve_websocket, Cancellation, Cancelled, ConnectionEnd, Fault, Held, Monitor,
-    OverBudget, Page, Pages, Payload, Peer, PushError, Reply, Request, Router, Server, ServerConfig,
-    ServerStats, Subscribers, CONTENT_SECURITY_POLICY, MAX_HEAD,
+    OriginError, OriginRefused, OverBudget, Page, Pages, Payload, Peer, PushError, Reply, Request,
+    RequestRefused, Router, Server, ServerConfig, ServerStats, Subscribers, CONTENT_SECURITY_POLICY,
+    MAX_HEAD, MAX_HEADERS,
 };
 #[cfg(feature = "tls")]
 pub use tls::{ClientTls, ServerTls, TlsError, TlsRoots};

@@ -30,6 +30,27 @@ pub struct ClientConfig {
 }
 
 impl ClientConfig {
+    /// The most a client reads from the start of a connection until the
+    /// handshake is done (the capability answer in, or the v1 fallback
+    /// taken): the upgrade response, the login's messages and the
+    /// capability answer together, 64 KiB. They take a few KiB from any
+    /// real server (the reference's upgrade response is under 300 bytes,
+    /// its login messages a few hundred each); tungstenite's own cap on an
+    /// upgrade response is the same 64 KiB. A server past it fails the
+    /// connect with [`ClientError::HandshakeTooLarge`](super::ClientError::HandshakeTooLarge),
+    /// checked as bytes arrive, so nothing larger is read, let alone
+    /// buffered: without it, the client would take a 64 MiB message (its
+    /// message limit) from a server it has not yet agreed anything with.
+    /// Once the handshake is done the cap is lifted, and
+    /// [`ClientConfig::limits`] applies.
+    pub const MAX_HANDSHAKE_BYTES: usize = 64 << 10;
+
+    /// The longest capability answer a client reads: 4 KiB. The answer is a
+    /// JSON object of four fields, under 200 bytes from the reference; a
+    /// longer one is no answer this client can use, and fails the connect
+    /// with [`ClientError::HandshakeTooLarge`](super::ClientError::HandshakeTooLarge).
+    pub const MAX_CAPABILITY_ANSWER: usize = 4 << 10;
+
     /// A v1 client: no token, no handshake, the default limits, 10 seconds
     /// to connect, a 30-second request timeout, up to 1,024 pushes and
     /// 16 MiB of them queued, and a ping after 20 quiet seconds that must be

@@ -29,6 +29,24 @@ pub enum ClientError {
         /// The deadline that passed.
         after: Duration,
     },
+    /// The server sent more before the handshake was done than the client
+    /// takes: more than [`ClientConfig::MAX_HANDSHAKE_BYTES`](super::ClientConfig::MAX_HANDSHAKE_BYTES)
+    /// from the start of the connection to the capability answer (the
+    /// upgrade response, the login's messages and the answer together), or a
+    /// capability answer over [`ClientConfig::MAX_CAPABILITY_ANSWER`](super::ClientConfig::MAX_CAPABILITY_ANSWER).
+    /// Nothing past the cap was read; the connection is dropped.
+    #[error("cannot connect to {url}: the server sent more than {limit} bytes {cap} (at least {arrived})")]
+    HandshakeTooLarge {
+        /// The URL.
+        url: String,
+        /// Which cap was passed.
+        cap: HandshakeCap,
+        /// The cap, in bytes.
+        limit: usize,
+        /// The bytes that arrived: those read and at least one more, or the
+        /// capability answer's length.
+        arrived: usize,
+    },
     /// A request header of the config cannot go into an HTTP request.
     #[error("request header `{name}`: {reason}")]
     BadHeader {
@@ -192,6 +210,31 @@ pub enum ClientError {
         /// How long the request waited for a connection.
         after: Duration,
     },
+}
+
+/// Which of the client's caps on what comes before the handshake is done a
+/// server passed ([`ClientError::HandshakeTooLarge`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum HandshakeCap {
+    /// Every byte read from the start of the connection until the
+    /// capability answer (or the v1 fallback) is in:
+    /// [`ClientConfig::MAX_HANDSHAKE_BYTES`](super::ClientConfig::MAX_HANDSHAKE_BYTES).
+    Connection,
+    /// The capability answer's text:
+    /// [`ClientConfig::MAX_CAPABILITY_ANSWER`](super::ClientConfig::MAX_CAPABILITY_ANSWER).
+    CapabilityAnswer,
+}
+
+impl std::fmt::Display for HandshakeCap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            HandshakeCap::Connection => {
+                "before the handshake was done (the upgrade response, the login and the capability answer together)"
+            }
+            HandshakeCap::CapabilityAnswer => "in its capability answer",
+        })
+    }
 }
 
 /// The step of the login where it failed: the client's message whose answer

@@ -1,6 +1,7 @@
 //! The client side: connect, authenticate, negotiate, then correlate
 //! concurrent requests with their responses and hand pushes to a stream.
 
+mod capped;
 mod config;
 mod error;
 mod json;
@@ -20,9 +21,11 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::oneshot::{self, error::TryRecvError};
 use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::client::{uri_mode, IntoClientRequest};
+use tokio_tungstenite::tungstenite::error::UrlError;
 use tokio_tungstenite::tungstenite::http::header::SEC_WEBSOCKET_PROTOCOL;
 use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
+use tokio_tungstenite::tungstenite::stream::Mode;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::WebSocketStream;
 
@@ -33,8 +36,9 @@ use super::outbox::{write_loop, Outbox, SendError};
 use super::websocket_config;
 use crate::protocol::messages::{auth_err, batch};
 use crate::protocol::{handshake, BaseHeader, Op};
+use capped::{Capped, OverCap};
 pub use config::ClientConfig;
-pub use error::{ClientError, LoginFailure, LoginStep};
+pub use error::{ClientError, HandshakeCap, LoginFailure, LoginStep};
 use pending::{Ended, Form, Outcome, Registration, Shared};
 use pushes::PushQueue;
 pub use pushes::{Push, Pushes};
@@ -90,22 +94,26 @@ impl Client {
             })
     }
 
-    /// Everything [`Client::connect`] does, without its deadline.
+    /// Everything [`Client::connect`] does, without its deadline: TCP (and
+    /// TLS for `wss://`) made here, then as [`Client::connect_over`].
     async fn open(url: &str, config: &ClientConfig) -> Result<Client, ClientError> {
         let request = upgrade_request(url, config)?;
-        #[cfg(feature = "tls")]
-        if request.uri().scheme_str() == Some("wss") {
-            let stream = tls_stream(url, request.uri(), config).await?;
-            return Client::open_over(stream, request, url, config).await;
+        match uri_mode(request.uri()).map_err(|source| connect_error(url, source))? {
+            Mode::Plain => {
+                let stream = tcp_stream(url, request.uri(), 80).await?;
+                Client::open_over(stream, request, url, config).await
+            }
+            #[cfg(feature = "tls")]
+            Mode::Tls => {
+                let stream = tls_stream(url, request.uri(), config).await?;
+                Client::open_over(stream, request, url, config).await
+            }
+            #[cfg(not(feature = "tls"))]
+            Mode::Tls => Err(connect_error(
+                url,
+                tungstenite::Error::Url(UrlError::TlsFeatureNotEnabled),
+            )),
         }
-        let (socket, _) = tokio_tungstenite::connect_async_with_config(
-            request,
-            Some(websocket_config(&config.limits)),
-            true,
-        )
-        .await
-        .map_err(|source| connect_error(url, source))?;
-        Client::begin(socket, url, config).await
     }
 
     /// Opens the connection over `stream`, a transport the caller made (a
@@ -130,7 +138,9 @@ impl Client {
         })
     }
 
-    /// The WebSocket upgrade of `request` over `stream`, then as [`Client::begin`].
+    /// The WebSocket upgrade of `request` over `stream`, then as
+    /// [`Client::begin`]; everything read until the handshake is done counts
+    /// against [`ClientConfig::MAX_HANDSHAKE_BYTES`].
     async fn open_over<S>(
         stream: S,
         request: tungstenite::handshake::client::Request,
@@ -140,6 +150,7 @@ impl Client {
     where
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
+        let stream = Capped::new(stream, ClientConfig::MAX_HANDSHAKE_BYTES);
         let (socket, _) = tokio_tungstenite::client_async_with_config(
             request,
             stream,
@@ -150,9 +161,10 @@ impl Client {
         Client::begin(socket, url, config).await
     }
 
-    /// The token and the handshake over an upgraded socket, then the client.
+    /// The token and the handshake over an upgraded socket, then the
+    /// client, with the handshake's cap lifted.
     async fn begin<S>(
-        mut socket: WebSocketStream<S>,
+        mut socket: WebSocketStream<Capped<S>>,
         url: &str,
         config: &ClientConfig,
     ) -> Result<Client, ClientError>
@@ -163,11 +175,18 @@ impl Client {
         if let Some(credentials) = &config.login {
             let token = login::log_in(&mut socket, credentials, config.scram_limits)
                 .await
-                .map_err(|(step, reason)| ClientError::Login {
-                    url: url.to_owned(),
-                    user: credentials.username.clone(),
-                    step,
-                    reason,
+                .map_err(|(step, reason)| {
+                    if let LoginFailure::Socket(error) = &reason {
+                        if let Some(over) = over_cap(error) {
+                            return too_large(url, over);
+                        }
+                    }
+                    ClientError::Login {
+                        url: url.to_owned(),
+                        user: credentials.username.clone(),
+                        step,
+                        reason,
+                    }
                 })?;
             issued = Some(Arc::from(token));
         } else if let Some(token) = &config.auth_token {
@@ -179,10 +198,12 @@ impl Client {
         // JSON mode compresses and chunks nothing, so it has nothing to offer.
         let session = if !config.json_mode && config.capabilities.offers_anything() {
             let offer = Offer::new(&config.capabilities);
-            negotiate(&mut socket, &offer, config.handshake_timeout).await?
+            negotiate(&mut socket, &offer, config.handshake_timeout, url).await?
         } else {
             Session::V1
         };
+        // The handshake is done: the connection's own limits apply from here on.
+        socket.get_mut().lift();
         let mut client = Client::start(socket, session, config);
         client.auth_token = issued;
         Ok(client)
@@ -479,11 +500,7 @@ async fn tls_stream(
         .unwrap_or_default()
         .trim_start_matches('[')
         .trim_end_matches(']');
-    let port = uri.port_u16().unwrap_or(443);
-    let tcp = tokio::net::TcpStream::connect((host, port))
-        .await
-        .map_err(io_error)?;
-    let _ = tcp.set_nodelay(true);
+    let tcp = tcp_stream(url, uri, 443).await?;
     let tls = match &config.tls {
         Some(tls) => tls.clone(),
         None => ClientTls::new(TlsRoots::webpki()).map_err(|error| io_error(std::io::Error::other(error)))?,
@@ -496,11 +513,52 @@ async fn tls_stream(
         .map_err(io_error)
 }
 
+/// Why the connection could not be opened: the handshake's cap, when a read
+/// passed it, else what the WebSocket layer said.
 fn connect_error(url: &str, source: tungstenite::Error) -> ClientError {
+    if let Some(over) = over_cap(&source) {
+        return too_large(url, over);
+    }
     ClientError::Connect {
         url: url.to_owned(),
         source: Box::new(source),
     }
+}
+
+/// The handshake's cap error inside a WebSocket error, if that is what it is.
+fn over_cap(error: &tungstenite::Error) -> Option<OverCap> {
+    match error {
+        tungstenite::Error::Io(io) => OverCap::within(io),
+        _ => None,
+    }
+}
+
+/// The connect failed on [`ClientConfig::MAX_HANDSHAKE_BYTES`].
+fn too_large(url: &str, over: OverCap) -> ClientError {
+    ClientError::HandshakeTooLarge {
+        url: url.to_owned(),
+        cap: HandshakeCap::Connection,
+        limit: over.limit,
+        arrived: over.arrived,
+    }
+}
+
+/// TCP to the URL's host, at its port or `default_port`.
+async fn tcp_stream(
+    url: &str,
+    uri: &tungstenite::http::Uri,
+    default_port: u16,
+) -> Result<tokio::net::TcpStream, ClientError> {
+    let Some(host) = uri.host() else {
+        return Err(connect_error(url, tungstenite::Error::Url(UrlError::NoHostName)));
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let port = uri.port_u16().unwrap_or(default_port);
+    let tcp = tokio::net::TcpStream::connect((host, port))
+        .await
+        .map_err(|error| connect_error(url, tungstenite::Error::Io(error)))?;
+    let _ = tcp.set_nodelay(true);
+    Ok(tcp)
 }
 
 /// The upgrade request for `url`: the spec's subprotocol, and the config's headers.
@@ -536,11 +594,13 @@ fn closed(error: tungstenite::Error) -> ClientError {
 
 /// Sends the offer and waits for the answer. No answer in time, or a text
 /// that is not one, means a v1 server, as in the reference; an `authErr`
-/// means the server refused the token sent before the offer.
+/// means the server refused the token sent before the offer. An answer over
+/// [`ClientConfig::MAX_CAPABILITY_ANSWER`] fails the connect.
 async fn negotiate<S>(
     socket: &mut WebSocketStream<S>,
     offer: &Offer,
     wait: Duration,
+    url: &str,
 ) -> Result<Session, ClientError>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
@@ -554,6 +614,14 @@ where
         match tokio::time::timeout_at(deadline, socket.next()).await {
             Err(_) => return Ok(Session::V1),
             Ok(Some(Ok(Message::Text(text)))) => {
+                if text.len() > ClientConfig::MAX_CAPABILITY_ANSWER {
+                    return Err(ClientError::HandshakeTooLarge {
+                        url: url.to_owned(),
+                        cap: HandshakeCap::CapabilityAnswer,
+                        limit: ClientConfig::MAX_CAPABILITY_ANSWER,
+                        arrived: text.len(),
+                    });
+                }
                 if Received::parse(&text).is_some_and(|message| message.kind() == Some(auth_err::KIND)) {
                     return Err(ClientError::Closed {
                         reason: "the server refused the token (authErr)".to_owned(),
@@ -571,7 +639,12 @@ where
             }
             // No frame is owed to a client that has not asked anything yet; pings are answered by the socket.
             Ok(Some(Ok(_))) => {}
-            Ok(Some(Err(error))) => return Err(closed(error)),
+            Ok(Some(Err(error))) => {
+                return Err(match over_cap(&error) {
+                    Some(over) => too_large(url, over),
+                    None => closed(error),
+                })
+            }
             Ok(None) => {
                 return Err(ClientError::Closed {
                     reason: "the server closed the connection during the handshake".to_owned(),

@@ -250,6 +250,7 @@ impl Server {
             return;
         };
         let _ = stream.set_nodelay(true);
+        let local = stream.local_addr().ok();
         let (config, router, state) = (
             Arc::clone(&self.config),
             Arc::clone(&self.router),
@@ -266,6 +267,7 @@ impl Server {
                 counters: Arc::clone(&state.counters),
                 deadline: tokio::time::Instant::now() + config.handshake_timeout,
                 remote: Some(address),
+                local,
             };
             #[cfg(feature = "tls")]
             if let Some(tls) = config.tls.clone() {

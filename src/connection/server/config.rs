@@ -8,6 +8,7 @@ use super::super::auth::{CredentialStore, FakeCredentials, IssuedTokens, LoginTh
 use super::super::capabilities::Capabilities;
 use super::http::Pages;
 use super::login::Login;
+use super::origin::Origins;
 use super::router::Fault;
 use super::work::ComputePool;
 use crate::limits::Limits;
@@ -71,6 +72,8 @@ pub struct ServerConfig {
     pub(super) compute: ComputePool,
     pub(super) permissions: Permissions,
     pub(super) pages: Pages,
+    /// The origins let in besides the server's own: `origin.rs`.
+    pub(super) origins: Origins,
     #[cfg(feature = "tls")]
     pub(super) tls: Option<super::super::tls::ServerTls>,
 }
@@ -111,6 +114,7 @@ impl ServerConfig {
             compute: ComputePool::for_this_machine(),
             permissions: Permissions::default(),
             pages: Pages::new(),
+            origins: Origins::default(),
             #[cfg(feature = "tls")]
             tls: None,
         }
@@ -125,7 +129,7 @@ impl ServerConfig {
     /// Answers plain HTTP requests (those without an `Upgrade` header) on the
     /// WebSocket address with these files: a browser page and its scripts,
     /// say, that then open a WebSocket to the same server. Off by default:
-    /// without files, every connection goes straight to the WebSocket upgrade.
+    /// without files, a plain request is answered `426 Upgrade Required`.
     /// See [`Pages`] for what is answered and how.
     pub fn pages(mut self, pages: Pages) -> Self {
         self.pages = pages;

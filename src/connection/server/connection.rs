@@ -12,7 +12,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::error::CapacityError;
+use tokio_tungstenite::tungstenite::error::{CapacityError, ProtocolError};
 use tokio_tungstenite::tungstenite::handshake::server::{
     ErrorResponse, Request as HttpRequest, Response as HttpResponse,
 };
@@ -33,7 +33,7 @@ use super::super::write_deadline::WriteDeadline;
 use super::config::{Permissions, ServerConfig};
 use super::counters::Counters;
 use super::envelope::{self, batch_answer, into_json, response_envelope, Envelope, OpField, Role, Text};
-use super::http::{sniff, Replay, Sniffed};
+use super::head::{self, Checked, RequestRefused};
 use super::login::{self, authenticate};
 use super::payload::{self, Payload};
 use super::peer::Peer;
@@ -81,10 +81,17 @@ pub enum ConnectionEnd {
         /// The HTTP status of the answer.
         status: u16,
     },
+    /// The request head was refused with an HTTP error answer (400, 403,
+    /// 426, 431), before any WebSocket existed: not HTTP, an upgrade the
+    /// WebSocket layer would refuse, an origin not let in, a plain request
+    /// to a server without pages. See [`RequestRefused`].
+    #[error("refused the request with HTTP {status}: {0}", status = .0.status())]
+    Refused(#[source] RequestRefused),
     /// The WebSocket upgrade failed.
     #[error("the WebSocket upgrade failed: {0}")]
     Upgrade(#[source] Box<tungstenite::Error>),
-    /// The upgrade, or the token, did not arrive within the handshake deadline.
+    /// The upgrade, or the token, did not arrive within the handshake
+    /// deadline. A request head still arriving then was answered `408`.
     #[error("no WebSocket upgrade and token within {after:?}")]
     HandshakeTimeout {
         /// The deadline ([`ServerConfig::handshake_timeout`]).
@@ -106,6 +113,12 @@ pub enum ConnectionEnd {
         /// The cap.
         limit: usize,
     },
+    /// The client broke the WebSocket protocol (RFC 6455) after the
+    /// upgrade: a control frame over 125 bytes or fragmented, reserved bits
+    /// or opcodes, an unmasked frame, a continuation of nothing (closed with
+    /// 1002); or a text message that is not UTF-8 (closed with 1007).
+    #[error("the client broke the WebSocket protocol: {0}")]
+    WebSocketProtocol(#[source] Box<tungstenite::Error>),
     /// A WebSocket message or frame over the size limit.
     #[error("the client sent a message over the size limit: {0}")]
     TooLarge(#[source] Box<tungstenite::Error>),
@@ -164,10 +177,12 @@ impl ConnectionEnd {
     ///
     /// 1009 for a message or frame over the limit; 1008 for policy (the
     /// token, the budgets, a flood of unfinished sequences, a batch over its
-    /// cap); 1002 only for a frame header that cannot be read; 1011 for a
-    /// client that answers no ping; 1013 when the server's shared memory is
-    /// spent; 1001 when the server shuts down. A client that closed, and a
-    /// socket that failed or stalled, and a plain HTTP request, get none.
+    /// cap); 1002 for a frame header that cannot be read and for a breach of
+    /// the WebSocket protocol; 1007 for a text message that is not UTF-8;
+    /// 1011 for a client that answers no ping; 1013 when the server's shared
+    /// memory is spent; 1001 when the server shuts down. A client that
+    /// closed, a socket that failed or stalled, and a request answered over
+    /// HTTP, get none.
     pub fn close_frame(&self) -> Option<CloseFrame> {
         let (code, reason) = match self {
             ConnectionEnd::AuthenticationFailed => (CloseCode::Policy, "authentication failed".to_owned()),
@@ -176,6 +191,12 @@ impl ConnectionEnd {
                 format!("no token within {} s", after.as_secs_f32()),
             ),
             ConnectionEnd::TooLarge(_) => (CloseCode::Size, "message too large".to_owned()),
+            ConnectionEnd::WebSocketProtocol(error) => match &**error {
+                tungstenite::Error::Utf8(_) => {
+                    (CloseCode::Invalid, "a text message that is not UTF-8".to_owned())
+                }
+                other => (CloseCode::Protocol, format!("WebSocket protocol error: {other}")),
+            },
             ConnectionEnd::Protocol(error) => protocol_close(error),
             ConnectionEnd::BatchTooLarge { items, limit } => (
                 CloseCode::Policy,
@@ -193,6 +214,7 @@ impl ConnectionEnd {
             ),
             ConnectionEnd::ClientClosed
             | ConnectionEnd::Page { .. }
+            | ConnectionEnd::Refused(_)
             | ConnectionEnd::Upgrade(_)
             | ConnectionEnd::WriteStalled { .. }
             | ConnectionEnd::Socket(_) => return None,
@@ -273,6 +295,9 @@ pub(super) struct Slot {
     pub(super) deadline: Instant,
     /// The address the connection came from, when the transport has one.
     pub(super) remote: Option<SocketAddr>,
+    /// The server's address the connection arrived at, when the transport
+    /// has one: the origin check's loopback rule needs it.
+    pub(super) local: Option<SocketAddr>,
 }
 
 impl Slot {
@@ -285,6 +310,7 @@ impl Slot {
             counters: Arc::default(),
             deadline: Instant::now() + config.handshake_timeout,
             remote: None,
+            local: None,
         }
     }
 }
@@ -321,19 +347,17 @@ where
         WriteDeadline::new(stream, config.write_timeout),
         Arc::clone(&meter),
     );
-    // With pages to serve, the request head is read here first: a plain
-    // request is answered, an upgrade goes on with the bytes read replayed.
-    let stream = if config.pages.is_empty() {
-        Replay::new(Vec::new(), stream)
-    } else {
-        match tokio::time::timeout_at(slot.deadline, sniff(stream, &config.pages)).await {
-            Ok(Ok(Sniffed::Upgrade(stream))) => stream,
-            Ok(Ok(Sniffed::Answered(status))) => return ConnectionEnd::Page { status },
-            Ok(Err(error)) => return ConnectionEnd::Upgrade(Box::new(tungstenite::Error::Io(error))),
-            Err(_) => {
-                return ConnectionEnd::HandshakeTimeout {
-                    after: config.handshake_timeout,
-                }
+    // The request head is read and checked here first: a plain request or
+    // a bad upgrade is answered over HTTP, a good one goes on with the bytes
+    // read replayed.
+    let stream = match head::check(stream, config, slot.deadline, slot.local).await {
+        Checked::Upgrade(stream) => stream,
+        Checked::Page(status) => return ConnectionEnd::Page { status },
+        Checked::Refused(refused) => return ConnectionEnd::Refused(refused),
+        Checked::Failed(error) => return ConnectionEnd::Upgrade(Box::new(tungstenite::Error::Io(error))),
+        Checked::TimedOut => {
+            return ConnectionEnd::HandshakeTimeout {
+                after: config.handshake_timeout,
             }
         }
     };
@@ -361,8 +385,10 @@ where
 /// [`serve_connection`], except what only the byte stream can give: the
 /// write deadline and the metering of messages still arriving are the
 /// transport's owner's to apply. Limit the message size where the upgrade is
-/// made ([`ServerConfig::DEFAULT_LIMITS`] is a good start). The connection
-/// has a memory budget of its own ([`ServerConfig::memory_budget`]).
+/// made ([`ServerConfig::DEFAULT_LIMITS`] is a good start), and check the
+/// upgrade's origin there too ([`ServerConfig::check_origin`]), as a
+/// [`super::Server`] does. The connection has a memory budget of its own
+/// ([`ServerConfig::memory_budget`]).
 pub async fn serve_websocket<W>(socket: W, config: Arc<ServerConfig>, router: Arc<Router>) -> ConnectionEnd
 where
     W: Stream<Item = Result<Message, tungstenite::Error>>
@@ -387,6 +413,7 @@ fn log_end(end: &ConnectionEnd, counters: &Counters) {
         | ConnectionEnd::ServerShutdown
         | ConnectionEnd::Socket(_)
         | ConnectionEnd::Page { .. }
+        | ConnectionEnd::Refused(RequestRefused::NotAnUpgrade)
         | ConnectionEnd::Upgrade(_) => {
             tracing::debug!(end = %end, "connection ended");
         }
@@ -517,10 +544,19 @@ fn name_subprotocol(
     Ok(response)
 }
 
+/// Why a connection ends on an error of its WebSocket layer's read side.
 pub(super) fn socket_end(error: tungstenite::Error) -> ConnectionEnd {
     match error {
         tungstenite::Error::Capacity(CapacityError::MessageTooLong { .. }) => {
             ConnectionEnd::TooLarge(Box::new(error))
+        }
+        // A client that dropped the TCP connection without a close frame
+        // went away; it broke nothing a close frame could still tell it.
+        tungstenite::Error::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
+            ConnectionEnd::Socket(Box::new(error))
+        }
+        tungstenite::Error::Protocol(_) | tungstenite::Error::Utf8(_) => {
+            ConnectionEnd::WebSocketProtocol(Box::new(error))
         }
         error => ConnectionEnd::Socket(Box::new(error)),
     }

@@ -1,22 +1,24 @@
 //! Plain HTTP on the WebSocket address: a fixed set of files, for a browser
-//! page that then opens its WebSocket to the same server.
+//! page that then opens its WebSocket to the same server; and the answers
+//! the server's HTTP refusals are written with.
 //!
 //! Off unless [`ServerConfig::pages`](super::ServerConfig::pages) gives files.
-//! Then the server reads each new connection's request head itself (at most
-//! [`MAX_HEAD`] bytes, within the handshake deadline): a request with an
-//! `Upgrade` header goes on to the WebSocket upgrade, the bytes already read
-//! handed back first; any other is answered here and the connection closed.
-//! Only `GET` and `HEAD` of the configured paths are served (404 for other
-//! paths, 405 for other methods), one request per connection, each answer
-//! with its length, its type, `nosniff` and a Content-Security-Policy that
-//! lets the page load and connect to nothing but its own origin.
+//! The server reads each new connection's request head itself (see
+//! `head.rs`): a request with an `Upgrade` header goes on to the WebSocket
+//! upgrade, the bytes already read handed back first ([`Replay`]); with
+//! files, any other is answered here and the connection closed. Only `GET`
+//! and `HEAD` of the configured paths are served (404 for other paths, 405
+//! for other methods), one request per connection, each answer with its
+//! length, its type, `nosniff` and a Content-Security-Policy that lets the
+//! page load and connect to nothing but its own origin.
 
+use std::borrow::Cow;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// The longest request head read before the server decides what the
 /// connection is: browsers send well under 2 KiB, and a WebSocket upgrade
@@ -89,114 +91,49 @@ impl Pages {
     }
 }
 
-/// What the first bytes of a connection turned out to be.
-pub(super) enum Sniffed<S> {
-    /// A WebSocket upgrade: the stream, the bytes already read handed back first.
-    Upgrade(Replay<S>),
-    /// A plain HTTP request, answered with this status.
-    Answered(u16),
-}
-
-/// Reads the request head of `stream` and answers it from `pages` unless it
-/// asks for an upgrade. Errors are the socket's.
-pub(super) async fn sniff<S>(mut stream: S, pages: &Pages) -> io::Result<Sniffed<S>>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    let mut head = Vec::with_capacity(1024);
-    let mut buf = [0u8; 1024];
-    let end = loop {
-        if let Some(end) = find_end(&head) {
-            break Some(end);
-        }
-        if head.len() >= MAX_HEAD {
-            break None;
-        }
-        let room = (MAX_HEAD - head.len()).min(buf.len());
-        let n = stream.read(&mut buf[..room]).await?;
-        if n == 0 {
-            return Err(io::ErrorKind::UnexpectedEof.into());
-        }
-        head.extend_from_slice(&buf[..n]);
-    };
-    let answer = match end {
-        None => Answer::status(431, "Request Header Fields Too Large"),
-        Some(end) => match Request::parse(&head[..end]) {
-            None => Answer::status(400, "Bad Request"),
-            Some(request) if request.upgrade => return Ok(Sniffed::Upgrade(Replay::new(head, stream))),
-            Some(request) => answer(&request, pages),
-        },
-    };
-    let status = answer.code;
-    stream.write_all(&answer.head()).await?;
-    if answer.with_body {
-        stream.write_all(answer.body).await?;
-    }
-    stream.flush().await?;
-    let _ = stream.shutdown().await;
-    Ok(Sniffed::Answered(status))
-}
-
-/// The offset just past the blank line that ends the head, if it came.
-fn find_end(head: &[u8]) -> Option<usize> {
-    head.windows(4).position(|w| w == b"\r\n\r\n").map(|at| at + 4)
-}
-
-/// What the server needs of a request head.
-struct Request<'a> {
-    method: &'a str,
-    path: &'a str,
-    upgrade: bool,
-}
-
-impl<'a> Request<'a> {
-    /// The request line and whether a header names an upgrade; `None` when
-    /// the head is not HTTP/1.x.
-    fn parse(head: &'a [u8]) -> Option<Request<'a>> {
-        let text = std::str::from_utf8(head).ok()?;
-        let mut lines = text.split("\r\n");
-        let mut parts = lines.next()?.split(' ');
-        let (method, target, version) = (parts.next()?, parts.next()?, parts.next()?);
-        if parts.next().is_some() || !version.starts_with("HTTP/1.") || method.is_empty() {
-            return None;
-        }
-        let mut upgrade = false;
-        for line in lines.take_while(|line| !line.is_empty()) {
-            let (name, _) = line.split_once(':')?;
-            upgrade |= name.trim().eq_ignore_ascii_case("upgrade");
-        }
-        let path = target.split(['?', '#']).next().unwrap_or(target);
-        Some(Request {
-            method,
-            path,
-            upgrade,
-        })
-    }
-}
-
-/// An answer: status, headers, body.
-struct Answer {
-    code: u16,
+/// An HTTP answer: status, fields, body.
+pub(super) struct Answer {
+    /// The status code.
+    pub(super) code: u16,
     reason: &'static str,
     content_type: &'static str,
-    body: &'static [u8],
-    with_body: bool,
+    /// The body: a file, or a refusal's reason.
+    pub(super) body: Cow<'static, [u8]>,
+    /// Whether the body is sent (not for `HEAD`).
+    pub(super) with_body: bool,
     allow: bool,
+    /// More fields, each ending in CRLF (`Upgrade: websocket` for a 426).
+    pub(super) extra: &'static str,
 }
 
 impl Answer {
+    /// An error answer with `code`, its reason phrase and `text` as a plain-text body.
+    pub(super) fn refusal(code: u16, text: String) -> Answer {
+        Answer {
+            code,
+            reason: reason_phrase(code),
+            content_type: "text/plain; charset=utf-8",
+            body: Cow::Owned(text.into_bytes()),
+            with_body: true,
+            allow: false,
+            extra: "",
+        }
+    }
+
     fn status(code: u16, reason: &'static str) -> Answer {
         Answer {
             code,
             reason,
             content_type: "text/plain; charset=utf-8",
-            body: reason.as_bytes(),
+            body: Cow::Borrowed(reason.as_bytes()),
             with_body: true,
             allow: false,
+            extra: "",
         }
     }
 
-    fn head(&self) -> Vec<u8> {
+    /// The status line and fields, the blank line included.
+    pub(super) fn head(&self) -> Vec<u8> {
         let mut head = format!(
             "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n\
              Content-Security-Policy: {CONTENT_SECURITY_POLICY}\r\n\
@@ -210,27 +147,44 @@ impl Answer {
         if self.allow {
             head.push_str("Allow: GET, HEAD\r\n");
         }
+        head.push_str(self.extra);
         head.push_str("\r\n");
         head.into_bytes()
     }
 }
 
-fn answer(request: &Request<'_>, pages: &Pages) -> Answer {
-    let head_only = request.method == "HEAD";
-    if request.method != "GET" && !head_only {
+/// The reason phrase of the error statuses the server answers with.
+fn reason_phrase(code: u16) -> &'static str {
+    match code {
+        400 => "Bad Request",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        426 => "Upgrade Required",
+        431 => "Request Header Fields Too Large",
+        _ => "Error",
+    }
+}
+
+/// The answer to a plain request of `method` for `path` from `pages`.
+pub(super) fn answer(method: &str, path: &str, pages: &Pages) -> Answer {
+    let head_only = method == "HEAD";
+    if method != "GET" && !head_only {
         return Answer {
             allow: true,
             ..Answer::status(405, "Method Not Allowed")
         };
     }
-    let mut answer = match pages.get(request.path) {
+    let mut answer = match pages.get(path) {
         Some(page) => Answer {
             code: 200,
             reason: "OK",
             content_type: page.content_type,
-            body: page.body,
+            body: Cow::Borrowed(page.body),
             with_body: true,
             allow: false,
+            extra: "",
         },
         None => Answer::status(404, "Not Found"),
     };
@@ -297,78 +251,5 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Replay<S> {
 
     fn is_write_vectored(&self) -> bool {
         self.inner.is_write_vectored()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn pages() -> Pages {
-        Pages::new()
-            .page("/", "text/html; charset=utf-8", b"<p>hi</p>")
-            .page("/app.js", "text/javascript; charset=utf-8", b"export {};")
-    }
-
-    async fn exchange(request: &[u8]) -> (String, Option<Vec<u8>>) {
-        let (mut client, server) = tokio::io::duplex(64 << 10);
-        client.write_all(request).await.unwrap();
-        let sniffed = sniff(server, &pages()).await.unwrap();
-        match sniffed {
-            Sniffed::Answered(_) => {
-                let mut out = Vec::new();
-                client.read_to_end(&mut out).await.unwrap();
-                (String::from_utf8(out).unwrap(), None)
-            }
-            Sniffed::Upgrade(mut replay) => {
-                let mut first = vec![0; request.len()];
-                replay.read_exact(&mut first).await.unwrap();
-                (String::new(), Some(first))
-            }
-        }
-    }
-
-    #[tokio::test]
-    async fn a_get_of_a_known_path_is_answered_with_the_file_and_its_type() {
-        let (answer, _) = exchange(b"GET /app.js?v=1 HTTP/1.1\r\nHost: x\r\n\r\n").await;
-        assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
-        assert!(answer.contains("Content-Type: text/javascript; charset=utf-8\r\n"));
-        assert!(answer.contains("Content-Length: 10\r\n"));
-        assert!(answer.contains(&format!("Content-Security-Policy: {CONTENT_SECURITY_POLICY}\r\n")));
-        assert!(answer.ends_with("\r\n\r\nexport {};"));
-    }
-
-    #[tokio::test]
-    async fn a_head_request_gets_the_headers_without_the_body() {
-        let (answer, _) = exchange(b"HEAD / HTTP/1.1\r\n\r\n").await;
-        assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"));
-        assert!(answer.contains("Content-Length: 9\r\n"));
-        assert!(answer.ends_with("\r\n\r\n"));
-    }
-
-    #[tokio::test]
-    async fn an_unknown_path_is_not_found_and_another_method_not_allowed() {
-        let (missing, _) = exchange(b"GET /../etc/passwd HTTP/1.1\r\n\r\n").await;
-        assert!(missing.starts_with("HTTP/1.1 404 Not Found\r\n"), "{missing}");
-        let (post, _) = exchange(b"POST / HTTP/1.1\r\nContent-Length: 0\r\n\r\n").await;
-        assert!(post.starts_with("HTTP/1.1 405 Method Not Allowed\r\n"), "{post}");
-        assert!(post.contains("Allow: GET, HEAD\r\n"));
-    }
-
-    #[tokio::test]
-    async fn a_head_past_the_limit_is_refused_and_garbage_is_a_bad_request() {
-        let mut long = b"GET / HTTP/1.1\r\nX: ".to_vec();
-        long.resize(MAX_HEAD + 100, b'a');
-        let (answer, _) = exchange(&long).await;
-        assert!(answer.starts_with("HTTP/1.1 431 "), "{answer}");
-        let (garbage, _) = exchange(b"\x16\x03\x01 hello\r\n\r\n").await;
-        assert!(garbage.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{garbage}");
-    }
-
-    #[tokio::test]
-    async fn an_upgrade_request_is_handed_back_with_the_bytes_already_read() {
-        let request = b"GET / HTTP/1.1\r\nupgrade: websocket\r\nConnection: Upgrade\r\n\r\n";
-        let (_, replayed) = exchange(request).await;
-        assert_eq!(replayed.as_deref(), Some(&request[..]));
     }
 }

@@ -7,6 +7,9 @@
 //! - [`connection`]: one connection from upgrade to close: binary frames,
 //!   JSON envelopes and batches, each answered in its form.
 //! - [`envelope`]: the JSON text messages it reads and writes.
+//! - [`head`]: each connection's request head, read and checked before the
+//!   upgrade, and answered over HTTP when it is refused.
+//! - [`origin`]: which web pages may open a WebSocket to it.
 //! - [`http`]: the files it serves to plain HTTP requests, when given some.
 //! - [`login`]: the token or the SCRAM login before the first request.
 //! - [`router`]: requests, handlers, replies.
@@ -21,8 +24,10 @@ mod config;
 mod connection;
 mod counters;
 mod envelope;
+mod head;
 mod http;
 mod login;
+mod origin;
 mod payload;
 mod peer;
 mod router;
@@ -31,7 +36,9 @@ mod work;
 pub use accept::{Monitor, Server, ServerStats};
 pub use config::ServerConfig;
 pub use connection::{serve_connection, serve_websocket, ConnectionEnd};
+pub use head::{RequestRefused, MAX_HEADERS};
 pub use http::{Page, Pages, CONTENT_SECURITY_POLICY, MAX_HEAD};
+pub use origin::{OriginError, OriginRefused};
 pub use payload::Payload;
 pub use peer::{Peer, PushError, Subscribers};
 pub use router::{Fault, Reply, Request, Router};
