@@ -111,6 +111,9 @@ pub struct Args {
 
 /// The default of `--max-request-bytes`: 1 MiB.
 const DEFAULT_MAX_REQUEST: usize = 1 << 20;
+/// The least `--max-request-bytes` takes: a read of one filter of the longest length the
+/// reference accepts, with room for its grid around it.
+const MIN_MAX_REQUEST: usize = 16 << 10;
 
 /// A number of seconds from the command line; 0 means none.
 fn seconds(flag: &str, value: f64) -> Result<Option<Duration>, String> {
@@ -156,6 +159,13 @@ pub fn run(args: &Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
         let handshake_timeout = seconds("handshake-timeout", args.handshake_timeout)?
             .ok_or("--handshake-timeout: a connection needs some time for its upgrade")?;
         let ping_interval = seconds("ping-interval", args.ping_interval)?;
+        if args.max_request_bytes < MIN_MAX_REQUEST {
+            return Err(format!(
+                "--max-request-bytes: {} is too small; a request needs at least {MIN_MAX_REQUEST} bytes",
+                args.max_request_bytes
+            )
+            .into());
+        }
         let mut config = ServerConfig::new()
             .compression(args.compression)
             .chunked(args.chunked)

@@ -890,3 +890,92 @@ async fn a_read_asked_again_sees_the_records_change_once_a_watched_point_moves()
         .await
         .expect("the point moves within half a minute");
 }
+
+#[test]
+fn a_filter_past_the_limits_is_refused_unparsed_and_the_server_goes_on() {
+    let serve = Serve::start(&[]);
+    let deep = format!("{}point{}", "(".repeat(3_000), ")".repeat(3_000));
+    let output = serve.call(&["read", "--grid", &read_request(&deep, 1)]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "filter refused: the filter nests parentheses 51 deep at character 50; at most 50 are accepted\n"
+    );
+    let long = format!("{}point", "point or ".repeat(2_000));
+    let output = serve.call(&["read", "--grid", &read_request(&long, 1)]);
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .starts_with("filter refused: the filter is 10241 characters long"),
+        "{output:?}"
+    );
+    assert!(serve.call(&["about"]).status.success(), "the server goes on");
+
+    // The limits are the server's to set.
+    let lenient = Serve::start(&["--max-filter-depth", "60", "--max-filter-length", "20000"]);
+    let nested = format!("{}point{}", "(".repeat(55), ")".repeat(55));
+    assert_eq!(
+        grid(&lenient.call(&["read", "--grid", &read_request(&nested, 2)]))["rows"]
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+    assert!(lenient
+        .call(&["read", "--grid", &read_request(&long, 1)])
+        .status
+        .success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watch_is_unknown_to_every_connection_but_the_one_that_opened_it() {
+    let serve = Serve::start(&[]);
+    let run = async {
+        let owner = Client::connect(&serve.url, ClientConfig::new())
+            .await
+            .expect("connects");
+        let other = Client::connect(&serve.url, ClientConfig::new())
+            .await
+            .expect("connects");
+        let watch = watch_id(
+            &owner
+                .call::<Value>(Op::WatchSub, &watch_sub_request(&["p-1-1-1"], None))
+                .await
+                .expect("watchSub is answered"),
+        );
+        assert!(watch.starts_with("w-") && watch.len() == 34, "{watch}");
+        let dis = remote_dis(
+            other
+                .call::<Value>(Op::WatchPoll, &watch_poll_request(&watch))
+                .await,
+        );
+        assert_eq!(dis, format!("unknown watch `{watch}`"));
+        owner
+            .call::<Value>(Op::WatchPoll, &watch_poll_request(&watch))
+            .await
+            .expect("the owner still polls it");
+        owner.close().await;
+        other.close().await;
+    };
+    tokio::time::timeout(Duration::from_secs(30), run)
+        .await
+        .expect("the test finishes within half a minute");
+}
+
+#[test]
+fn a_request_over_the_request_limit_is_refused_and_a_limit_too_small_stops_serve() {
+    let serve = Serve::start(&["--max-request-bytes", "20000"]);
+    let filter = format!("point and dis == \"{}\"", "x".repeat(30_000));
+    let output = serve.call(&["read", "--grid", &read_request(&filter, 1)]);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    assert!(serve.call(&["about"]).status.success(), "the server goes on");
+
+    let output = Command::new(env!("CARGO_BIN_EXE_hswire"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--max-request-bytes", "100"])
+        .output()
+        .expect("hswire serve runs");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(output.stdout.is_empty(), "it never listened");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "hswire: --max-request-bytes: 100 is too small; a request needs at least 16384 bytes\n"
+    );
+}
