@@ -406,27 +406,29 @@ fn routes(site: &Arc<Site>, watchers: &Arc<Watchers>) -> Router {
                     let site = Arc::clone(&site);
                     move |cancellation: &Cancellation| {
                         let grid = request_grid(op, &payload)?;
-                        let answer = site
-                            .handle(op, &grid, &asker.caller(cancellation))
-                            .map_err(fault)?;
-                        let watch_id = (op == Op::WatchSub)
-                            .then(|| meta_str(&answer, "watchId"))
-                            .flatten();
-                        let bytes = hayson::encode_grid(&answer);
-                        let closed = (op == Op::WatchUnsub)
+                        let answer = site.handle(op, &grid, &asker.caller(cancellation));
+                        let opened = match &answer {
+                            Ok(answer) if op == Op::WatchSub => meta_str(answer, "watchId"),
+                            _ => None,
+                        };
+                        // Named by a watchUnsub, which may close it even when refused (a watch
+                        // past its lease).
+                        let named = (op == Op::WatchUnsub)
                             .then(|| meta_str(&grid, "watchId"))
                             .flatten();
-                        Ok((bytes, watch_id, closed, payload))
+                        let bytes = answer.map(|answer| hayson::encode_grid(&answer)).map_err(fault);
+                        Ok((bytes, opened, named, payload))
                     }
                 };
-                let (bytes, opened, closed, payload) = request.compute(work).await?;
+                let (bytes, opened, named, payload) = request.compute(work).await?;
                 if let Some(watch_id) = opened {
                     watchers.add(&site, watch_id, &request.peer);
                 }
-                if let Some(watch_id) = closed {
+                if let Some(watch_id) = named {
                     // A closed watch leaves the subscriptions of every connection.
                     watchers.forget_if_closed(&site, &watch_id);
                 }
+                let bytes = bytes?;
                 let Some(version) = version else {
                     return Ok(Payload::new(bytes));
                 };
