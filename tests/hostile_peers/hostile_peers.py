@@ -1294,6 +1294,8 @@ FILTER_SECONDS = 8.0
 FILTER_P99_MS = 50.0
 # The CPU the server may still use, in seconds per second, from 1 s after the attacker left.
 IDLE_CPU = 0.2
+# The last term of every read of filter-cpu, numbered so that no two reads are the same.
+UNIQUE_TERM = " or u{:07}"
 
 
 def or_filter(term: str, most: int) -> str:
@@ -1303,8 +1305,9 @@ def or_filter(term: str, most: int) -> str:
 
 
 async def filter_cpu(hswire: str) -> None:
-    """16 reads in flight for 8 s with the costliest filters that fit in 10,240 characters,
-    then the attacker leaves: the healthy client stays answered and the work stops."""
+    """16 reads in flight for 8 s with the costliest filters that fit in 10,240 characters, no
+    two the same, then the attacker leaves: the healthy client stays answered and the work
+    stops."""
     server = await Serve.start(hswire)
     observer: Observer | None = None
     attacker: Client | None = None
@@ -1319,8 +1322,17 @@ async def filter_cpu(hswire: str) -> None:
             await outcome(attacker, "read", read_filter(or_filter(term, FILTER_PROBE)), 10)
             probes[shape] = time.monotonic() - asked
         worst = max(probes, key=lambda shape: probes[shape])
-        text = or_filter(FILTER_TERMS[worst], FILTER_CAP)
-        payload = read_filter(text)
+        # Every read different, so that no answer kept from an earlier one serves it: the
+        # slowest shape, then a tag of its own.
+        base = or_filter(FILTER_TERMS[worst], FILTER_CAP - len(UNIQUE_TERM.format(0)))
+        sent = 0
+
+        def next_payload() -> bytes:
+            nonlocal sent
+            sent += 1
+            return read_filter(base + UNIQUE_TERM.format(sent))
+
+        text = base + UNIQUE_TERM.format(0)
         counts = {"answer": 0, "error": 0, "none": 0}
         refusals: list[str] = []
         observer.begin()
@@ -1329,7 +1341,7 @@ async def filter_cpu(hswire: str) -> None:
         async def keep_reading() -> None:
             assert attacker is not None
             while time.monotonic() < deadline:
-                kind, value = await outcome(attacker, "read", payload, FILTER_SECONDS + 10)
+                kind, value = await outcome(attacker, "read", next_payload(), FILTER_SECONDS + 10)
                 counts[kind] += 1
                 if kind == "error" and not refusals:
                     refusals.append(short(value, 70))
