@@ -68,6 +68,15 @@ fn until_cancelled(
     }
 }
 
+/// A router whose `read` runs [`until_cancelled`] on the compute pool.
+fn cancellable_router(running: &Arc<AtomicUsize>, stopped: &Arc<Mutex<Vec<Cancelled>>>) -> Router {
+    let (running, stopped) = (Arc::clone(running), Arc::clone(stopped));
+    Router::new().route(Op::Read, move |request| {
+        let work = until_cancelled(Arc::clone(&running), Arc::clone(&stopped));
+        async move { request.compute(work).await }
+    })
+}
+
 #[tokio::test]
 async fn a_handler_past_its_deadline_is_dropped_and_the_client_told() {
     let dropped = Arc::new(AtomicBool::new(false));
@@ -103,13 +112,7 @@ async fn a_handler_past_its_deadline_is_dropped_and_the_client_told() {
 #[tokio::test]
 async fn compute_work_is_told_to_stop_at_the_deadline_and_answers_with_the_reason() {
     let (running, stopped) = (Arc::new(AtomicUsize::new(0)), Arc::new(Mutex::new(Vec::new())));
-    let router = {
-        let (running, stopped) = (Arc::clone(&running), Arc::clone(&stopped));
-        Router::new().route(Op::Read, move |request| {
-            let work = until_cancelled(Arc::clone(&running), Arc::clone(&stopped));
-            async move { request.compute(work).await }
-        })
-    };
+    let router = cancellable_router(&running, &stopped);
     let config = ServerConfig::new().request_timeout(Some(Duration::from_millis(300)));
     let (url, _) = start(config, router).await;
     let client = connect(&url).await;
@@ -130,13 +133,7 @@ async fn compute_work_is_told_to_stop_at_the_deadline_and_answers_with_the_reaso
 #[tokio::test]
 async fn compute_work_stops_when_its_connection_ends() {
     let (running, stopped) = (Arc::new(AtomicUsize::new(0)), Arc::new(Mutex::new(Vec::new())));
-    let router = {
-        let (running, stopped) = (Arc::clone(&running), Arc::clone(&stopped));
-        Router::new().route(Op::Read, move |request| {
-            let work = until_cancelled(Arc::clone(&running), Arc::clone(&stopped));
-            async move { request.compute(work).await }
-        })
-    };
+    let router = cancellable_router(&running, &stopped);
     let (url, _) = start(ServerConfig::new().request_timeout(None), router).await;
     let client = connect(&url).await;
     let asked = {

@@ -51,6 +51,7 @@ mod error_grid;
 mod handshake;
 mod ids;
 mod login_json;
+mod network;
 mod outbox;
 mod read_meter;
 #[cfg(feature = "libhaystack")]
@@ -75,6 +76,7 @@ pub use client::{ConnectionState, Reconnect, ReconnectingClient};
 pub use error_grid::{error_dis, error_grid};
 pub use handshake::{auth_message, parse_auth, Answer, HandshakeError, Offer, Session};
 pub use ids::RequestIds;
+pub use network::client_network;
 pub use server::{
     serve_connection, serve_websocket, Cancellation, Cancelled, ConnectionEnd, Fault, Held, Monitor,
     OriginError, OriginRefused, OverBudget, Page, Pages, Payload, Peer, PushError, Reply, Request,

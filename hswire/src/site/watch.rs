@@ -21,7 +21,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use haystack_wire::connection::Held;
+use haystack_wire::connection::{client_network, Held};
 use libhaystack::val::Number;
 
 use super::SiteError;
@@ -143,22 +143,9 @@ impl Owner {
     fn party(&self) -> Option<Party> {
         match (&self.user, self.address) {
             (Some(user), _) => Some(Party::User(Arc::clone(user))),
-            (None, Some(address)) => Some(Party::Network(network(address))),
+            (None, Some(address)) => Some(Party::Network(client_network(address))),
             (None, None) => None,
         }
-    }
-}
-
-/// The network an address counts with: an IPv4 address alone, an IPv6 address by its /64
-/// (a host is handed a whole /64, so its addresses count together), an IPv4 address
-/// mapped into IPv6 as that IPv4 address.
-pub fn network(address: IpAddr) -> IpAddr {
-    match address {
-        IpAddr::V4(v4) => IpAddr::V4(v4),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => IpAddr::V6((u128::from(v6) & !u128::from(u64::MAX)).into()),
-        },
     }
 }
 
@@ -509,7 +496,6 @@ impl Watches {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::{Ipv4Addr, Ipv6Addr};
 
     #[test]
     fn watch_ids_are_128_random_bits_and_only_that_shape_is_looked_up() {
@@ -527,20 +513,5 @@ mod tests {
         ] {
             assert!(!well_formed(bad), "{bad}");
         }
-    }
-
-    #[test]
-    fn ipv6_addresses_count_by_their_64_bit_network_and_mapped_ipv4_as_ipv4() {
-        let one: IpAddr = "2001:db8:1:2::1".parse().unwrap();
-        let two: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
-        let other: IpAddr = "2001:db8:1:3::1".parse().unwrap();
-        assert_eq!(network(one), network(two));
-        assert_ne!(network(one), network(other));
-        let mapped = IpAddr::V6(Ipv4Addr::new(10, 0, 0, 7).to_ipv6_mapped());
-        assert_eq!(network(mapped), IpAddr::V4(Ipv4Addr::new(10, 0, 0, 7)));
-        assert_eq!(
-            network(IpAddr::V6(Ipv6Addr::LOCALHOST)),
-            IpAddr::V6(Ipv6Addr::UNSPECIFIED)
-        );
     }
 }

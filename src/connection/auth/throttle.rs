@@ -8,12 +8,13 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::hash::Hash;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::super::network::client_network;
 use super::scram::{sha256, KEY_LEN};
 
 /// How the delay grows with failures: nothing for the first
@@ -281,7 +282,7 @@ impl LoginThrottle {
     /// the slot it holds until dropped, or an error when the address already
     /// has [`LoginThrottle::max_logins_per_address`] in progress.
     pub fn begin(&self, address: Option<IpAddr>) -> Result<LoginSlot<'_>, ThrottleError> {
-        let Some(key) = address.map(AddressKey::of) else {
+        let Some(key) = address.map(client_network) else {
             return Ok(LoginSlot {
                 throttle: self,
                 address: None,
@@ -291,7 +292,7 @@ impl LoginThrottle {
         let in_progress = inner.in_progress.entry(key).or_insert(0);
         if *in_progress >= self.max_logins_per_address {
             return Err(ThrottleError::TooManyLogins {
-                address: key.address(),
+                address: key,
                 limit: self.max_logins_per_address,
             });
         }
@@ -310,7 +311,7 @@ impl LoginThrottle {
         let by_address = address.map_or(Duration::ZERO, |address| {
             let failures = inner
                 .addresses
-                .failures(&AddressKey::of(address), now, self.quiet_window);
+                .failures(&client_network(address), now, self.quiet_window);
             self.address_backoff.delay(failures)
         });
         let failures = inner.users.failures(&user_key(username), now, self.quiet_window);
@@ -323,7 +324,7 @@ impl LoginThrottle {
         let mut inner = self.lock();
         if let Some(address) = address {
             inner.addresses.record(
-                AddressKey::of(address),
+                client_network(address),
                 now,
                 self.quiet_window,
                 self.max_addresses,
@@ -371,7 +372,7 @@ pub struct LoginSlot<'a> {
 impl fmt::Debug for LoginSlot<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LoginSlot")
-            .field("address", &self.address.map(AddressKey::address))
+            .field("address", &self.address)
             .finish()
     }
 }
@@ -391,37 +392,9 @@ impl Drop for LoginSlot<'_> {
     }
 }
 
-/// What an address counts as: an IPv4 address, or an IPv6 /64.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum AddressKey {
-    V4([u8; 4]),
-    V6([u8; 8]),
-}
-
-impl AddressKey {
-    fn of(address: IpAddr) -> AddressKey {
-        match address.to_canonical() {
-            IpAddr::V4(v4) => AddressKey::V4(v4.octets()),
-            IpAddr::V6(v6) => {
-                let mut prefix = [0; 8];
-                prefix.copy_from_slice(&v6.octets()[..8]);
-                AddressKey::V6(prefix)
-            }
-        }
-    }
-
-    /// The address, or the first address of the /64.
-    fn address(self) -> IpAddr {
-        match self {
-            AddressKey::V4(octets) => IpAddr::V4(Ipv4Addr::from(octets)),
-            AddressKey::V6(prefix) => {
-                let mut octets = [0; 16];
-                octets[..8].copy_from_slice(&prefix);
-                IpAddr::V6(Ipv6Addr::from(octets))
-            }
-        }
-    }
-}
+/// What an address counts as: its network ([`client_network`]), an IPv4
+/// address or an IPv6 /64.
+type AddressKey = IpAddr;
 
 /// A user name's entry: the SHA-256 of the name as sent.
 type UserKey = [u8; KEY_LEN];
@@ -541,6 +514,7 @@ fn expired(entry: &Failures, now: Instant, window: Duration) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::{Ipv4Addr, Ipv6Addr};
 
     const ADDRESS: Backoff = Backoff {
         free_failures: 2,
